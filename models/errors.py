@@ -1,0 +1,48 @@
+"""The refusals smgov speaks in: one line naming the field and the rule (cli.md, exit 2)."""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """A request refused by a rule of the bulletin or by validation: nothing is written."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, rule: str, clause: str | None = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.clause = clause
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" ({self.clause})" if self.clause else ""
+        return f"{self.field}: {self.rule}{where}"
+
+
+class NotFound(Refused):
+    """The named entity, staff member, account or record does not exist."""
+
+
+class NotAuthorized(Refused):
+    """The acting person has no authority for this action; the refusal itself is audited."""
+
+    def __init__(
+        self,
+        field: str,
+        rule: str,
+        clause: str | None = None,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+    ) -> None:
+        self.actor = actor
+        self.action = action
+        self.subject = subject
+        super().__init__(field, rule, clause)
+
+
+class CheckFailed(Exception):
+    """A check found a problem (exit 1), e.g. a broken audit chain."""
+
+    exit_code = 1

@@ -1,0 +1,233 @@
+"""Languages: content languages are ISO 639-1 (3.4(c)); people read an official one (2.3)."""
+
+from __future__ import annotations
+
+from models.errors import Refused
+
+#: The six official languages of the Organization (2.3; GA resolution 69/324, para. 36).
+OFFICIAL_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "fr", "ru", "es")
+
+#: ISO 639-1, all 183 two-letter codes.
+ISO_639_1: frozenset[str] = frozenset(
+    [
+        "aa",
+        "ab",
+        "ae",
+        "af",
+        "ak",
+        "am",
+        "an",
+        "ar",
+        "as",
+        "av",
+        "ay",
+        "az",
+        "ba",
+        "be",
+        "bg",
+        "bi",
+        "bm",
+        "bn",
+        "bo",
+        "br",
+        "bs",
+        "ca",
+        "ce",
+        "ch",
+        "co",
+        "cr",
+        "cs",
+        "cu",
+        "cv",
+        "cy",
+        "da",
+        "de",
+        "dv",
+        "dz",
+        "ee",
+        "el",
+        "en",
+        "eo",
+        "es",
+        "et",
+        "eu",
+        "fa",
+        "ff",
+        "fi",
+        "fj",
+        "fo",
+        "fr",
+        "fy",
+        "ga",
+        "gd",
+        "gl",
+        "gn",
+        "gu",
+        "gv",
+        "ha",
+        "he",
+        "hi",
+        "ho",
+        "hr",
+        "ht",
+        "hu",
+        "hy",
+        "hz",
+        "ia",
+        "id",
+        "ie",
+        "ig",
+        "ii",
+        "ik",
+        "io",
+        "is",
+        "it",
+        "iu",
+        "ja",
+        "jv",
+        "ka",
+        "kg",
+        "ki",
+        "kj",
+        "kk",
+        "kl",
+        "km",
+        "kn",
+        "ko",
+        "kr",
+        "ks",
+        "ku",
+        "kv",
+        "kw",
+        "ky",
+        "la",
+        "lb",
+        "lg",
+        "li",
+        "ln",
+        "lo",
+        "lt",
+        "lu",
+        "lv",
+        "mg",
+        "mh",
+        "mi",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "ms",
+        "mt",
+        "my",
+        "na",
+        "nb",
+        "nd",
+        "ne",
+        "ng",
+        "nl",
+        "nn",
+        "no",
+        "nr",
+        "nv",
+        "ny",
+        "oc",
+        "oj",
+        "om",
+        "or",
+        "os",
+        "pa",
+        "pi",
+        "pl",
+        "ps",
+        "pt",
+        "qu",
+        "rm",
+        "rn",
+        "ro",
+        "ru",
+        "rw",
+        "sa",
+        "sc",
+        "sd",
+        "se",
+        "sg",
+        "si",
+        "sk",
+        "sl",
+        "sm",
+        "sn",
+        "so",
+        "sq",
+        "sr",
+        "ss",
+        "st",
+        "su",
+        "sv",
+        "sw",
+        "ta",
+        "te",
+        "tg",
+        "th",
+        "ti",
+        "tk",
+        "tl",
+        "tn",
+        "to",
+        "tr",
+        "ts",
+        "tt",
+        "tw",
+        "ty",
+        "ug",
+        "uk",
+        "ur",
+        "uz",
+        "ve",
+        "vi",
+        "vo",
+        "wa",
+        "wo",
+        "xh",
+        "yi",
+        "yo",
+        "za",
+        "zh",
+        "zu",
+    ]
+)
+
+
+def check_content_languages(values: list[str]) -> list[str]:
+    """3.4(c): one or more ISO 639-1 codes; returned lower-cased, de-duplicated, sorted."""
+    codes: set[str] = set()
+    for raw in values:
+        for part in raw.replace(",", ";").split(";"):
+            code = part.strip().lower()
+            if not code:
+                continue
+            if code not in ISO_639_1:
+                raise Refused("language", f"'{part.strip()}' is not an ISO 639-1 code", "3.4(c)")
+            codes.add(code)
+    if not codes:
+        raise Refused("language", "at least one content language is required", "3.4(c)")
+    return sorted(codes)
+
+
+def check_preferred_language(value: str) -> str:
+    """A staff member reads messages in one of the six official languages."""
+    code = value.strip().lower()
+    if code not in OFFICIAL_LANGUAGES:
+        raise Refused(
+            "language", "must be one of ar, zh, en, fr, ru, es (official languages)", "2.3"
+        )
+    return code
+
+
+def join_languages(codes: list[str]) -> str:
+    """Stored form of a language list: ';'-separated, sorted (searchable with LIKE)."""
+    return ";".join(sorted(codes))
+
+
+def split_languages(stored: str) -> list[str]:
+    """Inverse of `join_languages`."""
+    return [c for c in stored.split(";") if c]

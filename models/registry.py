@@ -1,0 +1,148 @@
+"""Pure rules of the registry: what may be registered (1.1) and when an entry is complete (3.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.errors import Refused
+
+#: 1.1(c): the kinds of entity a head of entity heads.
+ENTITY_KINDS: tuple[str, ...] = (
+    "department",
+    "office",
+    "office-away-from-headquarters",
+    "special-political-mission",
+    "peacekeeping-mission",
+    "regional-commission",
+    "coordinator-office",
+    "other",
+)
+
+ACCOUNT_STATES: tuple[str, ...] = (
+    "proposed",
+    "approved",
+    "active",
+    "under-reassessment",
+    "withdrawn",
+    "closed",
+)
+ROLES: tuple[str, ...] = ("administrator", "alternate", "publisher")
+STAFF_STATUSES: tuple[str, ...] = ("active", "separated", "reassigned")
+
+MAX_NAME = 200
+MAX_PURPOSE = 4000
+MAX_AUDIENCE = 2000
+MAX_REFERENCE = 200
+MAX_CODE = 20
+
+
+def check_entity_kind(kind: str) -> str:
+    """1.1(c) kinds; a staff representative body is not an entity of the Secretariat (1.1(a))."""
+    value = kind.strip().lower().replace("_", "-").replace(" ", "-")
+    if value in ("staff-representative-body", "staff-union", "staff-council"):
+        raise Refused(
+            "kind",
+            "accounts of staff representative bodies are not institutional accounts",
+            "1.1(a)",
+        )
+    if value not in ENTITY_KINDS:
+        raise Refused("kind", f"must be one of {', '.join(ENTITY_KINDS)}", "1.1(c)")
+    return value
+
+
+def check_text(
+    field: str, value: str | None, *, limit: int, clause: str | None = None, required: bool = True
+) -> str:
+    """Free text: stripped, no control characters but newlines and tabs, bounded length."""
+    text = (value or "").strip()
+    if required and not text:
+        raise Refused(field, "is required", clause)
+    if len(text) > limit:
+        raise Refused(field, f"is longer than {limit} characters", clause)
+    if any(ord(c) < 32 and c not in "\n\t" for c in text) or "\x7f" in text:
+        raise Refused(field, "contains control characters", clause)
+    return text
+
+
+def check_code(field: str, value: str) -> str:
+    """An entity code or staff index number: letters, digits, '-', at most 20 characters."""
+    text = value.strip()
+    if not text or len(text) > MAX_CODE or not all(c.isalnum() or c in "-_" for c in text):
+        raise Refused(field, "must be 1-20 letters, digits, '-' or '_'")
+    if not text.isascii():
+        raise Refused(field, "must be ASCII letters and digits")
+    return text
+
+
+def check_email(field: str, value: str) -> str:
+    """A plausible e-mail address (contact details, 3.4(d))."""
+    text = value.strip()
+    local, _, domain = text.partition("@")
+    if (
+        not local
+        or "." not in domain
+        or len(text) > 254
+        or any(c.isspace() for c in text)
+        or any(c in text for c in '<>,;"')
+    ):
+        raise Refused(field, f"'{value}' is not an e-mail address", "3.4(d)")
+    return text
+
+
+def refuse_personal(purpose: str) -> None:
+    """1.1(a): a personal account of a staff member is not institutional."""
+    lowered = purpose.lower()
+    if "personal account" in lowered or "my personal" in lowered:
+        raise Refused(
+            "purpose",
+            "personal social media accounts of staff members are not institutional accounts",
+            "1.1(a)",
+        )
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What completeness needs to know of an administrator or alternate."""
+
+    index: str
+    active: bool
+    email: str | None
+
+
+@dataclass(frozen=True)
+class EntryFacts:
+    """The 3.4 information of one account, as the registry holds it."""
+
+    handle: str | None
+    platform: str | None
+    languages: list[str]
+    purpose: str | None
+    audience: str | None
+    administrator: PersonFacts | None
+    alternate: PersonFacts | None
+
+
+def missing_items(entry: EntryFacts) -> list[str]:
+    """3.4: the clause references an entry still lacks; empty means the entry is complete."""
+    missing: list[str] = []
+    if not (entry.handle or "").strip():
+        missing.append("3.4(a)")
+    if not (entry.platform or "").strip():
+        missing.append("3.4(b)")
+    if not entry.languages:
+        missing.append("3.4(c)")
+    admin, alternate = entry.administrator, entry.alternate
+    people_ok = (
+        admin is not None
+        and alternate is not None
+        and admin.index != alternate.index
+        and admin.active
+        and alternate.active
+        and bool(admin.email)
+        and bool(alternate.email)
+    )
+    if not people_ok:
+        missing.append("3.4(d)")
+    if not (entry.purpose or "").strip() or not (entry.audience or "").strip():
+        missing.append("3.4(e)")
+    return missing

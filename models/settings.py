@@ -1,0 +1,87 @@
+"""Settings, from the environment (prefix SMGOV_). The README's settings table mirrors this class.
+
+Secrets (SMTP password, HR webhook secret, audit key) are `SecretStr`: they print as '**********'
+and are read with `.get_secret_value()` only at the point of use, never stored or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.clock import check_timezone
+from models.errors import Refused
+
+
+class Settings(BaseSettings):
+    """Every setting smgov reads. Defaults suit the embedded mode on one laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="SMGOV_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.smgov"), description="where smgov keeps its files")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file smgov.db under home"
+    )
+    issuance_date: dt.date | None = Field(
+        default=None,
+        description="the bulletin's date of issuance (5.1): anchor of the 3.4 inventory",
+    )
+    default_timezone: str = Field(default="UTC", description="timezone for entities given none")
+
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: local mail folder")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_from: str = "smgov <smgov@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(default=15.0, gt=0)
+
+    registry_email: str | None = Field(
+        default=None, description="the registry team of the Department of Global Communications"
+    )
+    security_email: str | None = Field(
+        default=None, description="Department of Safety and Security"
+    )
+    hr_webhook_secret: SecretStr | None = None
+    audit_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the audit chain; unset: a key file under home"
+    )
+    apprise_config: Path | None = Field(
+        default=None, description="apprise YAML with Teams Workflows URLs tagged entity-<code>"
+    )
+
+    remind_days_before: tuple[int, ...] = (7, 3, 1)
+    overdue_every_days: int = Field(default=7, ge=1)
+    escalate_head_after_days: int = Field(default=1, ge=0)
+    escalate_registry_after_days: int = Field(default=14, ge=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    claim_lease_seconds: int = Field(default=30, ge=5)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            return check_timezone(value)
+        except Refused as exc:
+            raise ValueError(str(exc)) from exc
+
+    @property
+    def home_dir(self) -> Path:
+        """`home` with ~ expanded."""
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force (the SQLite default lives under home)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'smgov.db'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where messages go when no SMTP server is configured (embedded mode)."""
+        return self.home_dir / "mail"

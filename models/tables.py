@@ -1,0 +1,199 @@
+"""The central database (1.1(b)): entities, staff, accounts, authorizations, custody, obligations,
+the audit chain and the outbox. Alembic migrations in `models/migrations` build exactly this."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+def _instant(*, nullable: bool = False, index: bool = False) -> Column[dt.datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Entity(SQLModel, table=True):
+    """An entity of the Secretariat headed by a head of entity (1.1(c))."""
+
+    __tablename__ = "entity"
+    code: str = Field(primary_key=True, max_length=20)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=40)
+    timezone: str = Field(max_length=64)
+    next_reassessment_on: dt.date | None = Field(default=None)
+    created_at: dt.datetime = Field(sa_column=_instant())
+
+
+class Staff(SQLModel, table=True):
+    """A staff member, by index number; registry officers keep the database for all (1.1(b))."""
+
+    __tablename__ = "staff"
+    index_number: str = Field(primary_key=True, max_length=20)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    language: str = Field(default="en", max_length=2)
+    status: str = Field(default="active", max_length=20)
+    status_effective_at: dt.datetime = Field(sa_column=_instant())
+    registry_officer: bool = Field(default=False)
+    created_at: dt.datetime = Field(sa_column=_instant())
+
+
+class EntityRole(SQLModel, table=True):
+    """Who answers for an entity and when: head, officer-in-charge for a period, data-entry delegate
+    (3.1). A role is in force from `starts_at` until `ends_at` (exclusive; open when null)."""
+
+    __tablename__ = "entity_role"
+    __table_args__ = (Index("ix_entity_role_lookup", "entity_code", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20)
+    staff_index: str = Field(foreign_key="staff.index_number", max_length=20, index=True)
+    role: str = Field(max_length=20)
+    starts_at: dt.datetime = Field(sa_column=_instant())
+    ends_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    granted_by: str | None = Field(default=None, max_length=20)
+
+
+class Account(SQLModel, table=True):
+    """An institutional social media account (1.1(a)) and its 3.4 information."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("platform", "url", name="uq_account_platform_url"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    platform: str = Field(max_length=20)
+    platform_name: str | None = Field(default=None, max_length=60)
+    handle: str = Field(max_length=260)
+    url: str = Field(max_length=2048)
+    languages: str = Field(max_length=200)
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    audience: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=30, index=True)
+    created_on: dt.date | None = Field(default=None)
+    registered_at: dt.datetime = Field(sa_column=_instant())
+    updated_at: dt.datetime = Field(sa_column=_instant())
+
+
+class AccountChange(SQLModel, table=True):
+    """3.6: every change of a 3.4 field, who made it and when; history is never deleted."""
+
+    __tablename__ = "account_change"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    field: str = Field(max_length=40)
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_on: dt.date | None = Field(default=None)
+    changed_by: str = Field(max_length=20)
+    recorded_at: dt.datetime = Field(sa_column=_instant())
+    effective_at: dt.datetime = Field(sa_column=_instant())
+
+
+class Authorization(SQLModel, table=True):
+    """3.7: a staff member's written authorization by the head of entity to run an account."""
+
+    __tablename__ = "written_authorization"
+    __table_args__ = (Index("ix_authorization_account", "account_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    staff_index: str = Field(foreign_key="staff.index_number", max_length=20, index=True)
+    role: str = Field(max_length=20)
+    granted_by: str = Field(max_length=20)
+    granted_at: dt.datetime = Field(sa_column=_instant())
+    reference: str = Field(max_length=200)
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    revoked_by: str | None = Field(default=None, max_length=20)
+    revoked_reason: str | None = Field(default=None, max_length=500)
+
+
+class CredentialCustody(SQLModel, table=True):
+    """4.2: where an account's login credentials are held — a vault reference, never a secret."""
+
+    __tablename__ = "credential_custody"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", unique=True)
+    vault_ref: str = Field(max_length=300)
+    custodian_index: str = Field(max_length=20)
+    last_rotated_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    updated_at: dt.datetime = Field(sa_column=_instant())
+
+
+class Obligation(SQLModel, table=True):
+    """Who must do what, by when, under which clause, about which subject (design: the spine).
+
+    `next_stage_at` is the UTC instant at which the next reminder stage begins (local midnight in
+    the entity's timezone); the sweep selects `state = 'open' AND next_stage_at <= now`.
+    """
+
+    __tablename__ = "obligation"
+    __table_args__ = (Index("ix_obligation_sweep", "state", "next_stage_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    clause: str = Field(max_length=20)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=100, index=True)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    assignee: str = Field(max_length=20)
+    due_at: dt.datetime = Field(sa_column=_instant())
+    state: str = Field(default="open", max_length=20)
+    created_at: dt.datetime = Field(sa_column=_instant())
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    closed_reason: str | None = Field(default=None, max_length=500)
+    next_stage: int | None = Field(default=None)
+    next_stage_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    reminded_stage: int | None = Field(default=None)
+    reminded_assignee: str | None = Field(default=None, max_length=20)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only audit chain: each event carries an HMAC over itself and the previous hash."""
+
+    __tablename__ = "audit_event"
+    seq: int = Field(primary_key=True)
+    actor: str = Field(max_length=40)
+    action: str = Field(max_length=60)
+    subject: str = Field(max_length=100)
+    outcome: str = Field(max_length=20)
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_at: dt.datetime = Field(sa_column=_instant())
+    effective_at: dt.datetime = Field(sa_column=_instant())
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """A message written before it is sent (design: the outbox); one per recipient per run."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=10)
+    recipient: str = Field(max_length=254)
+    recipient_index: str | None = Field(default=None, max_length=20)
+    language: str = Field(default="en", max_length=2)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = Field(default=0)
+    next_attempt_at: dt.datetime = Field(sa_column=_instant())
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(sa_column=_instant())
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class Notice(SQLModel, table=True):
+    """One reminder line: (obligation, stage, recipient, channel) is sent once, inside a digest."""
+
+    __tablename__ = "notice"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, unique=True)
+    obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
+    stage: int | None = Field(default=None)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)

@@ -1,0 +1,163 @@
+"""Message texts in the official languages (2.3). English and French are written; the other four
+official languages fall back to English until their translations are added to `TEXTS`.
+
+A digest lists, for one recipient, every reminder due in one sweep. Each line says what is due,
+under which clause, the due date in the entity's timezone, how many days are left or overdue, what
+to do next (the exact smgov command) and who is escalated to when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.languages import OFFICIAL_LANGUAGES
+
+
+@dataclass(frozen=True)
+class Line:
+    """One reminder inside a digest."""
+
+    clause: str
+    kind: str
+    subject: str
+    entity: str
+    due_local: str  # e.g. "2026-03-16 (Europe/Zurich)"
+    days_left: int  # > 0 before the due day, 0 on it, < 0 overdue
+    role: str  # "assignee", "head" or "registry": why this person hears of it
+    assignee: str
+    next_step: str  # the command to run
+    escalation: str  # who hears next, and when
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "subject_due": "smgov: {count} item(s) due — {first}",
+        "subject_overdue": "smgov: OVERDUE — {count} item(s) — {first}",
+        "greeting": "This is smgov, the registry of institutional social media accounts "
+        "(ST/SGB, Institutional use of social media).",
+        "left": "{n} day(s) left",
+        "today": "due today",
+        "overdue": "{n} day(s) overdue",
+        "as_assignee": "You are responsible for this.",
+        "as_head": "Escalated to you as head of entity: {assignee} has not completed it.",
+        "as_registry": "Escalated to the registry team (Department of Global Communications).",
+        "due": "Due",
+        "todo": "What to do",
+        "escalation": "Escalation",
+        "footer": "You receive this because the bulletin gives you or your entity this duty.",
+    },
+    "fr": {
+        "subject_due": "smgov : {count} élément(s) à traiter — {first}",
+        "subject_overdue": "smgov : EN RETARD — {count} élément(s) — {first}",
+        "greeting": "Ceci est smgov, le registre des comptes institutionnels de médias sociaux "
+        "(ST/SGB, Utilisation institutionnelle des médias sociaux).",
+        "left": "{n} jour(s) restant(s)",
+        "today": "échéance aujourd'hui",
+        "overdue": "{n} jour(s) de retard",
+        "as_assignee": "Cette tâche vous incombe.",
+        "as_head": "Transmis à vous en tant que chef d'entité : {assignee} ne l'a pas terminée.",
+        "as_registry": "Transmis à l'équipe du registre (Département de la communication globale).",
+        "due": "Échéance",
+        "todo": "À faire",
+        "escalation": "Escalade",
+        "footer": "Vous recevez ce message car le bulletin vous confie, à vous ou à votre entité, "
+        "cette obligation.",
+    },
+}
+
+KIND_TITLES: dict[str, dict[str, str]] = {
+    "en": {
+        "inventory-entry": "complete the registry entry of an existing account",
+        "new-account-entry": "complete the registry entry of a new account",
+        "update-entry": "bring an account's registry entry up to date",
+    },
+    "fr": {
+        "inventory-entry": "compléter l'inscription d'un compte existant au registre",
+        "new-account-entry": "compléter l'inscription d'un nouveau compte au registre",
+        "update-entry": "mettre à jour l'inscription d'un compte au registre",
+    },
+}
+
+assert set(TEXTS) <= set(OFFICIAL_LANGUAGES)
+
+
+def language_of(preferred: str | None) -> str:
+    """The recipient's language when smgov has its texts, else English."""
+    return preferred if preferred in TEXTS else "en"
+
+
+def _when(texts: dict[str, str], days_left: int) -> str:
+    if days_left > 0:
+        return texts["left"].format(n=days_left)
+    if days_left == 0:
+        return texts["today"]
+    return texts["overdue"].format(n=-days_left)
+
+
+def title_of(kind: str, language: str) -> str:
+    lang = language_of(language)
+    return KIND_TITLES[lang].get(kind) or KIND_TITLES["en"].get(kind) or kind
+
+
+def render_digest(lines: list[Line], language: str) -> tuple[str, str]:
+    """Subject and plain-text body of one digest."""
+    lang = language_of(language)
+    texts = TEXTS[lang]
+    ordered = sorted(lines, key=lambda x: (x.days_left, x.subject))
+    first = ordered[0]
+    late = any(line.days_left < 0 for line in ordered)
+    subject = texts["subject_overdue" if late else "subject_due"].format(
+        count=len(ordered),
+        first=f"{title_of(first.kind, lang)} ({first.subject}, {_when(texts, first.days_left)})",
+    )
+    parts = [texts["greeting"], ""]
+    for number, line in enumerate(ordered, start=1):
+        role = {"assignee": texts["as_assignee"], "registry": texts["as_registry"]}.get(
+            line.role, texts["as_head"].format(assignee=line.assignee)
+        )
+        parts += [
+            f"{number}. [{line.clause}] {title_of(line.kind, lang)} — {line.subject} "
+            f"({line.entity})",
+            f"   {texts['due']}: {line.due_local} — {_when(texts, line.days_left)}",
+            f"   {role}",
+            f"   {texts['todo']}: {line.next_step}",
+            f"   {texts['escalation']}: {line.escalation}",
+            "",
+        ]
+    parts.append(texts["footer"])
+    return subject[:300], "\n".join(parts)
+
+
+ESCALATION: dict[str, dict[str, str]] = {
+    "en": {
+        "head": "the head of entity is told {when}",
+        "registry": "the registry team is told {when}",
+        "in": "in {n} day(s)",
+        "now": "now",
+        "none": "none further",
+    },
+    "fr": {
+        "head": "le chef d'entité sera informé {when}",
+        "registry": "l'équipe du registre sera informée {when}",
+        "in": "dans {n} jour(s)",
+        "now": "dès maintenant",
+        "none": "aucune autre",
+    },
+}
+
+
+def escalation_text(
+    days_left: int, head_after: int, registry_after: int, language: str, *, to_head: bool = True
+) -> str:
+    """Who hears next and when, counted from today (escalation starts N days after the due day);
+    `to_head` is false when the head of entity is the one responsible."""
+    texts = ESCALATION[language_of(language)]
+    overdue = -days_left
+    steps = [("head", head_after)] if to_head else []
+    steps.append(("registry", registry_after))
+    parts = []
+    for who, after in steps:
+        wait = after - overdue
+        when = texts["now"] if wait <= 0 else texts["in"].format(n=wait)
+        parts.append(texts[who].format(when=when))
+    return "; ".join(parts)

@@ -1,0 +1,473 @@
+"""The account registry (1.1(b), 3.4): register, update (3.6), authorize (3.7), show, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from models.clock import due_after, iso, local_date
+from models.errors import NotFound, Refused
+from models.languages import check_content_languages, join_languages, split_languages
+from models.platforms import (
+    PlatformError,
+    check_handle,
+    normalise_url,
+    parse_platform,
+    platform_of_url,
+)
+from models.registry import (
+    MAX_AUDIENCE,
+    MAX_PURPOSE,
+    MAX_REFERENCE,
+    ROLES,
+    EntryFacts,
+    PersonFacts,
+    check_text,
+    missing_items,
+    refuse_personal,
+)
+from models.tables import Account, AccountChange, Authorization, Entity, Staff
+from services import obligations
+from services.authority import current_head, require
+from services.context import Ctx
+from services.entities import get_entity, get_staff
+
+OFFICIAL_STATES = ("proposed", "approved", "active", "under-reassessment")
+
+
+def _platform_refusal(exc: PlatformError) -> Refused:
+    clause = {"platform": "3.4(b)", "handle": "3.4(a)", "url": "3.4(a)"}.get(exc.field)
+    return Refused(f"--{exc.field}", exc.rule, clause)
+
+
+def get_account(ctx: Ctx, ref: str) -> Account:
+    """An account by id or by any URL that normalises to its URL."""
+    text = ref.strip()
+    account = ctx.session.get(Account, int(text)) if text.isdigit() else find_by_url(ctx, text)
+    if account is None:
+        raise NotFound("ACCOUNT", f"no registered account is {ref}")
+    return account
+
+
+def _candidate_urls(url: str) -> list[str]:
+    platform = platform_of_url(url)
+    candidates = [platform] if platform else ["mastodon", "other"]
+    found: list[str] = []
+    for code in candidates:
+        try:
+            found.append(normalise_url(url, code))
+        except PlatformError:
+            continue
+    if not found:
+        try:
+            normalise_url(url, platform or "other")
+        except PlatformError as exc:
+            raise _platform_refusal(exc) from exc
+    return found
+
+
+def find_by_url(ctx: Ctx, url: str) -> Account | None:
+    urls = _candidate_urls(url)
+    return ctx.session.execute(
+        select(Account).where(Account.url.in_(urls)).limit(1)  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+
+
+def _entry_deadline(ctx: Ctx, entity: Entity, created_on: dt.date) -> tuple[str, str, dt.datetime]:
+    """3.4: accounts existing at issuance are due 60 days after it; 3.5: new ones 10 days after
+    their creation."""
+    issuance = ctx.settings.issuance_date
+    if issuance is not None and created_on < issuance:
+        return "3.4", "inventory-entry", due_after(issuance, 60, entity.timezone)
+    return "3.5", "new-account-entry", due_after(created_on, 10, entity.timezone)
+
+
+def register(
+    ctx: Ctx,
+    *,
+    entity: str,
+    platform: str,
+    handle: str,
+    url: str,
+    languages: list[str],
+    purpose: str,
+    audience: str,
+    by: str,
+    created_on: dt.date | None = None,
+    platform_name: str | None = None,
+) -> Account:
+    """Enter an institutional account in the central database (1.1(b), 3.4, 3.5)."""
+    owner = get_entity(ctx, entity)
+    require(
+        ctx,
+        actor=by,
+        action="registry.write",
+        entity_code=owner.code,
+        subject=f"entity:{owner.code}",
+    )
+    try:
+        code = parse_platform(platform)
+        clean_handle = check_handle(code, handle)
+        clean_url = normalise_url(url, code)
+    except PlatformError as exc:
+        raise _platform_refusal(exc) from exc
+    name = None
+    if code == "other":
+        name = check_text("--platform-name", platform_name, limit=60, clause="3.4(b)")
+    langs = check_content_languages(languages)
+    clean_purpose = check_text("--purpose", purpose, limit=MAX_PURPOSE, clause="3.4(e)")
+    refuse_personal(clean_purpose)
+    clean_audience = check_text("--audience", audience, limit=MAX_AUDIENCE, clause="3.4(e)")
+    today = local_date(ctx.now, owner.timezone)
+    if created_on is not None and created_on > today:
+        raise Refused("--created-on", f"{created_on} lies after the effective date {today}")
+    existing = ctx.session.execute(
+        select(Account).where(Account.platform == code, Account.url == clean_url)
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Refused(
+            "--url", f"{clean_url} is already registered as account {existing.id}", "1.1(b)"
+        )
+    account = Account(
+        entity_code=owner.code,
+        platform=code,
+        platform_name=name,
+        handle=clean_handle,
+        url=clean_url,
+        languages=join_languages(langs),
+        purpose=clean_purpose,
+        audience=clean_audience,
+        state="active",
+        created_on=created_on or today,
+        registered_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    ctx.session.add(account)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.register",
+        subject=f"account:{account.id}",
+        after=account_view(ctx, account),
+    )
+    refresh_entry_obligation(ctx, account, actor=by)
+    return account
+
+
+_UPDATABLE = {
+    "handle": "3.4(a)",
+    "url": "3.4(a)",
+    "languages": "3.4(c)",
+    "purpose": "3.4(e)",
+    "audience": "3.4(e)",
+}
+
+
+def update(
+    ctx: Ctx, *, ref: str, by: str, changes: dict[str, Any], changed_on: dt.date | None = None
+) -> Account:
+    """3.6: change 3.4 information; each change is recorded with who and when, nothing deleted."""
+    account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="registry.write",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    entity = get_entity(ctx, account.entity_code)
+    today = local_date(ctx.now, entity.timezone)
+    if changed_on is not None and changed_on > today:
+        raise Refused("--changed-on", f"{changed_on} lies after the effective date {today}")
+    new: dict[str, str] = {}
+    try:
+        for field, value in changes.items():
+            if value is None:
+                continue
+            if field not in _UPDATABLE:
+                raise Refused(field, "is not a 3.4 field that can be updated")
+            if field == "handle":
+                new[field] = check_handle(account.platform, str(value))
+            elif field == "url":
+                new[field] = normalise_url(str(value), account.platform)
+            elif field == "languages":
+                new[field] = join_languages(check_content_languages(list(value)))
+            elif field == "purpose":
+                new[field] = check_text("--purpose", str(value), limit=MAX_PURPOSE, clause="3.4(e)")
+                refuse_personal(new[field])
+            else:
+                new[field] = check_text(
+                    "--audience", str(value), limit=MAX_AUDIENCE, clause="3.4(e)"
+                )
+    except PlatformError as exc:
+        raise _platform_refusal(exc) from exc
+    if not new:
+        raise Refused(
+            "--handle|--url|--language|--purpose|--audience", "name at least one change", "3.6"
+        )
+    if "url" in new and new["url"] != account.url:
+        clash = ctx.session.execute(
+            select(Account.id).where(
+                Account.platform == account.platform, Account.url == new["url"]
+            )
+        ).scalar_one_or_none()
+        if clash is not None:
+            raise Refused(
+                "--url", f"{new['url']} is already registered as account {clash}", "1.1(b)"
+            )
+    before = account_view(ctx, account)
+    changed = False
+    for field, value in new.items():
+        old = getattr(account, field)
+        if old == value:
+            continue
+        changed = True
+        ctx.session.add(
+            AccountChange(
+                account_id=account.id,
+                field=field,
+                before=old,
+                after=value,  # type: ignore[arg-type]
+                changed_on=changed_on or today,
+                changed_by=by,
+                recorded_at=ctx.recorded_at,
+                effective_at=ctx.now,
+            )
+        )
+        setattr(account, field, value)
+    if not changed:
+        raise Refused(
+            "--handle|--url|--language|--purpose|--audience",
+            "nothing differs from the registry",
+            "3.6",
+        )
+    account.updated_at = ctx.now
+    ctx.session.add(account)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.update",
+        subject=f"account:{account.id}",
+        before=before,
+        after=account_view(ctx, account),
+    )
+    refresh_entry_obligation(ctx, account, actor=by)
+    return account
+
+
+def _holders(ctx: Ctx, account_id: int) -> dict[str, Authorization]:
+    rows = (
+        ctx.session.execute(
+            select(Authorization).where(
+                Authorization.account_id == account_id,
+                Authorization.revoked_at.is_(None),  # type: ignore[union-attr]
+                Authorization.role.in_(("administrator", "alternate")),  # type: ignore[attr-defined]
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {a.role: a for a in rows}
+
+
+def authorize(
+    ctx: Ctx, *, ref: str, staff: str, role: str, by: str, reference: str
+) -> Authorization:
+    """3.7: the head of entity authorizes a staff member, in writing (a document reference), to
+    administer (holding the credentials), stand in as alternate, or publish."""
+    account = get_account(ctx, ref)
+    if role not in ROLES:
+        raise Refused("--role", f"must be one of {', '.join(ROLES)}", "3.7")
+    require(
+        ctx,
+        actor=by,
+        action="authorize",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    person = get_staff(ctx, staff)
+    if person.status != "active":
+        raise Refused(
+            "--staff",
+            f"staff member {person.index_number} is {person.status}; only "
+            "active staff may be authorized",
+            "4.2",
+        )
+    ref_text = check_text("--reference", reference, limit=MAX_REFERENCE, clause="3.7")
+    holders = _holders(ctx, account.id)  # type: ignore[arg-type]
+    other = {"administrator": "alternate", "alternate": "administrator"}.get(role)
+    if other and other in holders and holders[other].staff_index == person.index_number:
+        raise Refused(
+            "--staff",
+            "the administrator and the alternate must be two different staff members",
+            "3.4(d)",
+        )
+    current = ctx.session.execute(
+        select(Authorization).where(
+            Authorization.account_id == account.id,
+            Authorization.role == role,
+            Authorization.staff_index == person.index_number,
+            Authorization.revoked_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).scalar_one_or_none()
+    if current is not None:
+        raise Refused(
+            "--staff",
+            f"staff member {person.index_number} already holds the {role} "
+            f"authorization (reference {current.reference})",
+            "3.7",
+        )
+    if role in holders:
+        superseded = holders[role]
+        superseded.revoked_at = ctx.now
+        superseded.revoked_by = by
+        superseded.revoked_reason = f"superseded by {person.index_number} ({ref_text})"
+        ctx.session.add(superseded)
+    grant = Authorization(
+        account_id=account.id,
+        staff_index=person.index_number,
+        role=role,  # type: ignore[arg-type]
+        granted_by=by,
+        granted_at=ctx.now,
+        reference=ref_text,
+    )
+    ctx.session.add(grant)
+    if role in ("administrator", "alternate"):
+        ctx.session.add(
+            AccountChange(
+                account_id=account.id,
+                field=role,  # type: ignore[arg-type]
+                before=holders[role].staff_index if role in holders else None,
+                after=person.index_number,
+                changed_on=local_date(ctx.now, _tz(ctx, account)),
+                changed_by=by,
+                recorded_at=ctx.recorded_at,
+                effective_at=ctx.now,
+            )
+        )
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.authorize",
+        subject=f"account:{account.id}",
+        after={"staff": person.index_number, "role": role, "reference": ref_text},
+    )
+    refresh_entry_obligation(ctx, account, actor=by)
+    return grant
+
+
+def _tz(ctx: Ctx, account: Account) -> str:
+    return get_entity(ctx, account.entity_code).timezone
+
+
+def _person(ctx: Ctx, grant: Authorization | None) -> PersonFacts | None:
+    if grant is None:
+        return None
+    staff = ctx.session.get(Staff, grant.staff_index)
+    if staff is None:
+        return None
+    return PersonFacts(index=staff.index_number, active=staff.status == "active", email=staff.email)
+
+
+def missing(ctx: Ctx, account: Account) -> list[str]:
+    holders = _holders(ctx, account.id)  # type: ignore[arg-type]
+    return missing_items(
+        EntryFacts(
+            handle=account.handle,
+            platform=account.platform,
+            languages=split_languages(account.languages),
+            purpose=account.purpose,
+            audience=account.audience,
+            administrator=_person(ctx, holders.get("administrator")),
+            alternate=_person(ctx, holders.get("alternate")),
+        )
+    )
+
+
+def refresh_entry_obligation(ctx: Ctx, account: Account, *, actor: str) -> None:
+    """Keep the duty "complete this entry" (3.4/3.5/3.6) in step with the entry itself."""
+    key = f"entry:{account.id}"
+    gaps = missing(ctx, account)
+    if not gaps or account.state in ("withdrawn", "closed"):
+        obligations.close_key(ctx, key, state="met", reason="entry complete (3.4)", actor=actor)
+        return
+    entity = get_entity(ctx, account.entity_code)
+    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
+    if obligations.find_open(ctx, key) is not None:
+        return
+    if account.registered_at == ctx.now:
+        clause, kind, due = _entry_deadline(ctx, entity, account.created_on or ctx.now.date())
+    else:
+        clause, kind = "3.6", "update-entry"
+        due = due_after(local_date(ctx.now, entity.timezone), 10, entity.timezone)
+    obligations.open_obligation(
+        ctx,
+        key=key,
+        clause=clause,
+        kind=kind,
+        subject=f"account:{account.id}",
+        entity=entity,
+        assignee=head,
+        due_at=due,
+        actor=actor,
+    )
+
+
+def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
+    holders = _holders(ctx, account.id) if account.id is not None else {}
+    gaps = missing(ctx, account) if account.id is not None else []
+    return {
+        "id": account.id,
+        "platform": account.platform,
+        "platform_name": account.platform_name,
+        "handle": account.handle,
+        "url": account.url,
+        "languages": split_languages(account.languages),
+        "purpose": account.purpose,
+        "audience": account.audience,
+        "entity": account.entity_code,
+        "state": account.state,
+        "complete": not gaps,
+        "missing": gaps,
+        "administrator": holders["administrator"].staff_index
+        if "administrator" in holders
+        else None,
+        "alternate": holders["alternate"].staff_index if "alternate" in holders else None,
+        "created_on": account.created_on.isoformat() if account.created_on else None,
+        "registered_at": iso(account.registered_at),
+    }
+
+
+def list_accounts(
+    ctx: Ctx, *, entity: str | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(Account).order_by(Account.id)  # type: ignore[arg-type]
+    if entity:
+        query = query.where(Account.entity_code == get_entity(ctx, entity).code)
+    if state:
+        query = query.where(Account.state == state)
+    return [account_view(ctx, a) for a in ctx.session.execute(query).scalars().all()]
+
+
+def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
+    """Is this URL a registered institutional account, and is it official now?"""
+    account = find_by_url(ctx, url)
+    if account is None:
+        return {
+            "url": url,
+            "registered": False,
+            "official": False,
+            "state": None,
+            "entity": None,
+            "id": None,
+        }
+    return {
+        "url": account.url,
+        "registered": True,
+        "official": account.state in OFFICIAL_STATES,
+        "state": account.state,
+        "entity": account.entity_code,
+        "id": account.id,
+    }

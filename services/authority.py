@@ -1,0 +1,87 @@
+"""Authority: may person P do action A for entity E at time T? (3.1, 3.7). Every service asks here.
+
+- `registry.write`: keep an entity's registry data — its head, an officer-in-charge acting as head
+  at that time, a data-entry delegate the head named, or a registry officer (1.1(b), 3.1(c)).
+- `authorize`: grant or withdraw written authorization to run an account — the head or the
+  officer-in-charge only (3.7, 4.2).
+- `entity.manage`: appoint officers-in-charge and delegates — the head, or a registry officer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from models.errors import NotAuthorized, NotFound
+from models.tables import EntityRole, Staff
+from services.context import Ctx
+
+ACTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "registry.write": (
+        frozenset({"head", "officer-in-charge", "delegate", "registry-officer"}),
+        "3.1(c)",
+    ),
+    "authorize": (frozenset({"head", "officer-in-charge"}), "3.7"),
+    "entity.manage": (frozenset({"head", "officer-in-charge", "registry-officer"}), "3.1"),
+}
+
+
+def roles_at(*, session: Session, staff: Staff, entity_code: str, at: dt.datetime) -> set[str]:
+    """The roles `staff` holds for `entity_code` at instant `at`."""
+    roles: set[str] = set()
+    if staff.status != "active":
+        return roles
+    if staff.registry_officer:
+        roles.add("registry-officer")
+    rows = session.execute(
+        select(EntityRole.role).where(
+            EntityRole.entity_code == entity_code,
+            EntityRole.staff_index == staff.index_number,
+            EntityRole.starts_at <= at,  # type: ignore[operator]
+            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > at),  # type: ignore[union-attr,operator]
+        )
+    ).scalars()
+    roles.update(rows)
+    return roles
+
+
+def current_head(*, session: Session, entity_code: str, at: dt.datetime) -> str | None:
+    """Who acts as head of entity at `at`: an officer-in-charge in period, else the head."""
+    rows = session.execute(
+        select(EntityRole.role, EntityRole.staff_index).where(
+            EntityRole.entity_code == entity_code,
+            EntityRole.role.in_(("head", "officer-in-charge")),  # type: ignore[attr-defined]
+            EntityRole.starts_at <= at,  # type: ignore[operator]
+            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > at),  # type: ignore[union-attr,operator]
+        )
+    ).all()
+    by_role = {role: index for role, index in rows}
+    return by_role.get("officer-in-charge") or by_role.get("head")
+
+
+def acting_person(ctx: Ctx, index: str) -> Staff:
+    """The person named with --by, who must be in the registry."""
+    staff = ctx.session.get(Staff, index)
+    if staff is None:
+        raise NotFound("--by", f"staff member {index} is not in the registry")
+    return staff
+
+
+def require(ctx: Ctx, *, actor: str, action: str, entity_code: str, subject: str) -> Staff:
+    """Return the acting staff member, or raise NotAuthorized (which the runner audits)."""
+    allowed, clause = ACTIONS[action]
+    staff = acting_person(ctx, actor)
+    held = roles_at(session=ctx.session, staff=staff, entity_code=entity_code, at=ctx.now)
+    if not held & allowed:
+        who = " or ".join(sorted(allowed))
+        raise NotAuthorized(
+            "--by",
+            f"staff member {actor} may not {action} for {entity_code}: needs {who}",
+            clause,
+            actor=actor,
+            action=action,
+            subject=subject,
+        )
+    return staff

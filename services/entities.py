@@ -1,0 +1,233 @@
+"""Entities (1.1(c)), their heads and officers-in-charge (3.1), and staff members."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from models.clock import check_timezone, iso, start_of_local_day
+from models.errors import NotFound, Refused
+from models.languages import check_preferred_language
+from models.registry import MAX_NAME, check_code, check_email, check_entity_kind, check_text
+from models.tables import Authorization, Entity, EntityRole, Staff
+from services.authority import current_head, require
+from services.context import Ctx
+
+OPERATOR = "operator"  # actor of set-up commands run by the registry team's operator (no --by)
+
+
+def get_entity(ctx: Ctx, code: str, *, field: str = "--entity") -> Entity:
+    entity = ctx.session.get(Entity, code.strip())
+    if entity is None:
+        raise NotFound(field, f"entity {code} is not in the registry")
+    return entity
+
+
+def get_staff(ctx: Ctx, index: str, *, field: str = "--staff") -> Staff:
+    staff = ctx.session.get(Staff, index.strip())
+    if staff is None:
+        raise NotFound(field, f"staff member {index} is not in the registry")
+    return staff
+
+
+def add_entity(ctx: Ctx, *, code: str, name: str, kind: str, timezone: str) -> Entity:
+    """Add an entity of the Secretariat (1.1(c)); staff representative bodies refused (1.1(a))."""
+    kind_value = check_entity_kind(kind)
+    entity = Entity(
+        code=check_code("code", code),
+        name=check_text("--name", name, limit=MAX_NAME),
+        kind=kind_value,
+        timezone=check_timezone(timezone, field="--timezone"),
+        created_at=ctx.now,
+    )
+    if ctx.session.get(Entity, entity.code) is not None:
+        raise Refused("code", f"entity {entity.code} is already in the registry", "1.1(b)")
+    ctx.session.add(entity)
+    ctx.session.flush()
+    ctx.audit(
+        actor=OPERATOR,
+        action="entity.add",
+        subject=f"entity:{entity.code}",
+        after=entity_view(ctx, entity),
+    )
+    return entity
+
+
+def add_staff(
+    ctx: Ctx,
+    *,
+    index: str,
+    name: str,
+    email: str,
+    entity: str,
+    language: str = "en",
+    registry_officer: bool = False,
+) -> Staff:
+    """Add a staff member with contact details (3.4(d))."""
+    staff = Staff(
+        index_number=check_code("index", index),
+        name=check_text("--name", name, limit=MAX_NAME),
+        email=check_email("--email", email),
+        entity_code=get_entity(ctx, entity).code,
+        language=check_preferred_language(language),
+        status="active",
+        status_effective_at=ctx.now,
+        registry_officer=registry_officer,
+        created_at=ctx.now,
+    )
+    if ctx.session.get(Staff, staff.index_number) is not None:
+        raise Refused("index", f"staff member {staff.index_number} is already in the registry")
+    ctx.session.add(staff)
+    ctx.session.flush()
+    ctx.audit(
+        actor=OPERATOR,
+        action="staff.add",
+        subject=f"staff:{staff.index_number}",
+        after=staff_view(ctx, staff),
+    )
+    return staff
+
+
+def _end_roles(ctx: Ctx, entity_code: str, role: str) -> None:
+    ctx.session.execute(
+        update(EntityRole)
+        .where(
+            EntityRole.entity_code == entity_code,
+            EntityRole.role == role,  # type: ignore[arg-type]
+            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > ctx.now),
+        )  # type: ignore[union-attr,operator]
+        .values(ends_at=ctx.now)
+    )
+
+
+def _require_active(staff: Staff, field: str) -> None:
+    if staff.status != "active":
+        raise Refused(
+            field, f"staff member {staff.index_number} is {staff.status}, not active", "4.2"
+        )
+
+
+def set_head(ctx: Ctx, *, code: str, staff_index: str) -> EntityRole:
+    """Name the head of entity (1.1(c)); the previous head's role ends now."""
+    entity = get_entity(ctx, code, field="code")
+    staff = get_staff(ctx, staff_index)
+    _require_active(staff, "--staff")
+    before = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    _end_roles(ctx, entity.code, "head")
+    role = EntityRole(
+        entity_code=entity.code,
+        staff_index=staff.index_number,
+        role="head",
+        starts_at=ctx.now,
+        granted_by=OPERATOR,
+    )
+    ctx.session.add(role)
+    ctx.session.flush()
+    ctx.audit(
+        actor=OPERATOR,
+        action="entity.set-head",
+        subject=f"entity:{entity.code}",
+        before={"head": before},
+        after={"head": staff.index_number},
+    )
+    return role
+
+
+def appoint(
+    ctx: Ctx,
+    *,
+    code: str,
+    staff_index: str,
+    role: str,
+    by: str,
+    starts_on: dt.date | None = None,
+    ends_on: dt.date | None = None,
+) -> EntityRole:
+    """Appoint an officer-in-charge for a period, or a data-entry delegate (3.1)."""
+    entity = get_entity(ctx, code, field="code")
+    require(
+        ctx,
+        actor=by,
+        action="entity.manage",
+        entity_code=entity.code,
+        subject=f"entity:{entity.code}",
+    )
+    staff = get_staff(ctx, staff_index)
+    _require_active(staff, "--staff")
+    starts = start_of_local_day(starts_on, entity.timezone) if starts_on else ctx.now
+    ends = start_of_local_day(ends_on + dt.timedelta(days=1), entity.timezone) if ends_on else None
+    if ends is not None and ends <= starts:
+        raise Refused("--to", "must not be before --from")
+    appointment = EntityRole(
+        entity_code=entity.code,
+        staff_index=staff.index_number,
+        role=role,
+        starts_at=starts,
+        ends_at=ends,
+        granted_by=by,
+    )
+    ctx.session.add(appointment)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action=f"entity.{role}",
+        subject=f"entity:{entity.code}",
+        after={"staff": staff.index_number, "from": iso(starts), "to": iso(ends)},
+    )
+    return appointment
+
+
+def entity_view(ctx: Ctx, entity: Entity) -> dict[str, Any]:
+    return {
+        "code": entity.code,
+        "name": entity.name,
+        "kind": entity.kind,
+        "timezone": entity.timezone,
+        "head": current_head(session=ctx.session, entity_code=entity.code, at=ctx.now),
+    }
+
+
+def list_entities(ctx: Ctx) -> list[dict[str, Any]]:
+    rows = ctx.session.execute(select(Entity).order_by(Entity.code)).scalars().all()  # type: ignore[arg-type]
+    return [entity_view(ctx, e) for e in rows]
+
+
+def staff_view(ctx: Ctx, staff: Staff) -> dict[str, Any]:
+    auths = (
+        ctx.session.execute(
+            select(Authorization)
+            .where(Authorization.staff_index == staff.index_number)
+            .order_by(Authorization.id)  # type: ignore[arg-type]
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "index": staff.index_number,
+        "name": staff.name,
+        "email": staff.email,
+        "entity": staff.entity_code,
+        "language": staff.language,
+        "status": staff.status,
+        "status_effective_at": iso(staff.status_effective_at),
+        "registry_officer": staff.registry_officer,
+        "authorizations": [
+            {
+                "account": a.account_id,
+                "role": a.role,
+                "granted_on": iso(a.granted_at),
+                "revoked_on": iso(a.revoked_at),
+                "reference": a.reference,
+            }
+            for a in auths
+        ],
+    }
+
+
+def list_staff(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, Any]]:
+    query = select(Staff).order_by(Staff.index_number)  # type: ignore[arg-type]
+    if entity:
+        query = query.where(Staff.entity_code == get_entity(ctx, entity).code)
+    return [staff_view(ctx, s) for s in ctx.session.execute(query).scalars().all()]

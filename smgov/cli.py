@@ -1,0 +1,567 @@
+"""The `smgov` command line (cli.md is its stable surface). Parse, call a service, print.
+
+Exit codes: 0 done; 2 refused (bad input, a rule, no authority) with one `error:` line on stderr;
+1 a check found a problem or the command could not run. Commands that orchestrate nothing never
+import Prefect (only `sweep` and the other process commands load `flows`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+
+from models.clock import parse_date, parse_instant, system_now
+from models.errors import CheckFailed, Refused
+from models.settings import Settings
+from smgov import output
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Governance of the UN Secretariat's institutional social media accounts.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+entity_app = typer.Typer(no_args_is_help=True, help="Entities of the Secretariat (1.1(c)).")
+staff_app = typer.Typer(no_args_is_help=True, help="Staff members.")
+account_app = typer.Typer(no_args_is_help=True, help="The account registry (1.1(b), 3.4).")
+obligation_app = typer.Typer(no_args_is_help=True, help="Who must do what by when.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit chain.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Messages written before they are sent.")
+for sub, name in (
+    (db_app, "db"),
+    (entity_app, "entity"),
+    (staff_app, "staff"),
+    (account_app, "account"),
+    (obligation_app, "obligation"),
+    (audit_app, "audit"),
+    (outbox_app, "outbox"),
+):
+    app.add_typer(sub, name=name)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="ISO date or datetime to act or answer as of (default: now)"),
+]
+ByOpt = Annotated[str, typer.Option("--by", help="index number of the person acting")]
+
+
+# --------------------------------------------------------------------------------------------
+# plumbing
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: name the setting, one line
+        first = str(exc).splitlines()
+        detail = first[1:3] if len(first) > 2 else first
+        raise Refused("settings", " ".join(s.strip() for s in detail)) from exc
+
+
+def _now(as_of: str | None) -> dt.datetime:
+    return parse_instant(as_of) if as_of else system_now()
+
+
+def _engine(settings: Settings, *, require_schema: bool = True) -> Any:
+    from services.db import is_current, make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    if require_schema and not is_current(engine):
+        raise CheckFailed("database: no smgov schema here; run 'smgov db upgrade' first")
+    return engine
+
+
+def _run(use_case: Callable[[Any], T], *, as_of: str | None = None) -> T:
+    from services.context import run
+
+    settings = _settings()
+    now = _now(as_of)
+    return run(_engine(settings), settings, now, use_case)
+
+
+def _show(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
+    if as_json:
+        output.emit_json(value)
+    elif isinstance(value, list):
+        output.table(value, columns or (list(value[0]) if value else []))
+    else:
+        output.record(value)
+
+
+def _quiet_prefect() -> None:
+    """Before Prefect is imported: no telemetry (a closed network; and it locks SQLite)."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _date(text: str | None, field: str) -> dt.date | None:
+    return parse_date(text, field=field) if text else None
+
+
+# --------------------------------------------------------------------------------------------
+# db
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from services.db import upgrade
+
+    settings = _settings()
+    upgrade(_engine(settings, require_schema=False))
+    typer.echo("database is at the newest schema")
+
+
+# --------------------------------------------------------------------------------------------
+# entities
+
+
+@entity_app.command("add")
+def entity_add(
+    code: str,
+    name: Annotated[str, typer.Option("--name")],
+    kind: Annotated[str, typer.Option("--kind", help="department, office, ... (1.1(c))")],
+    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA name")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Add an entity of the Secretariat."""
+    from services import entities
+
+    tz = timezone or _settings().default_timezone
+    entity = _run(
+        lambda c: entities.add_entity(c, code=code, name=name, kind=kind, timezone=tz), as_of=as_of
+    )
+    typer.echo(f"entity {entity.code} added")
+
+
+@entity_app.command("set-head")
+def entity_set_head(
+    code: str, staff: Annotated[str, typer.Option("--staff")], as_of: AsOfOpt = None
+) -> None:
+    """Name the head of entity."""
+    from services import entities
+
+    _run(lambda c: entities.set_head(c, code=code, staff_index=staff), as_of=as_of)
+    typer.echo(f"{staff} is head of {code}")
+
+
+@entity_app.command("acting-head")
+def entity_acting_head(
+    code: str,
+    staff: Annotated[str, typer.Option("--staff")],
+    from_: Annotated[str, typer.Option("--from")],
+    to: Annotated[str, typer.Option("--to")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Appoint an officer-in-charge acting as head for a period (inclusive dates)."""
+    from services import entities
+
+    start, end = _date(from_, "--from"), _date(to, "--to")
+    _run(
+        lambda c: entities.appoint(
+            c,
+            code=code,
+            staff_index=staff,
+            role="officer-in-charge",
+            by=by,
+            starts_on=start,
+            ends_on=end,
+        ),
+        as_of=as_of,
+    )
+    typer.echo(f"{staff} acts as head of {code} from {from_} to {to}")
+
+
+@entity_app.command("delegate")
+def entity_delegate(
+    code: str, staff: Annotated[str, typer.Option("--staff")], by: ByOpt, as_of: AsOfOpt = None
+) -> None:
+    """Name a data-entry delegate who may keep the entity's registry data (3.1(c))."""
+    from services import entities
+
+    _run(
+        lambda c: entities.appoint(c, code=code, staff_index=staff, role="delegate", by=by),
+        as_of=as_of,
+    )
+    typer.echo(f"{staff} may enter registry data for {code}")
+
+
+@entity_app.command("list")
+def entity_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """List entities."""
+    from services import entities
+
+    _show(
+        _run(entities.list_entities, as_of=as_of),
+        as_json,
+        ["code", "kind", "timezone", "head", "name"],
+    )
+
+
+@entity_app.command("show")
+def entity_show(code: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Show one entity."""
+    from services import entities
+
+    _show(
+        _run(
+            lambda c: entities.entity_view(c, entities.get_entity(c, code, field="CODE")),
+            as_of=as_of,
+        ),
+        as_json,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# staff
+
+
+@staff_app.command("add")
+def staff_add(
+    index: str,
+    name: Annotated[str, typer.Option("--name")],
+    email: Annotated[str, typer.Option("--email")],
+    entity: Annotated[str, typer.Option("--entity")],
+    language: Annotated[str, typer.Option("--language", help="ar, zh, en, fr, ru or es")] = "en",
+    registry_officer: Annotated[bool, typer.Option("--registry-officer")] = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Add a staff member."""
+    from services import entities
+
+    _run(
+        lambda c: entities.add_staff(
+            c,
+            index=index,
+            name=name,
+            email=email,
+            entity=entity,
+            language=language,
+            registry_officer=registry_officer,
+        ),
+        as_of=as_of,
+    )
+    typer.echo(f"staff member {index} added")
+
+
+@staff_app.command("list")
+def staff_list(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """List staff members."""
+    from services import entities
+
+    _show(
+        _run(lambda c: entities.list_staff(c, entity=entity), as_of=as_of),
+        as_json,
+        ["index", "name", "entity", "status", "language", "email"],
+    )
+
+
+@staff_app.command("show")
+def staff_show(index: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Show one staff member and their written authorizations (3.7)."""
+    from services import entities
+
+    _show(
+        _run(
+            lambda c: entities.staff_view(c, entities.get_staff(c, index, field="INDEX")),
+            as_of=as_of,
+        ),
+        as_json,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# accounts
+
+
+@account_app.command("register")
+def account_register(
+    entity: Annotated[str, typer.Option("--entity")],
+    platform: Annotated[str, typer.Option("--platform")],
+    handle: Annotated[str, typer.Option("--handle")],
+    url: Annotated[str, typer.Option("--url")],
+    language: Annotated[list[str], typer.Option("--language", help="ISO 639-1; repeatable")],
+    purpose: Annotated[str, typer.Option("--purpose")],
+    audience: Annotated[str, typer.Option("--audience")],
+    by: ByOpt,
+    platform_name: Annotated[str | None, typer.Option("--platform-name")] = None,
+    created_on: Annotated[str | None, typer.Option("--created-on")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Enter an institutional account in the central database (3.4, 3.5)."""
+    from services import accounts
+
+    created = _date(created_on, "--created-on")
+    view = _run(
+        lambda c: accounts.account_view(
+            c,
+            accounts.register(
+                c,
+                entity=entity,
+                platform=platform,
+                handle=handle,
+                url=url,
+                languages=language,
+                purpose=purpose,
+                audience=audience,
+                by=by,
+                created_on=created,
+                platform_name=platform_name,
+            ),
+        ),
+        as_of=as_of,
+    )
+    if as_json:
+        output.emit_json(view)
+    else:
+        state = "complete" if view["complete"] else "incomplete: " + ", ".join(view["missing"])
+        typer.echo(f"account {view['id']} registered ({view['url']}); entry {state}")
+
+
+@account_app.command("update")
+def account_update(
+    account: str,
+    by: ByOpt,
+    handle: Annotated[str | None, typer.Option("--handle")] = None,
+    url: Annotated[str | None, typer.Option("--url")] = None,
+    language: Annotated[list[str] | None, typer.Option("--language")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose")] = None,
+    audience: Annotated[str | None, typer.Option("--audience")] = None,
+    changed_on: Annotated[str | None, typer.Option("--changed-on")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Change an account's 3.4 information; the change is recorded (3.6)."""
+    from services import accounts
+
+    changes = {
+        "handle": handle,
+        "url": url,
+        "languages": language or None,
+        "purpose": purpose,
+        "audience": audience,
+    }
+    when = _date(changed_on, "--changed-on")
+    acc = _run(
+        lambda c: accounts.update(c, ref=account, by=by, changes=changes, changed_on=when),
+        as_of=as_of,
+    )
+    typer.echo(f"account {acc.id} updated")
+
+
+@account_app.command("list")
+def account_list(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    state: Annotated[str | None, typer.Option("--state")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """List registered accounts."""
+    from services import accounts
+
+    _show(
+        _run(lambda c: accounts.list_accounts(c, entity=entity, state=state), as_of=as_of),
+        as_json,
+        ["id", "entity", "platform", "handle", "state", "complete", "missing"],
+    )
+
+
+@account_app.command("show")
+def account_show(account: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Show one account, whether its entry is complete and what it lacks (3.4)."""
+    from services import accounts
+
+    _show(
+        _run(lambda c: accounts.account_view(c, accounts.get_account(c, account)), as_of=as_of),
+        as_json,
+    )
+
+
+@account_app.command("verify")
+def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Is URL a registered institutional account, official now, and whose? (exit 0 either way)"""
+    from services import accounts
+
+    result = _run(lambda c: accounts.verify_url(c, url), as_of=as_of)
+    if as_json:
+        output.emit_json(result)
+    elif result["registered"]:
+        official = "official" if result["official"] else f"NOT official ({result['state']})"
+        typer.echo(
+            f"{result['url']}: registered account {result['id']} of {result['entity']}, {official}"
+        )
+    else:
+        typer.echo(f"{url}: not a registered institutional account")
+
+
+@app.command("authorize")
+def authorize(
+    account: str,
+    staff: Annotated[str, typer.Option("--staff")],
+    role: Annotated[str, typer.Option("--role", help="administrator, alternate or publisher")],
+    by: ByOpt,
+    reference: Annotated[str, typer.Option("--reference", help="the written authorization")],
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record the head of entity's written authorization of a staff member (3.7)."""
+    from services import accounts
+
+    _run(
+        lambda c: accounts.authorize(
+            c, ref=account, staff=staff, role=role, by=by, reference=reference
+        ),
+        as_of=as_of,
+    )
+    typer.echo(f"{staff} authorized as {role} of account {account}")
+
+
+# --------------------------------------------------------------------------------------------
+# obligations
+
+
+@obligation_app.command("list")
+def obligation_list(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="open, met or withdrawn")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """What is due, for whom, by when."""
+    from services import obligations
+
+    _show(
+        _run(lambda c: obligations.list_obligations(c, entity=entity, state=state), as_of=as_of),
+        as_json,
+        ["id", "clause", "kind", "subject", "assignee", "due_at", "days_left", "state"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# audit
+
+
+@audit_app.command("verify")
+def audit_verify(checkpoint: Annotated[str | None, typer.Option("--checkpoint")] = None) -> None:
+    """Check the audit chain; exit 1 naming the first broken event."""
+    from services import audit
+
+    settings = _settings()
+    key = audit.audit_key(settings)
+    count = _run(lambda c: audit.verify(session=c.session, key=key, checkpoint_text=checkpoint))
+    typer.echo(f"audit chain intact: {count} events")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print the head of the chain (SEQ:HASH) to keep somewhere safe."""
+    from services import audit
+
+    typer.echo(_run(lambda c: audit.checkpoint(session=c.session)))
+
+
+# --------------------------------------------------------------------------------------------
+# reminders and the outbox
+
+
+@app.command("sweep")
+def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Remind and escalate everything due as of now (or --as-of), then deliver the outbox.
+
+    Runs the `reminders` Prefect flow. Exit 0 when it ran, even if some messages could not be
+    delivered (they are counted and retried later); 1 when it could not run."""
+    from models.clock import iso
+
+    settings = _settings()
+    _engine(settings).dispose()
+    now = _now(as_of)
+    _quiet_prefect()
+    from flows.common import quiet_heartbeat
+    from flows.reminders import reminders
+
+    with quiet_heartbeat():
+        summary = reminders(as_of=iso(now))
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(
+            f"sweep as of {summary['as_of']}: {summary['queued']} messages queued, "
+            f"{summary['sent']} sent, {summary['failed']} failed"
+        )
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed")] = False, as_json: JsonOpt = False
+) -> None:
+    """Messages written for delivery, newest last (--failed: failed and dead-lettered only)."""
+    from notifications.outbox import list_messages
+
+    _show(
+        _run(lambda c: list_messages(session=c.session, failed=failed)),
+        as_json,
+        ["id", "channel", "recipient", "status", "attempts", "subject"],
+    )
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    message: Annotated[int | None, typer.Argument(metavar="[ID]")] = None, as_of: AsOfOpt = None
+) -> None:
+    """Make failed (and dead-lettered) messages due again, then deliver them now."""
+    from notifications.outbox import deliver, make_due_again
+
+    settings = _settings()
+    engine = _engine(settings)
+    now = _now(as_of)
+    count = _run(
+        lambda c: make_due_again(session=c.session, now=now, message_id=message), as_of=as_of
+    )
+    report = deliver(engine, settings, now=now)
+    typer.echo(
+        f"{count} messages made due again; {report.sent} sent, {report.failed + report.dead} failed"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script: run the command, turning every refusal into one `error:` line."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="smgov", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.UsageError as exc:
+        sys.stderr.write(f"error: {exc.format_message().splitlines()[0]}\n")
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.stderr.write("error: aborted\n")
+        sys.exit(1)
+    except Refused as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except CheckFailed as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
