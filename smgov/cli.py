@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
+from typer._click import exceptions as parse_errors  # typer 0.29 vendors click
 
 from models.clock import parse_date, parse_instant, system_now
 from models.errors import CheckFailed, Refused
@@ -547,12 +547,15 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="smgov", standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         sys.exit(done.exit_code)
-    except click.UsageError as exc:
+    except parse_errors.NoArgsIsHelpError as shown:
+        shown.show()
+        sys.exit(0)
+    except parse_errors.UsageError as exc:
         sys.stderr.write(f"error: {exc.format_message().splitlines()[0]}\n")
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("error: aborted\n")
         sys.exit(1)
     except Refused as exc:

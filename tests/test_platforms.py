@@ -345,8 +345,7 @@ class TestNormaliseURL:
     def test_variants_of_one_account_normalise_alike(
         self, platform: str, canonical: str, variant: str
     ) -> None:
-        """Every spelling of one account's URL normalises to one URL, so it is entered once
-        (1.1(b))."""
+        """Every spelling of one account's URL normalises to the same URL (1.1(b))."""
         assert normalise_url(variant, platform) == canonical
 
     @pytest.mark.clause("1.1(b)")
@@ -366,8 +365,7 @@ class TestNormaliseURL:
     @pytest.mark.clause("3.4(a)")
     @pytest.mark.parametrize(("url", "platform", "rule"), REFUSED)
     def test_refused_urls(self, url: str, platform: str | None, rule: str) -> None:
-        """A URL that names no account, or another platform's, is refused in one line
-        (3.4(a))."""
+        """A URL naming no account, or another platform's, is refused in one line (3.4(a))."""
         with pytest.raises(PlatformError) as raised:
             normalise_url(url, platform)
         expected_field = "platform" if platform == "myspace" else "url"
@@ -396,15 +394,13 @@ class TestNormaliseURL:
         ],
     )
     def test_different_accounts_stay_different(self, first: str, second: str) -> None:
-        """Case-sensitive ids, other users and other instances stay distinct accounts
-        (1.1(b))."""
+        """Case-sensitive ids, other users and other instances stay distinct (1.1(b))."""
         platform = platform_of_url(first) or "mastodon"
         assert normalise_url(first, platform) != normalise_url(second, platform)
 
     @pytest.mark.clause("1.1(b)")
     def test_other_keeps_path_case(self) -> None:
-        """Paths on an unknown platform keep their case: nothing says it may be folded
-        (1.1(b))."""
+        """Paths on an unknown platform keep their case, as nothing says case is free (1.1(b))."""
         assert normalise_url("example.org/UN", "other") != normalise_url("example.org/un", "other")
 
     @pytest.mark.clause("3.4(b)")
@@ -446,8 +442,7 @@ class TestNormaliseURL:
     @pytest.mark.clause("1.1(b)")
     @given(data=st.data())
     def test_normalising_is_idempotent(self, data: st.DataObject) -> None:
-        """A normalised URL normalises to itself, so stored URLs compare with new ones
-        (1.1(b))."""
+        """normalise_url is idempotent over generated account URLs (1.1(b))."""
         platform, url = data.draw(_account_urls())
         once = normalise_url(url, platform)
         assert normalise_url(once, platform) == once
@@ -457,8 +452,7 @@ class TestNormaliseURL:
     @pytest.mark.clause("1.1(b)")
     @given(data=st.data())
     def test_case_and_decoration_do_not_make_a_new_account(self, data: st.DataObject) -> None:
-        """Case (where the platform ignores it), scheme, prefix, slash, query and fragment do
-        not make another account (1.1(b))."""
+        """Case, scheme, host prefix, slash, query or fragment make no new account (1.1(b))."""
         platform, url = data.draw(_account_urls())
         spec = PLATFORMS[platform]
         decorated = data.draw(_decorate(url, spec.case_insensitive, platform == "mastodon"))
@@ -556,8 +550,7 @@ class TestCheckHandle:
         ],
     )
     def test_cleaning(self, platform: str, handle: str, clean: str) -> None:
-        """The account name loses surrounding spaces and its leading '@', keeping case
-        (3.4(a))."""
+        """The account name loses surrounding spaces and a leading '@', keeping case (3.4(a))."""
         assert check_handle(platform, handle) == clean
 
     @pytest.mark.clause("3.4(a)")
@@ -605,8 +598,7 @@ class TestCheckHandle:
         "handle", ["", "   ", "@", " @ ", "U N", "UN\tHQ", "UN\x00", "U\u200bN", "UN\nHQ"]
     )
     def test_refused_handles(self, handle: str) -> None:
-        """An empty name, or one with spaces or control characters inside, is refused
-        (3.4(a))."""
+        """An empty name, or one with spaces or control characters inside, is refused (3.4(a))."""
         with pytest.raises(PlatformError) as raised:
             check_handle("x", handle)
         assert raised.value.field == "handle"
