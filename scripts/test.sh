@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's test command: sets up everything on a fresh machine, then lints, type-checks and
+# runs the whole suite on SQLite and PostgreSQL. Any failure, any skip under CI, or no test run
+# (pytest exit 5) fails it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${SMGOV_VENV:-.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e . --group dev
+
+# PostgreSQL: the local server on 127.0.0.1:5432 (trust auth), started if it is installed but down.
+export SMGOV_TEST_POSTGRES_URL=${SMGOV_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+"$venv/bin/python" - <<'PY'
+import os, sys
+import psycopg
+url = os.environ["SMGOV_TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://")
+try:
+    psycopg.connect(url, connect_timeout=10).close()
+except Exception as exc:
+    sys.exit(f"error: PostgreSQL at {url} is unreachable: {exc}")
+PY
+
+# Nothing from the user's own smgov or Prefect set-up leaks into the tests.
+unset SMGOV_HOME SMGOV_DATABASE_URL PREFECT_API_URL PREFECT_HOME || true
+
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/mypy"
+"$venv/bin/python" -m pytest -rs -q "$@"

@@ -1,0 +1,71 @@
+"""`account verify`: every URL variant of a registered account finds it (issue 2, acceptance 6)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from services import accounts
+from tests import org
+from tests.conftest import Result
+from tests.test_platforms import SAME_ACCOUNT
+
+
+class TestVerifyVariants:
+    def test_every_variant_on_every_platform(self, uow: Callable[..., Any]) -> None:
+        """1.1(b): URL variants (alias, prefix, case, slash, query, no scheme) verify as the one
+        registered account on every platform; other URLs verify as not registered."""
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+        ids: dict[str, int] = {}
+        with uow() as ctx:
+            for number, (platform, canonical, _) in enumerate(SAME_ACCOUNT):
+                if canonical in ids:
+                    continue
+                acc = accounts.register(
+                    ctx, entity="OHCHR", platform=platform, handle=f"acct{number}", url=canonical,
+                    languages=["en"], purpose="p", audience="a", by="100001",
+                    platform_name="Example" if platform == "other" else None,
+                )
+                assert acc.url == canonical
+                ids[canonical] = acc.id  # type: ignore[assignment]
+        with uow() as ctx:
+            for platform, canonical, variants in SAME_ACCOUNT:
+                for variant in variants:
+                    found = accounts.verify_url(ctx, variant)
+                    assert found["registered"], (platform, variant)
+                    assert found["id"] == ids[canonical], (platform, variant)
+                    assert found["official"] is True and found["entity"] == "OHCHR"
+            assert accounts.verify_url(ctx, "https://x.com/not_registered")["registered"] is False
+
+    def test_cli_verify_variant(self, smgov: Callable[..., Result]) -> None:
+        """`smgov account verify URL --json` answers for a variant, exit 0 (cli.md keys)."""
+        for args in (
+            ["entity", "add", "DGC", "--name", "Global Communications", "--kind", "department",
+             "--timezone", "America/New_York"],
+            ["staff", "add", "300001", "--name", "H", "--email", "h@un.example", "--entity", "DGC"],
+            ["entity", "set-head", "DGC", "--staff", "300001"],
+            ["account", "register", "--entity", "DGC", "--platform", "instagram", "--handle",
+             "unitednations", "--url", "instagram.com/unitednations", "--language", "en",
+             "--purpose", "p", "--audience", "a", "--by", "300001"],
+        ):
+            assert smgov(*args).code == 0
+        result = smgov("account", "verify", "http://www.Instagram.com/UnitedNations/?hl=fr",
+                       "--json")
+        assert result.code == 0
+        assert result.json() == {"url": "https://instagram.com/unitednations", "registered": True,
+                                 "official": True, "state": "active", "entity": "DGC", "id": 1}
+
+
+def test_read_commands_do_not_import_prefect(cli_env: dict[str, str]) -> None:
+    """Commands that orchestrate nothing never pay Prefect's start-up (issue 2)."""
+    code = ("import sys; from smgov.cli import main\n"
+            "try:\n    main(['db', 'upgrade']); \nexcept SystemExit: pass\n"
+            "try:\n    main(['account', 'list', '--json'])\nexcept SystemExit: pass\n"
+            "assert 'prefect' not in sys.modules, 'prefect was imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("[]")
