@@ -35,7 +35,7 @@ from models.settings import Settings
 _MESSAGE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "smgov_msgid", default=None
 )
-_original_make_msgid = _apprise_email.make_msgid
+_original_make_msgid = _apprise_email.make_msgid  # type: ignore[attr-defined]  # apprise imports it, no re-export
 
 
 def _stable_make_msgid(*args: Any, **kwargs: Any) -> str:
@@ -43,7 +43,7 @@ def _stable_make_msgid(*args: Any, **kwargs: Any) -> str:
     return value if value else str(_original_make_msgid(*args, **kwargs))
 
 
-_apprise_email.make_msgid = _stable_make_msgid  # type: ignore[attr-defined]
+_apprise_email.make_msgid = _stable_make_msgid  # type: ignore[attr-defined]  # patching apprise's import
 
 
 @contextlib.contextmanager

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso, system_now
 from models.errors import NotFound
@@ -71,7 +71,8 @@ def enqueue(
 
 def backoff(attempts: int) -> dt.timedelta:
     """Wait before retry number `attempts` (1-based): 5 min, 10, 20, ... capped at 6 hours."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    factor: int = 2 ** max(attempts - 1, 0)
+    return min(FIRST_RETRY * factor, MAX_RETRY)
 
 
 @dataclass
@@ -95,15 +96,15 @@ def _claim(
         query = (
             select(Outbox)
             .where(
-                Outbox.status.in_(("pending", "failed", "sending")),  # type: ignore[attr-defined]
-                Outbox.next_attempt_at <= now,  # type: ignore[operator]
-                or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < real_now),  # type: ignore[union-attr,operator]
+                col(Outbox.status).in_(("pending", "failed", "sending")),
+                col(Outbox.next_attempt_at) <= now,
+                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < real_now),
             )
-            .order_by(Outbox.id)  # type: ignore[arg-type]
+            .order_by(col(Outbox.id))
             .limit(BATCH)
         )
         if only is not None:
-            query = query.where(Outbox.id.in_(only))  # type: ignore[union-attr]
+            query = query.where(col(Outbox.id).in_(only))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list(session.execute(query).scalars().all())
@@ -216,21 +217,21 @@ def outbox_view(row: Outbox) -> dict[str, Any]:
 
 
 def list_messages(*, session: Session, failed: bool = False) -> list[dict[str, Any]]:
-    query = select(Outbox).order_by(Outbox.id)  # type: ignore[arg-type]
+    query = select(Outbox).order_by(col(Outbox.id))
     if failed:
-        query = query.where(Outbox.status.in_(("failed", "dead")))  # type: ignore[attr-defined]
+        query = query.where(col(Outbox.status).in_(("failed", "dead")))
     return [outbox_view(r) for r in session.execute(query).scalars().all()]
 
 
 def make_due_again(*, session: Session, now: dt.datetime, message_id: int | None = None) -> int:
     """`smgov outbox retry [ID]`: failed and dead-lettered messages become due now. Attempts are
     kept, so a dead-lettered message that fails again goes straight back to the dead letters."""
-    condition = Outbox.status.in_(("failed", "dead"))  # type: ignore[attr-defined]
+    condition: ColumnElement[bool] = col(Outbox.status).in_(("failed", "dead"))
     if message_id is not None:
         if session.get(Outbox, message_id) is None:
             raise NotFound("ID", f"no outbox message {message_id}")
-        condition = and_(condition, Outbox.id == message_id)
-    result = session.execute(
+        condition = and_(condition, col(Outbox.id) == message_id)
+    result = session.exec(
         update(Outbox).where(condition).values(status="pending", next_attempt_at=ensure_utc(now))
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)

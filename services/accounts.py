@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
 from models.errors import NotFound, Refused
@@ -71,7 +72,7 @@ def _candidate_urls(url: str) -> list[str]:
 def find_by_url(ctx: Ctx, url: str) -> Account | None:
     urls = _candidate_urls(url)
     return ctx.session.execute(
-        select(Account).where(Account.url.in_(urls)).limit(1)  # type: ignore[attr-defined]
+        select(Account).where(col(Account.url).in_(urls)).limit(1)
     ).scalar_one_or_none()
 
 
@@ -124,7 +125,7 @@ def register(
     if created_on is not None and created_on > today:
         raise Refused("--created-on", f"{created_on} lies after the effective date {today}")
     existing = ctx.session.execute(
-        select(Account).where(Account.platform == code, Account.url == clean_url)
+        select(Account).where(col(Account.platform) == code, col(Account.url) == clean_url)
     ).scalar_one_or_none()
     if existing is not None:
         raise Refused(
@@ -209,8 +210,8 @@ def update(
         )
     if "url" in new and new["url"] != account.url:
         clash = ctx.session.execute(
-            select(Account.id).where(
-                Account.platform == account.platform, Account.url == new["url"]
+            select(col(Account.id)).where(
+                col(Account.platform) == account.platform, col(Account.url) == new["url"]
             )
         ).scalar_one_or_none()
         if clash is not None:
@@ -218,6 +219,7 @@ def update(
                 "--url", f"{new['url']} is already registered as account {clash}", "1.1(b)"
             )
     before = account_view(ctx, account)
+    assert account.id is not None  # loaded from the database
     changed = False
     for field, value in new.items():
         old = getattr(account, field)
@@ -229,7 +231,7 @@ def update(
                 account_id=account.id,
                 field=field,
                 before=old,
-                after=value,  # type: ignore[arg-type]
+                after=value,
                 changed_on=changed_on or today,
                 changed_by=by,
                 recorded_at=ctx.recorded_at,
@@ -261,9 +263,9 @@ def _holders(ctx: Ctx, account_id: int) -> dict[str, Authorization]:
     rows = (
         ctx.session.execute(
             select(Authorization).where(
-                Authorization.account_id == account_id,
-                Authorization.revoked_at.is_(None),  # type: ignore[union-attr]
-                Authorization.role.in_(("administrator", "alternate")),  # type: ignore[attr-defined]
+                col(Authorization.account_id) == account_id,
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.role).in_(("administrator", "alternate")),
             )
         )
         .scalars()
@@ -278,6 +280,7 @@ def authorize(
     """3.7: the head of entity authorizes a staff member, in writing (a document reference), to
     administer (holding the credentials), stand in as alternate, or publish."""
     account = get_account(ctx, ref)
+    assert account.id is not None  # loaded from the database
     if role not in ROLES:
         raise Refused("--role", f"must be one of {', '.join(ROLES)}", "3.7")
     require(
@@ -296,7 +299,7 @@ def authorize(
             "4.2",
         )
     ref_text = check_text("--reference", reference, limit=MAX_REFERENCE, clause="3.7")
-    holders = _holders(ctx, account.id)  # type: ignore[arg-type]
+    holders = _holders(ctx, account.id)
     other = {"administrator": "alternate", "alternate": "administrator"}.get(role)
     if other and other in holders and holders[other].staff_index == person.index_number:
         raise Refused(
@@ -306,10 +309,10 @@ def authorize(
         )
     current = ctx.session.execute(
         select(Authorization).where(
-            Authorization.account_id == account.id,
-            Authorization.role == role,
-            Authorization.staff_index == person.index_number,
-            Authorization.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(Authorization.account_id) == account.id,
+            col(Authorization.role) == role,
+            col(Authorization.staff_index) == person.index_number,
+            col(Authorization.revoked_at).is_(None),
         )
     ).scalar_one_or_none()
     if current is not None:
@@ -328,7 +331,7 @@ def authorize(
     grant = Authorization(
         account_id=account.id,
         staff_index=person.index_number,
-        role=role,  # type: ignore[arg-type]
+        role=role,
         granted_by=by,
         granted_at=ctx.now,
         reference=ref_text,
@@ -338,7 +341,7 @@ def authorize(
         ctx.session.add(
             AccountChange(
                 account_id=account.id,
-                field=role,  # type: ignore[arg-type]
+                field=role,
                 before=holders[role].staff_index if role in holders else None,
                 after=person.index_number,
                 changed_on=local_date(ctx.now, _tz(ctx, account)),
@@ -372,7 +375,8 @@ def _person(ctx: Ctx, grant: Authorization | None) -> PersonFacts | None:
 
 
 def missing(ctx: Ctx, account: Account) -> list[str]:
-    holders = _holders(ctx, account.id)  # type: ignore[arg-type]
+    assert account.id is not None  # callers pass flushed accounts
+    holders = _holders(ctx, account.id)
     return missing_items(
         EntryFacts(
             handle=account.handle,
@@ -443,11 +447,11 @@ def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
 def list_accounts(
     ctx: Ctx, *, entity: str | None = None, state: str | None = None
 ) -> list[dict[str, Any]]:
-    query = select(Account).order_by(Account.id)  # type: ignore[arg-type]
+    query = select(Account).order_by(col(Account.id))
     if entity:
-        query = query.where(Account.entity_code == get_entity(ctx, entity).code)
+        query = query.where(col(Account.entity_code) == get_entity(ctx, entity).code)
     if state:
-        query = query.where(Account.state == state)
+        query = query.where(col(Account.state) == state)
     return [account_view(ctx, a) for a in ctx.session.execute(query).scalars().all()]
 
 

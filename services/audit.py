@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso
 from models.errors import CheckFailed, Refused
@@ -91,7 +91,9 @@ class Auditor:
         if bind.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
         head = session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
+            select(col(AuditEvent.seq), col(AuditEvent.hash))
+            .order_by(col(AuditEvent.seq).desc())
+            .limit(1)
         ).first()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
         event = AuditEvent(
@@ -116,7 +118,9 @@ class Auditor:
 def checkpoint(*, session: Session) -> str:
     """The head of the chain as `SEQ:HASH`, to keep somewhere the database cannot reach."""
     head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
+        select(col(AuditEvent.seq), col(AuditEvent.hash))
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
     ).first()
     if head is None:
         return f"0:{GENESIS}"
@@ -129,7 +133,7 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()  # type: ignore[arg-type]
+    rows = session.execute(select(AuditEvent).order_by(col(AuditEvent.seq))).scalars()
     seen: dict[int, str] = {}
     for event in rows:
         if event.seq != expected_seq:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.errors import NotAuthorized, NotFound
 from models.tables import EntityRole, Staff
@@ -36,11 +36,11 @@ def roles_at(*, session: Session, staff: Staff, entity_code: str, at: dt.datetim
     if staff.registry_officer:
         roles.add("registry-officer")
     rows = session.execute(
-        select(EntityRole.role).where(
-            EntityRole.entity_code == entity_code,
-            EntityRole.staff_index == staff.index_number,
-            EntityRole.starts_at <= at,  # type: ignore[operator]
-            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > at),  # type: ignore[union-attr,operator]
+        select(col(EntityRole.role)).where(
+            col(EntityRole.entity_code) == entity_code,
+            col(EntityRole.staff_index) == staff.index_number,
+            col(EntityRole.starts_at) <= at,
+            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > at),
         )
     ).scalars()
     roles.update(rows)
@@ -50,11 +50,11 @@ def roles_at(*, session: Session, staff: Staff, entity_code: str, at: dt.datetim
 def current_head(*, session: Session, entity_code: str, at: dt.datetime) -> str | None:
     """Who acts as head of entity at `at`: an officer-in-charge in period, else the head."""
     rows = session.execute(
-        select(EntityRole.role, EntityRole.staff_index).where(
-            EntityRole.entity_code == entity_code,
-            EntityRole.role.in_(("head", "officer-in-charge")),  # type: ignore[attr-defined]
-            EntityRole.starts_at <= at,  # type: ignore[operator]
-            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > at),  # type: ignore[union-attr,operator]
+        select(col(EntityRole.role), col(EntityRole.staff_index)).where(
+            col(EntityRole.entity_code) == entity_code,
+            col(EntityRole.role).in_(("head", "officer-in-charge")),
+            col(EntityRole.starts_at) <= at,
+            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > at),
         )
     ).all()
     by_role = {role: index for role, index in rows}

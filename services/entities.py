@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlmodel import col
 
 from models.clock import check_timezone, iso, start_of_local_day
 from models.errors import NotFound, Refused
@@ -94,10 +95,10 @@ def _end_roles(ctx: Ctx, entity_code: str, role: str) -> None:
     ctx.session.execute(
         update(EntityRole)
         .where(
-            EntityRole.entity_code == entity_code,
-            EntityRole.role == role,  # type: ignore[arg-type]
-            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > ctx.now),
-        )  # type: ignore[union-attr,operator]
+            col(EntityRole.entity_code) == entity_code,
+            col(EntityRole.role) == role,
+            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
+        )
         .values(ends_at=ctx.now)
     )
 
@@ -190,7 +191,7 @@ def entity_view(ctx: Ctx, entity: Entity) -> dict[str, Any]:
 
 
 def list_entities(ctx: Ctx) -> list[dict[str, Any]]:
-    rows = ctx.session.execute(select(Entity).order_by(Entity.code)).scalars().all()  # type: ignore[arg-type]
+    rows = ctx.session.execute(select(Entity).order_by(col(Entity.code))).scalars().all()
     return [entity_view(ctx, e) for e in rows]
 
 
@@ -198,8 +199,8 @@ def staff_view(ctx: Ctx, staff: Staff) -> dict[str, Any]:
     auths = (
         ctx.session.execute(
             select(Authorization)
-            .where(Authorization.staff_index == staff.index_number)
-            .order_by(Authorization.id)  # type: ignore[arg-type]
+            .where(col(Authorization.staff_index) == staff.index_number)
+            .order_by(col(Authorization.id))
         )
         .scalars()
         .all()
@@ -227,7 +228,7 @@ def staff_view(ctx: Ctx, staff: Staff) -> dict[str, Any]:
 
 
 def list_staff(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, Any]]:
-    query = select(Staff).order_by(Staff.index_number)  # type: ignore[arg-type]
+    query = select(Staff).order_by(col(Staff.index_number))
     if entity:
-        query = query.where(Staff.entity_code == get_entity(ctx, entity).code)
+        query = query.where(col(Staff.entity_code) == get_entity(ctx, entity).code)
     return [staff_view(ctx, s) for s in ctx.session.execute(query).scalars().all()]

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from models.clock import days_left, iso
 from models.errors import Refused
@@ -39,7 +40,7 @@ def _schedule_first(ob: Obligation, tz: str, policy: ReminderPolicy) -> None:
 
 def find_open(ctx: Ctx, key: str) -> Obligation | None:
     return ctx.session.execute(
-        select(Obligation).where(Obligation.key == key, Obligation.state == "open")
+        select(Obligation).where(col(Obligation.key) == key, col(Obligation.state) == "open")
     ).scalar_one_or_none()
 
 
@@ -147,15 +148,17 @@ def list_obligations(
     if state is not None and state not in STATES:
         raise Refused("--state", f"must be one of {', '.join(STATES)}")
     query = (
-        select(Obligation, Entity.timezone)
-        .join(Entity, Entity.code == Obligation.entity_code)  # type: ignore[arg-type]
-        .where(Obligation.created_at <= ctx.now)  # type: ignore[operator]
-        .order_by(Obligation.due_at, Obligation.id)  # type: ignore[arg-type]
+        select(Obligation, col(Entity.timezone))
+        .join(Entity, col(Entity.code) == col(Obligation.entity_code))
+        .where(col(Obligation.created_at) <= ctx.now)
+        .order_by(col(Obligation.due_at), col(Obligation.id))
     )
     if entity:
-        query = query.where(Obligation.entity_code == entity)
+        query = query.where(col(Obligation.entity_code) == entity)
     if state == "open":
-        query = query.where(or_(Obligation.closed_at.is_(None), Obligation.closed_at > ctx.now))  # type: ignore[union-attr,operator]
+        query = query.where(
+            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now)
+        )
     elif state is not None:
-        query = query.where(Obligation.state == state, Obligation.closed_at <= ctx.now)  # type: ignore[operator]
+        query = query.where(col(Obligation.state) == state, col(Obligation.closed_at) <= ctx.now)
     return [obligation_view(ctx, ob, tz) for ob, tz in ctx.session.execute(query).all()]

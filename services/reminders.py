@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from models.clock import days_left, local_date
 from models.reminders import stage_starts_at
@@ -61,13 +62,13 @@ def queue_due(ctx: Ctx) -> QueueReport:
     now, session, settings = ctx.now, ctx.session, ctx.settings
     policy = policy_from(settings)
     query = (
-        select(Obligation, Entity.timezone)
-        .join(Entity, Entity.code == Obligation.entity_code)  # type: ignore[arg-type]
-        .where(Obligation.state == "open", Obligation.next_stage_at <= now)  # type: ignore[operator]
-        .order_by(Obligation.id)  # type: ignore[arg-type]
+        select(Obligation, col(Entity.timezone))
+        .join(Entity, col(Entity.code) == col(Obligation.entity_code))
+        .where(col(Obligation.state) == "open", col(Obligation.next_stage_at) <= now)
+        .order_by(col(Obligation.id))
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Obligation)  # type: ignore[arg-type]
+        query = query.with_for_update(skip_locked=True, of=Obligation)
     due = session.execute(query).all()
     report = QueueReport()
     if not due:
@@ -76,23 +77,21 @@ def queue_due(ctx: Ctx) -> QueueReport:
     entity_codes = {ob.entity_code for ob, _ in due}
     heads: dict[str, str] = {}
     for role, entity_code, index in session.execute(
-        select(EntityRole.role, EntityRole.entity_code, EntityRole.staff_index)
+        select(col(EntityRole.role), col(EntityRole.entity_code), col(EntityRole.staff_index))
         .where(
-            EntityRole.entity_code.in_(entity_codes),  # type: ignore[attr-defined]
-            EntityRole.role.in_(("head", "officer-in-charge")),  # type: ignore[attr-defined]
-            EntityRole.starts_at <= now,  # type: ignore[operator]
-            or_(EntityRole.ends_at.is_(None), EntityRole.ends_at > now),  # type: ignore[union-attr,operator]
+            col(EntityRole.entity_code).in_(entity_codes),
+            col(EntityRole.role).in_(("head", "officer-in-charge")),
+            col(EntityRole.starts_at) <= now,
+            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > now),
         )
-        .order_by(EntityRole.role)  # 'head' sorts before 'officer-in-charge', which wins
+        .order_by(col(EntityRole.role))  # 'head' sorts before 'officer-in-charge', which wins
     ).all():
         heads[entity_code] = index
         _ = role
     people = {ob.assignee for ob, _ in due} | set(heads.values())
     contacts = {
         s.index_number: s
-        for s in session.execute(
-            select(Staff).where(Staff.index_number.in_(people))  # type: ignore[attr-defined]
-        ).scalars()
+        for s in session.execute(select(Staff).where(col(Staff.index_number).in_(people))).scalars()
     }
     teams_tags = TeamsChannel(settings).tags()
 
@@ -175,11 +174,11 @@ def queue_due(ctx: Ctx) -> QueueReport:
                 )
 
     keys = [key for items in lines.values() for _, key, _, _ in items]
-    existing = set()
+    existing: set[str] = set()
     for start in range(0, len(keys), 500):
         existing.update(
             session.execute(
-                select(Notice.key).where(Notice.key.in_(keys[start : start + 500]))  # type: ignore[attr-defined]
+                select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
             ).scalars()
         )
     for rcpt, items in lines.items():
@@ -197,8 +196,9 @@ def queue_due(ctx: Ctx) -> QueueReport:
             recipient_index=rcpt.index,
             language=rcpt.language,
         )
+        assert message.id is not None  # enqueue flushed, so the row has its id
         for _, key, ob, stage in fresh:
-            session.add(Notice(key=key, obligation_id=ob.id, stage=stage, outbox_id=message.id))  # type: ignore[arg-type]
+            session.add(Notice(key=key, obligation_id=ob.id, stage=stage, outbox_id=message.id))
         report.queued += 1
         report.lines += len(fresh)
     session.flush()

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ UTC = dt.UTC
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Prefect reads its settings when first imported: fix them before anything imports it, so
+    # no test touches ~/.prefect or phones home.
+    os.environ["PREFECT_HOME"] = str(Path(tempfile.mkdtemp(prefix="smgov-prefect-")))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ.pop("PREFECT_API_URL", None)
     if os.environ.get("CI") == "true" and not PG_URL:
         raise pytest.UsageError("CI=true needs SMGOV_TEST_POSTGRES_URL: PostgreSQL tests must run")
 
@@ -198,6 +205,24 @@ def uow(engine: Engine, settings: Settings) -> Callable[[dt.datetime | None], An
 
 
 # ---------------------------------------------------------------------------------------------
+# Prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """The session's Prefect server; flows in this process and in subprocesses use it."""
+    from tests import prefect_server
+
+    home = Path(os.environ["PREFECT_HOME"])
+    for url in prefect_server.start(home):
+        os.environ["PREFECT_API_URL"] = url
+        if "prefect.context" in sys.modules:
+            sys.modules["prefect.context"].refresh_global_settings_context()
+        yield url
+        os.environ.pop("PREFECT_API_URL", None)
+
+
+# ---------------------------------------------------------------------------------------------
 # the command line, as a user runs it
 
 
@@ -215,7 +240,7 @@ class Result:
 
 @pytest.fixture
 def cli_env(home: Path, db_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMGOV_", "PREFECT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMGOV_")}
     env.update(
         {
             "SMGOV_HOME": str(home),

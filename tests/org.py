@@ -1,4 +1,4 @@
-"""A small fictional organization for database tests, built through the services (as a door would)."""
+"""A small fictional organization for database tests, built through the services."""
 
 from __future__ import annotations
 
@@ -13,32 +13,75 @@ T0 = dt.datetime(2026, 1, 20, 9, tzinfo=dt.UTC)
 def seed(ctx: Any, *, code: str = "OHCHR", tz: str = "Europe/Zurich", prefix: str = "1") -> None:
     """Entity `code` with head {prefix}00001 and staff {prefix}00002..{prefix}00004."""
     entities.add_entity(ctx, code=code, name=f"Entity {code}", kind="office", timezone=tz)
-    entities.add_staff(ctx, index=f"{prefix}00001", name="Head of entity",
-                       email=f"head.{code.lower()}@un.example", entity=code)
+    entities.add_staff(
+        ctx,
+        index=f"{prefix}00001",
+        name="Head of entity",
+        email=f"head.{code.lower()}@un.example",
+        entity=code,
+    )
     entities.set_head(ctx, code=code, staff_index=f"{prefix}00001")
-    entities.add_staff(ctx, index=f"{prefix}00002", name="Administrator",
-                       email=f"admin.{code.lower()}@un.example", entity=code, language="fr")
-    entities.add_staff(ctx, index=f"{prefix}00003", name="Alternate",
-                       email=f"alt.{code.lower()}@un.example", entity=code)
-    entities.add_staff(ctx, index=f"{prefix}00004", name="Communications officer",
-                       email=f"comms.{code.lower()}@un.example", entity=code)
+    entities.add_staff(
+        ctx,
+        index=f"{prefix}00002",
+        name="Administrator",
+        email=f"admin.{code.lower()}@un.example",
+        entity=code,
+        language="fr",
+    )
+    entities.add_staff(
+        ctx,
+        index=f"{prefix}00003",
+        name="Alternate",
+        email=f"alt.{code.lower()}@un.example",
+        entity=code,
+    )
+    entities.add_staff(
+        ctx,
+        index=f"{prefix}00004",
+        name="Communications officer",
+        email=f"comms.{code.lower()}@un.example",
+        entity=code,
+    )
 
 
-def account(ctx: Any, *, code: str = "OHCHR", head: str = "100001", url: str = "x.com/unhumanrights",
-            platform: str = "x", handle: str = "UNHumanRights",
-            created_on: dt.date | None = None) -> int:
+def account(
+    ctx: Any,
+    *,
+    code: str = "OHCHR",
+    head: str = "100001",
+    url: str = "x.com/unhumanrights",
+    platform: str = "x",
+    handle: str = "UNHumanRights",
+    created_on: dt.date | None = None,
+) -> int:
     acc = accounts.register(
-        ctx, entity=code, platform=platform, handle=handle, url=url, languages=["en", "fr"],
-        purpose="Human rights news and statements", audience="General public worldwide", by=head,
+        ctx,
+        entity=code,
+        platform=platform,
+        handle=handle,
+        url=url,
+        languages=["en", "fr"],
+        purpose="Human rights news and statements",
+        audience="General public worldwide",
+        by=head,
         created_on=created_on,
     )
     assert acc.id is not None
     return acc.id
 
 
-def complete(ctx: Any, account_id: int, *, head: str = "100001", admin: str = "100002",
-             alternate: str = "100003") -> None:
-    accounts.authorize(ctx, ref=str(account_id), staff=admin, role="administrator", by=head,
-                       reference="AUTH/1")
-    accounts.authorize(ctx, ref=str(account_id), staff=alternate, role="alternate", by=head,
-                       reference="AUTH/2")
+def complete(
+    ctx: Any,
+    account_id: int,
+    *,
+    head: str = "100001",
+    admin: str = "100002",
+    alternate: str = "100003",
+) -> None:
+    accounts.authorize(
+        ctx, ref=str(account_id), staff=admin, role="administrator", by=head, reference="AUTH/1"
+    )
+    accounts.authorize(
+        ctx, ref=str(account_id), staff=alternate, role="alternate", by=head, reference="AUTH/2"
+    )

@@ -18,8 +18,17 @@ Smgov = Callable[..., Result]
 def audited(smgov: Smgov) -> Smgov:
     """A few actions, each leaving an audit event."""
     for args in (
-        ["entity", "add", "UNEP", "--name", "UN Environment", "--kind", "office", "--timezone",
-         "Africa/Nairobi"],
+        [
+            "entity",
+            "add",
+            "UNEP",
+            "--name",
+            "UN Environment",
+            "--kind",
+            "office",
+            "--timezone",
+            "Africa/Nairobi",
+        ],
         ["staff", "add", "200001", "--name", "H", "--email", "h@un.example", "--entity", "UNEP"],
         ["entity", "set-head", "UNEP", "--staff", "200001"],
         ["staff", "add", "200002", "--name", "A", "--email", "a@un.example", "--entity", "UNEP"],
@@ -57,9 +66,12 @@ class TestAuditChain:
     def test_inserted_event_is_named(self, audited: Smgov, db_url: str) -> None:
         """An inserted (forged) row cannot carry a valid keyed hash."""
         _sql(db_url, "UPDATE audit_event SET seq = seq + 1 WHERE seq >= 4 AND seq < 0")
-        _sql(db_url, "INSERT INTO audit_event (seq, actor, action, subject, outcome, recorded_at, "
-                     "effective_at, prev_hash, hash) SELECT 6, 'x', 'forged', 's', 'done', "
-                     "recorded_at, effective_at, hash, hash FROM audit_event WHERE seq = 5")
+        _sql(
+            db_url,
+            "INSERT INTO audit_event (seq, actor, action, subject, outcome, recorded_at, "
+            "effective_at, prev_hash, hash) SELECT 6, 'x', 'forged', 's', 'done', "
+            "recorded_at, effective_at, hash, hash FROM audit_event WHERE seq = 5",
+        )
         result = audited("audit", "verify")
         assert result.code == 1 and "audit event 6" in result.err
 
@@ -86,16 +98,25 @@ def _schema(url: str) -> dict[str, Any]:
     schema: dict[str, Any] = {}
     for table in sorted(insp.get_table_names()):
         columns = {
-            c["name"]: (type(c["type"]).__name__.upper().replace("VARCHAR", "STRING")
-                        .replace("TIMESTAMP", "DATETIME"), c["nullable"])
+            c["name"]: (
+                type(c["type"])
+                .__name__.upper()
+                .replace("VARCHAR", "STRING")
+                .replace("TIMESTAMP", "DATETIME"),
+                c["nullable"],
+            )
             for c in insp.get_columns(table)
         }
-        indexes = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                         for i in insp.get_indexes(table)
-                         if not i.get("duplicates_constraint"))  # PG lists UNIQUE's own index
+        indexes = sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in insp.get_indexes(table)
+            if not i.get("duplicates_constraint")
+        )  # PG lists UNIQUE's own index
         uniques = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
-        fks = sorted((tuple(f["constrained_columns"]), f["referred_table"])
-                     for f in insp.get_foreign_keys(table))
+        fks = sorted(
+            (tuple(f["constrained_columns"]), f["referred_table"])
+            for f in insp.get_foreign_keys(table)
+        )
         schema[table] = {"columns": columns, "indexes": indexes, "uniques": uniques, "fks": fks}
     engine.dispose()
     return schema
@@ -134,7 +155,8 @@ class TestSchema:
         for table in lite:
             assert lite[table]["columns"].keys() == pg[table]["columns"].keys(), table
             assert {k: v[1] for k, v in lite[table]["columns"].items()} == {
-                k: v[1] for k, v in pg[table]["columns"].items()}, table
+                k: v[1] for k, v in pg[table]["columns"].items()
+            }, table
             assert lite[table]["indexes"] == pg[table]["indexes"], table
             assert lite[table]["fks"] == pg[table]["fks"], table
             assert lite[table]["uniques"] == pg[table]["uniques"], table

@@ -64,9 +64,19 @@ class TestClock:
         assert days_left(due, late_evening, "Asia/Tokyo") == 1
         assert days_left(due, late_evening + dt.timedelta(minutes=2), "Asia/Tokyo") == 0
 
-    @given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
-           st.sampled_from(["UTC", "America/New_York", "Europe/Zurich", "Asia/Kolkata",
-                            "Pacific/Auckland", "America/Santiago"]))
+    @given(
+        st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
+        st.sampled_from(
+            [
+                "UTC",
+                "America/New_York",
+                "Europe/Zurich",
+                "Asia/Kolkata",
+                "Pacific/Auckland",
+                "America/Santiago",
+            ]
+        ),
+    )
     def test_end_of_day_falls_on_that_day(self, day: dt.date, tz: str) -> None:
         """For any date and timezone the deadline instant lies on that local day (3.4-3.6)."""
         assert local_date(end_of_local_day(day, tz), tz) == day
@@ -79,8 +89,13 @@ class TestCompleteness:
 
     def entry(self, **changes: object) -> EntryFacts:
         base: dict[str, object] = {
-            "handle": "UN", "platform": "x", "languages": ["en"], "purpose": "news",
-            "audience": "public", "administrator": self.ADMIN, "alternate": self.ALT,
+            "handle": "UN",
+            "platform": "x",
+            "languages": ["en"],
+            "purpose": "news",
+            "audience": "public",
+            "administrator": self.ADMIN,
+            "alternate": self.ALT,
         }
         base.update(changes)
         return EntryFacts(**base)  # type: ignore[arg-type]
@@ -89,18 +104,21 @@ class TestCompleteness:
         """3.4: (a)-(e) present, two different active people with contacts: complete."""
         assert missing_items(self.entry()) == []
 
-    @pytest.mark.parametrize(("changes", "clause"), [
-        ({"handle": ""}, "3.4(a)"),
-        ({"platform": None}, "3.4(b)"),
-        ({"languages": []}, "3.4(c)"),
-        ({"alternate": None}, "3.4(d)"),
-        ({"administrator": None}, "3.4(d)"),
-        ({"alternate": PersonFacts("100002", True, "a@un.example")}, "3.4(d)"),
-        ({"alternate": PersonFacts("100003", False, "b@un.example")}, "3.4(d)"),
-        ({"alternate": PersonFacts("100003", True, None)}, "3.4(d)"),
-        ({"purpose": " "}, "3.4(e)"),
-        ({"audience": ""}, "3.4(e)"),
-    ])
+    @pytest.mark.parametrize(
+        ("changes", "clause"),
+        [
+            ({"handle": ""}, "3.4(a)"),
+            ({"platform": None}, "3.4(b)"),
+            ({"languages": []}, "3.4(c)"),
+            ({"alternate": None}, "3.4(d)"),
+            ({"administrator": None}, "3.4(d)"),
+            ({"alternate": PersonFacts("100002", True, "a@un.example")}, "3.4(d)"),
+            ({"alternate": PersonFacts("100003", False, "b@un.example")}, "3.4(d)"),
+            ({"alternate": PersonFacts("100003", True, None)}, "3.4(d)"),
+            ({"purpose": " "}, "3.4(e)"),
+            ({"audience": ""}, "3.4(e)"),
+        ],
+    )
     def test_each_gap_names_its_clause(self, changes: dict[str, object], clause: str) -> None:
         """3.4: each missing item is reported by its clause reference."""
         assert missing_items(self.entry(**changes)) == [clause]
@@ -149,24 +167,45 @@ class TestReminderPolicy:
         stages = [k for k in range(-10, 30) if self.policy.is_stage(k)]
         assert stages == [-7, -3, -1, 0, 1, 7, 14, 21, 28]
 
-    @pytest.mark.parametrize(("k", "latest"), [
-        (-8, None), (-7, -7), (-5, -7), (-3, -3), (-2, -3), (0, 0), (1, 1), (6, 1), (7, 7),
-        (13, 7), (14, 14), (20, 14), (100, 98),
-    ])
+    @pytest.mark.parametrize(
+        ("k", "latest"),
+        [
+            (-8, None),
+            (-7, -7),
+            (-5, -7),
+            (-3, -3),
+            (-2, -3),
+            (0, 0),
+            (1, 1),
+            (6, 1),
+            (7, 7),
+            (13, 7),
+            (14, 14),
+            (20, 14),
+            (100, 98),
+        ],
+    )
     def test_latest_stage_only(self, k: int, latest: int | None) -> None:
         """After missed runs only the latest stage due is sent, never a burst."""
         assert self.policy.latest_stage(k) == latest
 
-    @pytest.mark.parametrize(("k", "nxt"), [(-100, -7), (-7, -3), (-1, 0), (0, 1), (1, 7),
-                                            (7, 14), (15, 21)])
+    @pytest.mark.parametrize(
+        ("k", "nxt"), [(-100, -7), (-7, -3), (-1, 0), (0, 1), (1, 7), (7, 14), (15, 21)]
+    )
     def test_next_stage(self, k: int, nxt: int) -> None:
         """The next stage is the first one strictly after today."""
         assert self.policy.next_stage(k) == nxt
 
-    @pytest.mark.parametrize(("stage", "who"), [
-        (-7, ("assignee",)), (0, ("assignee",)), (1, ("assignee", "head")),
-        (7, ("assignee", "head")), (14, ("assignee", "head", "registry")),
-    ])
+    @pytest.mark.parametrize(
+        ("stage", "who"),
+        [
+            (-7, ("assignee",)),
+            (0, ("assignee",)),
+            (1, ("assignee", "head")),
+            (7, ("assignee", "head")),
+            (14, ("assignee", "head", "registry")),
+        ],
+    )
     def test_escalation(self, stage: int, who: tuple[str, ...]) -> None:
         """Escalate to the head from the first day overdue, to the registry from the 14th."""
         assert self.policy.audience(stage) == who

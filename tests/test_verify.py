@@ -25,8 +25,15 @@ class TestVerifyVariants:
                 if canonical in ids:
                     continue
                 acc = accounts.register(
-                    ctx, entity="OHCHR", platform=platform, handle=f"acct{number}", url=canonical,
-                    languages=["en"], purpose="p", audience="a", by="100001",
+                    ctx,
+                    entity="OHCHR",
+                    platform=platform,
+                    handle=f"acct{number}",
+                    url=canonical,
+                    languages=["en"],
+                    purpose="p",
+                    audience="a",
+                    by="100001",
                     platform_name="Example" if platform == "other" else None,
                 )
                 assert acc.url == canonical
@@ -43,29 +50,70 @@ class TestVerifyVariants:
     def test_cli_verify_variant(self, smgov: Callable[..., Result]) -> None:
         """`smgov account verify URL --json` answers for a variant, exit 0 (cli.md keys)."""
         for args in (
-            ["entity", "add", "DGC", "--name", "Global Communications", "--kind", "department",
-             "--timezone", "America/New_York"],
+            [
+                "entity",
+                "add",
+                "DGC",
+                "--name",
+                "Global Communications",
+                "--kind",
+                "department",
+                "--timezone",
+                "America/New_York",
+            ],
             ["staff", "add", "300001", "--name", "H", "--email", "h@un.example", "--entity", "DGC"],
             ["entity", "set-head", "DGC", "--staff", "300001"],
-            ["account", "register", "--entity", "DGC", "--platform", "instagram", "--handle",
-             "unitednations", "--url", "instagram.com/unitednations", "--language", "en",
-             "--purpose", "p", "--audience", "a", "--by", "300001"],
+            [
+                "account",
+                "register",
+                "--entity",
+                "DGC",
+                "--platform",
+                "instagram",
+                "--handle",
+                "unitednations",
+                "--url",
+                "instagram.com/unitednations",
+                "--language",
+                "en",
+                "--purpose",
+                "p",
+                "--audience",
+                "a",
+                "--by",
+                "300001",
+            ],
         ):
             assert smgov(*args).code == 0
-        result = smgov("account", "verify", "http://www.Instagram.com/UnitedNations/?hl=fr",
-                       "--json")
+        result = smgov(
+            "account", "verify", "http://www.Instagram.com/UnitedNations/?hl=fr", "--json"
+        )
         assert result.code == 0
-        assert result.json() == {"url": "https://instagram.com/unitednations", "registered": True,
-                                 "official": True, "state": "active", "entity": "DGC", "id": 1}
+        assert result.json() == {
+            "url": "https://instagram.com/unitednations",
+            "registered": True,
+            "official": True,
+            "state": "active",
+            "entity": "DGC",
+            "id": 1,
+        }
 
 
 def test_read_commands_do_not_import_prefect(cli_env: dict[str, str]) -> None:
     """Commands that orchestrate nothing never pay Prefect's start-up (issue 2)."""
-    code = ("import sys; from smgov.cli import main\n"
-            "try:\n    main(['db', 'upgrade']); \nexcept SystemExit: pass\n"
-            "try:\n    main(['account', 'list', '--json'])\nexcept SystemExit: pass\n"
-            "assert 'prefect' not in sys.modules, 'prefect was imported'\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True,
-                          text=True, check=False, timeout=60)
+    code = (
+        "import sys; from smgov.cli import main\n"
+        "try:\n    main(['db', 'upgrade']); \nexcept SystemExit: pass\n"
+        "try:\n    main(['account', 'list', '--json'])\nexcept SystemExit: pass\n"
+        "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("[]")
