@@ -116,6 +116,18 @@ def _claim(
         return rows
 
 
+def _renew(engine: Engine, *, row_id: int, worker: str, lease: dt.timedelta) -> bool:
+    """Extend our claim right before sending; false if it lapsed and another deliverer took it.
+    (A claim covers a batch; a slow server must not let a second deliverer send the same rows.)"""
+    with transaction(engine) as session:
+        result = session.exec(
+            update(Outbox)
+            .where(col(Outbox.id) == row_id, col(Outbox.claimed_by) == worker)
+            .values(claimed_until=system_now() + lease)
+        )
+        return bool(result.rowcount)
+
+
 def _settle(
     engine: Engine,
     *,
@@ -175,6 +187,8 @@ def deliver(
         for row in rows:
             assert row.id is not None
             tried.add(row.id)
+            if not _renew(engine, row_id=row.id, worker=worker, lease=lease):
+                continue
             channel = chans.get(row.channel)
             if channel is None:
                 ok, detail = False, f"unknown channel {row.channel}"

@@ -494,8 +494,11 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     from flows.common import quiet_heartbeat
     from flows.reminders import reminders
 
-    with quiet_heartbeat():
-        summary = reminders(as_of=iso(now))
+    try:
+        with quiet_heartbeat():
+            summary = reminders(as_of=iso(now))
+    except Exception as exc:  # the flow could not run: exit 1 with one line, details in Prefect
+        raise CheckFailed(f"sweep: could not run: {type(exc).__name__}: {exc}") from exc
     if as_json:
         output.emit_json(summary)
     else:

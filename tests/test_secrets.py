@@ -45,9 +45,14 @@ def _dump_database(url: str) -> bytes:
     return b"\n".join(chunks)
 
 
-def test_planted_secrets_never_written(prefect_api: str, cli_env: dict[str, str],
-                                       uow: Callable[..., Any], home: Path, db_url: str,
-                                       tmp_path: Path) -> None:
+def test_planted_secrets_never_written(
+    prefect_api: str,
+    cli_env: dict[str, str],
+    uow: Callable[..., Any],
+    home: Path,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
     """SMTP password, Teams URL signature, webhook secret and audit key are used for real (AUTH
     over SMTP, HTTPS to Teams) and appear in no file under the smgov home or Prefect's home, nor
     in the database, outbox, mail folder, logs or audit trail."""
@@ -57,8 +62,10 @@ def test_planted_secrets_never_written(prefect_api: str, cli_env: dict[str, str]
         org.account(ctx, created_on=dt.date(2026, 3, 1))
     config_dir = tmp_path / "config"  # outside the smgov home, as an operator would keep it
     config_dir.mkdir()
-    with SMTPServer(auth=("smgov-mailer", SECRETS["SMGOV_SMTP_PASSWORD"])) as smtp, \
-            HTTPSEndpoint() as teams:
+    with (
+        SMTPServer(auth=("smgov-mailer", SECRETS["SMGOV_SMTP_PASSWORD"])) as smtp,
+        HTTPSEndpoint() as teams,
+    ):
         apprise_yaml = config_dir / "apprise.yaml"
         apprise_yaml.write_text(
             "urls:\n"
@@ -66,10 +73,13 @@ def test_planted_secrets_never_written(prefect_api: str, cli_env: dict[str, str]
             "    - tag: entity-ohchr\n"
         )
         env = {
-            **cli_env, **SECRETS,
+            **cli_env,
+            **SECRETS,
             **{k: v for k, v in os.environ.items() if k.startswith("PREFECT_")},
-            "SMGOV_SMTP_HOST": "127.0.0.1", "SMGOV_SMTP_PORT": str(smtp.port),
-            "SMGOV_SMTP_TLS": "none", "SMGOV_SMTP_USERNAME": "smgov-mailer",
+            "SMGOV_SMTP_HOST": "127.0.0.1",
+            "SMGOV_SMTP_PORT": str(smtp.port),
+            "SMGOV_SMTP_TLS": "none",
+            "SMGOV_SMTP_USERNAME": "smgov-mailer",
             "SMGOV_APPRISE_CONFIG": str(apprise_yaml),
             "REQUESTS_CA_BUNDLE": str(teams.cert_path),
         }
@@ -77,10 +87,18 @@ def test_planted_secrets_never_written(prefect_api: str, cli_env: dict[str, str]
         log.parent.mkdir(parents=True, exist_ok=True)
 
         def run(*args: str) -> None:
-            proc = subprocess.run([sys.executable, "-m", "smgov.cli", *args], env=env,
-                                  capture_output=True, check=False, timeout=180)
-            log.write_bytes(log.read_bytes() + proc.stdout + proc.stderr if log.exists()
-                            else proc.stdout + proc.stderr)
+            proc = subprocess.run(
+                [sys.executable, "-m", "smgov.cli", *args],
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=180,
+            )
+            log.write_bytes(
+                log.read_bytes() + proc.stdout + proc.stderr
+                if log.exists()
+                else proc.stdout + proc.stderr
+            )
             assert proc.returncode == 0, proc.stderr.decode()[-2000:]
 
         run("sweep", "--as-of", "2026-03-04")
