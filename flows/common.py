@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
+from prefect import task
 from sqlalchemy.engine import Engine
 
 from models.clock import parse_instant, system_now
@@ -34,3 +35,39 @@ def quiet_heartbeat() -> Iterator[None]:
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+def deliver_due(as_of: str | None) -> dict[str, int]:
+    """Deliver everything due in the outbox (the body of every flow's last task)."""
+    from notifications.outbox import deliver
+
+    settings = Settings()
+    with engine_for(settings) as engine:
+        report = deliver(engine, settings, now=effective_time(as_of))
+    return {"sent": report.sent, "failed": report.failed + report.dead, "dead": report.dead}
+
+
+def apply_hr_events(as_of: str | None) -> dict[str, int]:
+    """Act on every HR event due (4.2) and queue the notices about the duties it opened."""
+    from services.context import unit_of_work
+    from services.reminders import queue_due
+    from services.separation import apply_due
+
+    settings = Settings()
+    with (
+        engine_for(settings) as engine,
+        unit_of_work(engine, settings, effective_time(as_of)) as ctx,
+    ):
+        report = apply_due(ctx)
+        queued = queue_due(ctx, only=report.obligations) if report.obligations else None
+    return {
+        "events": report.applied,
+        "revoked": report.revoked,
+        "orphaned": len(report.orphaned),
+        "alerts": report.alerts + (queued.queued if queued else 0),
+    }
+
+
+#: The tasks every process flow ends with (defined once, used by flows/*.py).
+apply_events = task(name="apply-hr-events", retries=2, retry_delay_seconds=5)(apply_hr_events)
+deliver_outbox = task(name="deliver-outbox", retries=1, retry_delay_seconds=5)(deliver_due)

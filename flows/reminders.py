@@ -1,5 +1,7 @@
 """The `reminders` flow: the daily sweep of obligations (issue: reminders and escalation).
 
+0. apply every HR event whose effective date has come (flows/separation.py does the same at once
+   when an event arrives; the sweep catches future-dated ones on their date);
 1. queue: every reminder due as of the run's time, in one set-based pass, written to the outbox as
    one digest per recipient (services.reminders.queue_due) — one transaction;
 2. deliver: everything due in the outbox, claimed row by row, sent through apprise
@@ -13,10 +15,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from flows.common import effective_time, engine_for
+from flows.common import apply_events, deliver_outbox, effective_time, engine_for
 from models.clock import iso
 from models.settings import Settings
-from notifications.outbox import deliver
 from services.context import unit_of_work
 from services.reminders import queue_due
 
@@ -32,21 +33,20 @@ def queue_reminders(as_of: str | None) -> dict[str, int]:
     return {"queued": report.queued, "lines": report.lines, "obligations": report.obligations}
 
 
-@task(name="deliver-outbox")
-def deliver_outbox(as_of: str | None) -> dict[str, int]:
-    settings = Settings()
-    with engine_for(settings) as engine:
-        report = deliver(engine, settings, now=effective_time(as_of))
-    return {"sent": report.sent, "failed": report.failed + report.dead, "dead": report.dead}
-
-
 @flow(name="reminders", log_prints=False)
 def reminders(as_of: str | None = None) -> dict[str, Any]:
     """Remind and escalate every obligation due as of `as_of` (default: now), then deliver."""
     now = effective_time(as_of)
+    hr = apply_events(iso(now))
     queued = queue_reminders(iso(now))
     delivered = deliver_outbox(iso(now))
-    summary = {"as_of": iso(now), **queued, **delivered}
+    summary = {
+        "as_of": iso(now),
+        **queued,
+        **delivered,
+        "hr_events": hr["events"],
+        "revoked": hr["revoked"],
+    }
     get_run_logger().info(
         "reminders as of %s: %s queued, %s sent, %s failed",
         summary["as_of"],

@@ -197,3 +197,37 @@ class Notice(SQLModel, table=True):
     obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
     stage: int | None = Field(default=None)
     outbox_id: int = Field(foreign_key="outbox.id", index=True)
+
+
+class HREvent(SQLModel, table=True):
+    """An HR event (separation, reassignment, return), stored before anything acts on it (4.2).
+
+    Idempotent by `event_id`. `state`: pending (waits for its effective time), applied, flagged
+    (unknown staff member: kept, never dropped)."""
+
+    __tablename__ = "hr_event"
+    __table_args__ = (Index("ix_hr_event_due", "state", "effective_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=100, unique=True)
+    type: str = Field(max_length=20)
+    staff_index: str = Field(max_length=20, index=True)
+    effective_on: dt.date
+    effective_at: dt.datetime = Field(sa_column=_instant())
+    new_entity: str | None = Field(default=None, max_length=20)
+    source: str = Field(max_length=20)
+    state: str = Field(default="pending", max_length=20)
+    flag_reason: str | None = Field(default=None, max_length=300)
+    received_at: dt.datetime = Field(sa_column=_instant())
+    applied_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class Incident(SQLModel, table=True):
+    """A security incident reported on an account (4.1(d), 4.2)."""
+
+    __tablename__ = "incident"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    kind: str = Field(max_length=20)
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    reported_by: str = Field(max_length=20)
+    reported_at: dt.datetime = Field(sa_column=_instant())

@@ -70,11 +70,15 @@ KIND_TITLES: dict[str, dict[str, str]] = {
         "inventory-entry": "complete the registry entry of an existing account",
         "new-account-entry": "complete the registry entry of a new account",
         "update-entry": "bring an account's registry entry up to date",
+        "credential-handover": "hand over the credentials of an account (4.2)",
+        "credential-rotation": "rotate the credentials of an account (4.2)",
     },
     "fr": {
         "inventory-entry": "compléter l'inscription d'un compte existant au registre",
         "new-account-entry": "compléter l'inscription d'un nouveau compte au registre",
         "update-entry": "mettre à jour l'inscription d'un compte au registre",
+        "credential-handover": "reprendre les identifiants de connexion d'un compte (4.2)",
+        "credential-rotation": "renouveler les identifiants de connexion d'un compte (4.2)",
     },
 }
 
@@ -161,3 +165,35 @@ def escalation_text(
         when = texts["now"] if wait <= 0 else texts["in"].format(n=wait)
         parts.append(texts[who].format(when=when))
     return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An immediate message (not a reminder): an HR change, an orphaned account, an incident."""
+
+    title: str
+    lines: tuple[str, ...]
+    urgent: bool = False  # urgent alerts lead the message and its subject
+
+
+ALERT_TEXTS = {
+    "en": {"subject": "smgov: {title}", "more": " (+{n} more)", "intro": "Action may be needed:"},
+    "fr": {
+        "subject": "smgov : {title}",
+        "more": " (+{n} autres)",
+        "intro": "Une action peut être nécessaire :",
+    },
+}
+
+
+def render_alerts(alerts: list[Alert], language: str) -> tuple[str, str]:
+    """Subject and body for one or more alerts to one recipient."""
+    texts = ALERT_TEXTS[language_of(language)]
+    alerts = sorted(alerts, key=lambda a: not a.urgent)
+    title = alerts[0].title + (texts["more"].format(n=len(alerts) - 1) if len(alerts) > 1 else "")
+    parts = [TEXTS[language_of(language)]["greeting"], "", texts["intro"], ""]
+    for alert in alerts:
+        parts.append(f"* {alert.title}")
+        parts.extend(f"  {line}" for line in alert.lines)
+        parts.append("")
+    return texts["subject"].format(title=title)[:300], "\n".join(parts)

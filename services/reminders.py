@@ -11,21 +11,20 @@ unique, so a line is never written twice, whatever runs concurrently.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from models.clock import days_left, local_date
+from models.hr import HANDOVER_CHECKLIST
 from models.reminders import stage_starts_at
-from models.tables import Entity, EntityRole, Notice, Obligation, Staff
-from notifications import outbox
-from notifications.channels import TeamsChannel
-from notifications.templates import Line, escalation_text, language_of, render_digest
+from models.tables import Entity, Obligation
+from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
 from services.obligations import policy_from
+from services.recipients import Directory, Item, Recipient, write_once
 
 NEXT_STEP = {
     "inventory-entry": "smgov account show {n} — then complete what it lists as missing "
@@ -33,15 +32,12 @@ NEXT_STEP = {
     "new-account-entry": "smgov account show {n} — then complete what it lists as missing "
     "(smgov authorize {n} ... / smgov account update {n} ...) --by {who}",
     "update-entry": "smgov account show {n} — then smgov account update {n} ... --by {who}",
+    "credential-handover": "; ".join(HANDOVER_CHECKLIST)
+    .replace("ACCOUNT", "{n}")
+    .replace("INDEX", "{who}"),
+    "credential-rotation": "rotate the password and recovery details, then "
+    "smgov custody attest {n} --vault-ref REF --by {who}",
 }
-
-
-@dataclass(frozen=True)
-class _Recipient:
-    channel: str
-    address: str
-    index: str | None
-    language: str
 
 
 @dataclass
@@ -57,8 +53,9 @@ def _next_step(kind: str, subject: str, who: str) -> str:
     return template.format(n=number, who=who)
 
 
-def queue_due(ctx: Ctx) -> QueueReport:
-    """Write every reminder due as of `ctx.now` to the outbox, one digest per recipient."""
+def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
+    """Write every reminder due as of `ctx.now` to the outbox, one digest per recipient (`only`:
+    just these obligations, for a flow that notifies at once about the duties it opened)."""
     now, session, settings = ctx.now, ctx.session, ctx.settings
     policy = policy_from(settings)
     query = (
@@ -67,51 +64,18 @@ def queue_due(ctx: Ctx) -> QueueReport:
         .where(col(Obligation.state) == "open", col(Obligation.next_stage_at) <= now)
         .order_by(col(Obligation.id))
     )
+    if only is not None:
+        query = query.where(col(Obligation.id).in_(only))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Obligation)
     due = session.execute(query).all()
     report = QueueReport()
     if not due:
         return report
-
-    entity_codes = {ob.entity_code for ob, _ in due}
-    heads: dict[str, str] = {}
-    for role, entity_code, index in session.execute(
-        select(col(EntityRole.role), col(EntityRole.entity_code), col(EntityRole.staff_index))
-        .where(
-            col(EntityRole.entity_code).in_(entity_codes),
-            col(EntityRole.role).in_(("head", "officer-in-charge")),
-            col(EntityRole.starts_at) <= now,
-            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > now),
-        )
-        .order_by(col(EntityRole.role))  # 'head' sorts before 'officer-in-charge', which wins
-    ).all():
-        heads[entity_code] = index
-        _ = role
-    people = {ob.assignee for ob, _ in due} | set(heads.values())
-    contacts = {
-        s.index_number: s
-        for s in session.execute(select(Staff).where(col(Staff.index_number).in_(people))).scalars()
-    }
-    teams_tags = TeamsChannel(settings).tags()
-
-    def person(index: str | None) -> list[_Recipient]:
-        if index is None or index == "registry":
-            return registry()
-        staff = contacts.get(index)
-        if staff is None or staff.status != "active":
-            return registry()
-        return [_Recipient("email", staff.email, staff.index_number, language_of(staff.language))]
-
-    def registry() -> list[_Recipient]:
-        found = []
-        if settings.registry_email:
-            found.append(_Recipient("email", settings.registry_email, None, "en"))
-        if "registry" in teams_tags:
-            found.append(_Recipient("teams", "registry", None, "en"))
-        return found
-
-    lines: dict[_Recipient, list[tuple[Line, str, Obligation, int]]] = defaultdict(list)
+    directory = Directory(
+        ctx, entities={ob.entity_code for ob, _ in due}, people={ob.assignee for ob, _ in due}
+    )
+    items: dict[Recipient, list[Item[Line]]] = defaultdict(list)
     for ob, tz in due:
         k = -days_left(ob.due_at, now, tz)
         stage = policy.latest_stage(k)
@@ -129,23 +93,17 @@ def queue_due(ctx: Ctx) -> QueueReport:
         ob.reminded_assignee = ob.assignee
         report.obligations += 1
         due_local = f"{local_date(ob.due_at, tz).isoformat()} ({tz})"
-        head = heads.get(ob.entity_code)
-        audience: list[tuple[str, list[_Recipient]]] = []
+        head = directory.head(ob.entity_code)
+        audience: list[tuple[str, list[Recipient]]] = []
         for role in policy.audience(stage):
             if role == "assignee":
-                audience.append(("assignee", person(ob.assignee)))
+                audience.append(("assignee", directory.person(ob.assignee)))
             elif role == "head" and head and head != ob.assignee:
-                audience.append(("head", person(head)))
+                audience.append(("head", directory.person(head)))
             elif role == "registry" and ob.assignee != "registry":
-                audience.append(("registry", registry()))
-        if f"entity-{ob.entity_code.lower()}" in teams_tags:
-            audience.append(
-                (
-                    "assignee" if stage <= 0 else "head",
-                    [_Recipient("teams", f"entity-{ob.entity_code.lower()}", None, "en")],
-                )
-            )
-        seen: set[_Recipient] = set()
+                audience.append(("registry", directory.registry()))
+        audience.append(("assignee" if stage <= 0 else "head", directory.teams(ob.entity_code)))
+        seen: set[Recipient] = set()
         for role, recipients in audience:
             for rcpt in recipients:
                 if rcpt in seen:
@@ -169,39 +127,9 @@ def queue_due(ctx: Ctx) -> QueueReport:
                         to_head=head is not None and head != ob.assignee,
                     ),
                 )
-                lines[rcpt].append(
-                    (line, f"{ob.id}:{stage}:{rcpt.address}:{rcpt.channel}", ob, stage)
-                )
-
-    keys = [key for items in lines.values() for _, key, _, _ in items]
-    existing: set[str] = set()
-    for start in range(0, len(keys), 500):
-        existing.update(
-            session.execute(
-                select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
-            ).scalars()
-        )
-    for rcpt, items in lines.items():
-        fresh = [item for item in items if item[1] not in existing]
-        if not fresh:
-            continue
-        subject, body = render_digest([line for line, _, _, _ in fresh], rcpt.language)
-        message = outbox.enqueue(
-            session=session,
-            channel=rcpt.channel,
-            recipient=rcpt.address,
-            subject=subject,
-            body=body,
-            now=now,
-            recipient_index=rcpt.index,
-            language=rcpt.language,
-        )
-        assert message.id is not None  # enqueue flushed, so the row has its id
-        for _, key, ob, stage in fresh:
-            session.add(Notice(key=key, obligation_id=ob.id, stage=stage, outbox_id=message.id))
-        report.queued += 1
-        report.lines += len(fresh)
-    session.flush()
+                key = f"{ob.id}:{stage}:{rcpt.address}:{rcpt.channel}"
+                items[rcpt].append(Item(key, line, ob.id, stage))
+    report.queued, report.lines = write_once(ctx, items, render_digest)
     if report.queued:
         ctx.audit(
             actor="smgov",
@@ -214,7 +142,3 @@ def queue_due(ctx: Ctx) -> QueueReport:
             },
         )
     return report
-
-
-def first_stage_at(due_at: dt.datetime, tz: str, first: int) -> dt.datetime:
-    return stage_starts_at(due_at, first, tz)

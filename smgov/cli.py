@@ -35,6 +35,11 @@ account_app = typer.Typer(no_args_is_help=True, help="The account registry (1.1(
 obligation_app = typer.Typer(no_args_is_help=True, help="Who must do what by when.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit chain.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Messages written before they are sent.")
+hr_app = typer.Typer(
+    no_args_is_help=True, help="HR events: separation, reassignment, return (4.2)."
+)
+custody_app = typer.Typer(no_args_is_help=True, help="Where credentials are held (4.2).")
+incident_app = typer.Typer(no_args_is_help=True, help="Security incidents (4.1(d)).")
 for sub, name in (
     (db_app, "db"),
     (entity_app, "entity"),
@@ -43,6 +48,9 @@ for sub, name in (
     (obligation_app, "obligation"),
     (audit_app, "audit"),
     (outbox_app, "outbox"),
+    (hr_app, "hr"),
+    (custody_app, "custody"),
+    (incident_app, "incident"),
 ):
     app.add_typer(sub, name=name)
 
@@ -539,6 +547,193 @@ def outbox_retry(
     typer.echo(
         f"{count} messages made due again; {report.sent} sent, {report.failed + report.dead} failed"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# HR events, custody and incidents (4.2, 4.1(d))
+
+
+def _dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: bool) -> Any:
+    _quiet_prefect()
+    from flows.separation import dispatch
+    from models.clock import iso
+
+    try:
+        return dispatch(events, as_of=iso(_now(as_of)) if as_of else None, batch=batch)
+    except Exception as exc:  # stored already: the daily sweep applies it
+        raise CheckFailed(
+            f"hr: events stored, but processing could not run now ({type(exc).__name__}); "
+            "the next sweep applies them"
+        ) from exc
+
+
+@hr_app.command("event")
+def hr_event(
+    type_: Annotated[str, typer.Option("--type", help="separation, reassignment or return")],
+    staff: Annotated[str, typer.Option("--staff")],
+    effective: Annotated[str, typer.Option("--effective", help="ISO date")],
+    event_id: Annotated[str | None, typer.Option("--id", help="HR's event id")] = None,
+    new_entity: Annotated[str | None, typer.Option("--new-entity")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record one HR event by hand; it acts on its effective date (now, or at that day's sweep)."""
+    from models.hr import parse_event
+    from services.separation import record
+
+    ident = event_id or f"cli-{type_}-{staff}-{effective}-{new_entity or ''}".rstrip("-")
+    event = parse_event(
+        {
+            "event_id": ident,
+            "type": type_,
+            "staff": staff,
+            "effective": effective,
+            "new_entity": new_entity,
+        }
+    )
+    report = _run(lambda c: record(c, [event], source="cli"), as_of=as_of)
+    if report.duplicates:
+        typer.echo(f"HR event {ident} was already recorded: nothing changed")
+        return
+    state = "flagged: unknown staff member" if report.flagged else "stored"
+    typer.echo(f"HR event {ident} {state}")
+    if report.stored:
+        outcome = _dispatch_hr([(event.type, event.staff, ident)], as_of, batch=False)
+        if "emitted" in outcome:
+            typer.echo("sent to the Prefect deployment 'separation-on-hr-event'")
+        else:
+            typer.echo(
+                f"applied {outcome['events']} events: {outcome['revoked']} "
+                f"authorizations revoked, {outcome['orphaned']} accounts orphaned, "
+                f"{outcome['sent']} messages sent"
+            )
+
+
+HR_COLUMNS = ("event_id", "type", "staff", "effective", "new_entity")
+
+
+@hr_app.command("import")
+def hr_import(
+    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Import a batch export from the HR system: good rows are stored and applied in one flow
+    run; bad rows are reported by row number and field."""
+    import csv
+
+    from models.hr import parse_event
+    from services.separation import record
+
+    good, bad = [], []
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in HR_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise Refused(
+                    "FILE",
+                    f"missing columns: {', '.join(missing)} (expected {','.join(HR_COLUMNS)})",
+                )
+            for number, row in enumerate(reader, start=2):
+                try:
+                    good.append(parse_event(dict(row)))
+                except Refused as exc:
+                    bad.append({"row": number, "error": str(exc)})
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    report = _run(lambda c: record(c, good, source="csv"), as_of=as_of)
+    outcome: dict[str, Any] = {}
+    if report.stored:
+        outcome = _dispatch_hr([(e.type, e.staff, e.event_id) for e in good], as_of, batch=True)
+    summary = {
+        "stored": len(report.stored),
+        "duplicates": len(report.duplicates),
+        "flagged": report.flagged,
+        "bad_rows": bad,
+        "applied": outcome.get("events", 0),
+        "revoked": outcome.get("revoked", 0),
+    }
+    if as_json:
+        output.emit_json(summary)
+        return
+    typer.echo(
+        f"{summary['stored']} events stored, {summary['duplicates']} already known, "
+        f"{len(report.flagged)} flagged (unknown staff), {len(bad)} bad rows; "
+        f"{summary['applied']} applied now, {summary['revoked']} authorizations revoked"
+    )
+    for item in bad:
+        typer.echo(f"  row {item['row']}: {item['error']}")
+
+
+@hr_app.command("list")
+def hr_list(as_json: JsonOpt = False) -> None:
+    """HR events received, with their state (pending, applied, flagged)."""
+    from services.separation import list_events
+
+    _show(
+        _run(list_events),
+        as_json,
+        ["event_id", "type", "staff", "effective", "state", "source", "flag"],
+    )
+
+
+@custody_app.command("attest")
+def custody_attest(
+    account: str,
+    vault_ref: Annotated[str, typer.Option("--vault-ref", help="where it is held, not the secret")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Attest that the account's credentials were rotated and are held at VAULT_REF (4.2)."""
+    from services.custody import attest
+
+    custody = _run(lambda c: attest(c, ref=account, vault_ref=vault_ref, by=by), as_of=as_of)
+    typer.echo(f"custody of account {custody.account_id} recorded at {custody.vault_ref}")
+
+
+@incident_app.command("report")
+def incident_report(
+    account: str,
+    kind: Annotated[str, typer.Option("--kind", help="compromise, threat or impersonation")],
+    details: Annotated[str, typer.Option("--details")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Report a security incident: Safety and Security, the head and the registry hear at once."""
+    from notifications.outbox import deliver
+    from services.custody import report_incident
+    from services.reminders import queue_due
+
+    def use_case(ctx: Any) -> Any:
+        report = report_incident(ctx, ref=account, kind=kind, details=details, by=by)
+        if report.obligations:
+            queue_due(ctx, only=report.obligations)
+        return report
+
+    settings = _settings()
+    now = _now(as_of)
+    report = _run(use_case, as_of=as_of)
+    delivered = deliver(_engine(settings), settings, now=now)
+    typer.echo(
+        f"incident {report.incident} recorded; {delivered.sent} messages sent, "
+        f"{delivered.failed + delivered.dead} failed"
+    )
+
+
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Serve the HR intake webhook (POST /hr/events)."""
+    import uvicorn
+
+    from smgov.api import create_app
+
+    _quiet_prefect()
+    settings = _settings()
+    _engine(settings).dispose()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 # --------------------------------------------------------------------------------------------

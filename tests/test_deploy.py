@@ -1,25 +1,30 @@
-"""prefect.yaml deploys the flows to a Prefect server with a work pool, and a worker runs them."""
+"""prefect.yaml deploys the flows to a Prefect server with a work pool; a worker runs them: the
+daily reminders on demand, and the separation flow when the HR intake emits its event."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import org
+from tests.conftest import Result
 from tests.servers import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _prefect(
-    *args: str, env: dict[str, str], timeout: float = 180
+    *args: str, env: dict[str, str], timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
     prefect = str(Path(sys.executable).parent / "prefect")
     return subprocess.run(
@@ -33,16 +38,10 @@ def _prefect(
     )
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_deployment_runs_on_a_worker(
-    prefect_api: str, cli_env: dict[str, str], uow: Callable[..., Any]
-) -> None:
-    """`prefect deploy --all` registers the daily reminders deployment with its schedule in an
-    explicit timezone; a process worker of the `smgov` pool runs it and the reminders go out."""
-    with uow(org.T0) as ctx:
-        org.seed(ctx)
-    with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
-        org.account(ctx, created_on=dt.date(2026, 3, 1))
+@pytest.fixture
+def deployed(prefect_api: str, cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The `smgov` process pool and every deployment of prefect.yaml, removed afterwards (the
+    Prefect server is shared by the whole session)."""
     with SMTPServer() as smtp:
         env = {
             **cli_env,
@@ -58,14 +57,96 @@ def test_deployment_runs_on_a_worker(
         assert created.returncode == 0, created.stdout + created.stderr
         deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        shown = _prefect("deployment", "inspect", "reminders/reminders-daily", env=env)
+        try:
+            yield env
+        finally:
+            for name in ("reminders/reminders-daily", "separation/separation-on-hr-event"):
+                _prefect("deployment", "delete", name, env=env)
+
+
+class TestDeployments:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_scheduled_reminders_run_on_a_worker(
+        self, deployed: dict[str, str], uow: Callable[..., Any]
+    ) -> None:
+        """`prefect deploy --all` registers the daily reminders with a cron schedule in an
+        explicit timezone; a process worker of the `smgov` pool runs it and reminders go out."""
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+        with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
+            org.account(ctx, created_on=dt.date(2026, 3, 1))
+        shown = _prefect("deployment", "inspect", "reminders/reminders-daily", env=deployed)
         assert "Europe/Zurich" in shown.stdout and "0 6 * * *" in shown.stdout
         run = _prefect(
-            "deployment", "run", "reminders/reminders-daily", "--param", "as_of=2026-03-04", env=env
+            "deployment",
+            "run",
+            "reminders/reminders-daily",
+            "--param",
+            "as_of=2026-03-04",
+            env=deployed,
         )
         assert run.returncode == 0, run.stdout + run.stderr
-        worker = _prefect("worker", "start", "--pool", "smgov", "--run-once", env=env, timeout=240)
+        worker = _prefect("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
         assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
-        mails = smtp.wait_for(1, timeout=30)
-        assert [m.rcpt_tos[0] for m in mails] == ["head.ohchr@un.example"]
-        assert "7 day(s) left" in mails[0].body
+        outbox = subprocess.run(
+            [sys.executable, "-m", "smgov.cli", "outbox", "list", "--json"],
+            env=deployed,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        sent = json.loads(outbox.stdout)
+        assert [(m["recipient"], m["status"]) for m in sent] == [("head.ohchr@un.example", "sent")]
+        assert "7 day(s) left" in sent[0]["subject"]
+
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_hr_event_triggers_the_separation_deployment(
+        self,
+        deployed: dict[str, str],
+        uow: Callable[..., Any],
+        smgov_process: Callable[..., Result],
+    ) -> None:
+        """The HR intake emits `hr.staff.separated`; the event-triggered deployment starts a
+        flow run with the event's parameters, and a worker runs it (4.2; issue 7, 5)."""
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+        with uow(org.T0) as ctx:
+            org.complete(ctx, org.account(ctx))
+        result = smgov_process(
+            "hr",
+            "event",
+            "--type",
+            "separation",
+            "--staff",
+            "100002",
+            "--effective",
+            "2026-03-01",
+            "--id",
+            "HR-EVT-1",
+            env=deployed,
+        )
+        assert result.code == 0 and "separation-on-hr-event" in result.out, result.err
+        runs: list[Any] = []
+        deadline = time.monotonic() + 60
+        while not runs and time.monotonic() < deadline:
+            request = urllib.request.Request(  # noqa: S310 (the session's own Prefect server)
+                f"{deployed['PREFECT_API_URL']}/flow_runs/filter",
+                data=b'{"limit": 50}',
+                headers={"content-type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                runs = [
+                    r
+                    for r in json.loads(answer.read())
+                    if r["parameters"].get("event_id") == "HR-EVT-1"
+                ]
+            time.sleep(0.5)
+        assert runs, "the event started no flow run"
+        worker = _prefect("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
+        assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
+        person = json.loads(smgov_process("staff", "show", "100002", "--json", env=deployed).out)
+        assert person["status"] == "separated"
+        assert all(a["revoked_on"] for a in person["authorizations"])
+        events = json.loads(smgov_process("hr", "list", "--json", env=deployed).out)
+        assert [(e["event_id"], e["state"]) for e in events] == [("HR-EVT-1", "applied")]

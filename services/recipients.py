@@ -1,0 +1,145 @@
+"""Who hears of what, and the once-only writing of messages to the outbox.
+
+`Directory` resolves people (staff index numbers, the head of entity, the registry team, the
+Department of Safety and Security, an entity's Teams channel) to recipients in one or two queries
+for a whole batch. `write_once` writes one message per recipient for a batch of items, each item
+keyed so that it is written once whatever runs again or concurrently (the `notice` table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import or_, select
+from sqlmodel import col
+
+from models.tables import EntityRole, Notice, Staff
+from notifications import outbox
+from notifications.channels import TeamsChannel
+from notifications.templates import language_of
+from services.context import Ctx
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str  # "email" or "teams"
+    address: str  # an e-mail address, or an apprise tag
+    index: str | None
+    language: str
+
+
+class Directory:
+    """Contacts for a batch: heads of the given entities and the given people, loaded at once."""
+
+    def __init__(self, ctx: Ctx, *, entities: Iterable[str], people: Iterable[str] = ()) -> None:
+        self._settings = ctx.settings
+        codes = set(entities)
+        self.heads: dict[str, str] = {}
+        rows = ctx.session.execute(
+            select(col(EntityRole.entity_code), col(EntityRole.staff_index))
+            .where(
+                col(EntityRole.entity_code).in_(codes),
+                col(EntityRole.role).in_(("head", "officer-in-charge")),
+                col(EntityRole.starts_at) <= ctx.now,
+                or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
+            )
+            .order_by(col(EntityRole.role))  # 'head' sorts first; an officer-in-charge wins
+        ).all()
+        for entity_code, index in rows:
+            self.heads[entity_code] = index
+        wanted = set(people) | set(self.heads.values())
+        self.staff: dict[str, Staff] = {
+            s.index_number: s
+            for s in ctx.session.execute(
+                select(Staff).where(col(Staff.index_number).in_(wanted))
+            ).scalars()
+        }
+        self.tags = TeamsChannel(ctx.settings).tags()
+
+    def head(self, entity_code: str) -> str | None:
+        return self.heads.get(entity_code)
+
+    def person(self, index: str | None) -> list[Recipient]:
+        """A staff member by e-mail; the registry team when nobody active is named."""
+        staff = self.staff.get(index or "")
+        if staff is None or staff.status != "active":
+            return self.registry()
+        return [Recipient("email", staff.email, staff.index_number, language_of(staff.language))]
+
+    def registry(self) -> list[Recipient]:
+        found = []
+        if self._settings.registry_email:
+            found.append(Recipient("email", self._settings.registry_email, None, "en"))
+        if "registry" in self.tags:
+            found.append(Recipient("teams", "registry", None, "en"))
+        return found
+
+    def security(self) -> list[Recipient]:
+        if self._settings.security_email:
+            return [Recipient("email", self._settings.security_email, None, "en")]
+        return self.registry()
+
+    def teams(self, entity_code: str) -> list[Recipient]:
+        tag = f"entity-{entity_code.lower()}"
+        return [Recipient("teams", tag, None, "en")] if tag in self.tags else []
+
+
+@dataclass(frozen=True)
+class Item(Generic[P]):
+    """One thing to tell one recipient, written at most once under `key`."""
+
+    key: str
+    payload: P
+    obligation_id: int | None = None
+    stage: int | None = None
+
+
+def write_once(
+    ctx: Ctx,
+    items: Mapping[Recipient, Sequence[Item[P]]],
+    render: Callable[[list[P], str], tuple[str, str]],
+) -> tuple[int, int]:
+    """One outbox message per recipient holding its items not written before; returns
+    (messages, items) written."""
+    keys = [item.key[:400] for batch in items.values() for item in batch]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        existing.update(
+            ctx.session.execute(
+                select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
+            ).scalars()
+        )
+    messages = written = 0
+    for rcpt, batch in items.items():
+        fresh = [item for item in batch if item.key[:400] not in existing]
+        if not fresh:
+            continue
+        subject, body = render([item.payload for item in fresh], rcpt.language)
+        message = outbox.enqueue(
+            session=ctx.session,
+            channel=rcpt.channel,
+            recipient=rcpt.address,
+            subject=subject,
+            body=body,
+            now=ctx.now,
+            recipient_index=rcpt.index,
+            language=rcpt.language,
+        )
+        assert message.id is not None
+        for item in fresh:
+            existing.add(item.key[:400])
+            ctx.session.add(
+                Notice(
+                    key=item.key[:400],
+                    obligation_id=item.obligation_id,
+                    stage=item.stage,
+                    outbox_id=message.id,
+                )
+            )
+        messages += 1
+        written += len(fresh)
+    ctx.session.flush()
+    return messages, written

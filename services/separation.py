@@ -1,0 +1,294 @@
+"""Separation and reassignment (4.2): HR events withdraw administration privileges and start the
+credential handover, so that login credentials stay in the Organization's custody.
+
+Three doors (webhook, CSV, CLI) call `record`; events are stored first, idempotent by event id, and
+an event for an unknown staff member is kept and flagged. `apply_due` then acts, set-based, on
+every pending event whose effective time has come: it revokes the person's written authorizations
+(3.7), opens a handover obligation per account for the remaining authorized staff member (or the
+head), reopens the 3.4(d) entry duty so a new administrator or alternate is designated within 10
+days (3.6), and alerts the head and the registry team at once about accounts left orphaned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.clock import due_after, start_of_local_day
+from models.hr import HANDOVER_CHECKLIST, EventIn
+from models.tables import Account, Authorization, Entity, HREvent, Staff
+from notifications.templates import Alert, render_alerts
+from services import obligations
+from services.accounts import refresh_entry_obligation
+from services.context import Ctx
+from services.recipients import Directory, Item, Recipient, write_once
+
+HR_ACTOR = "hr"
+
+
+@dataclass
+class IntakeReport:
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyReport:
+    applied: int = 0
+    revoked: int = 0
+    orphaned: list[int] = field(default_factory=list)
+    obligations: set[int] = field(default_factory=set)
+    alerts: int = 0
+
+
+def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
+    """Store HR events (idempotent by event id); nothing acts on them yet."""
+    report = IntakeReport()
+    ids = [e.event_id for e in events]
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        known.update(
+            ctx.session.execute(
+                select(col(HREvent.event_id)).where(
+                    col(HREvent.event_id).in_(ids[start : start + 500])
+                )
+            ).scalars()
+        )
+    people = {e.staff for e in events}
+    zones = dict(
+        ctx.session.execute(
+            select(col(Staff.index_number), col(Entity.timezone))
+            .join(Entity, col(Entity.code) == col(Staff.entity_code))
+            .where(col(Staff.index_number).in_(people))
+        )
+        .tuples()
+        .all()
+    )
+    for event in events:
+        if event.event_id in known:
+            report.duplicates.append(event.event_id)
+            continue
+        known.add(event.event_id)
+        tz = zones.get(event.staff, ctx.settings.default_timezone)
+        flagged = event.staff not in zones
+        ctx.session.add(
+            HREvent(
+                event_id=event.event_id,
+                type=event.type,
+                staff_index=event.staff,
+                effective_on=event.effective_on,
+                effective_at=start_of_local_day(event.effective_on, tz),
+                new_entity=event.new_entity,
+                source=source,
+                state="flagged" if flagged else "pending",
+                flag_reason="unknown staff member" if flagged else None,
+                received_at=ctx.now,
+            )
+        )
+        (report.flagged if flagged else report.stored).append(event.event_id)
+    ctx.session.flush()
+    if report.stored or report.flagged:
+        ctx.audit(
+            actor=HR_ACTOR,
+            action="hr.intake",
+            subject=f"hr:{source}",
+            after={
+                "stored": report.stored[:50],
+                "flagged": report.flagged[:50],
+                "count": len(report.stored) + len(report.flagged),
+            },
+        )
+    return report
+
+
+def apply_due(ctx: Ctx) -> ApplyReport:
+    """Act on every pending HR event whose effective time has come (set-based)."""
+    session, now = ctx.session, ctx.now
+    query = (
+        select(HREvent)
+        .where(col(HREvent.state) == "pending", col(HREvent.effective_at) <= now)
+        .order_by(col(HREvent.effective_at), col(HREvent.id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    events = list(session.execute(query).scalars().all())
+    report = ApplyReport()
+    if not events:
+        return report
+    people = {e.staff_index for e in events}
+    staff = {
+        s.index_number: s
+        for s in session.execute(select(Staff).where(col(Staff.index_number).in_(people))).scalars()
+    }
+    entity_codes = set(session.execute(select(col(Entity.code))).scalars())
+    held: dict[str, list[Authorization]] = defaultdict(list)
+    for auth in session.execute(
+        select(Authorization).where(
+            col(Authorization.staff_index).in_(people), col(Authorization.revoked_at).is_(None)
+        )
+    ).scalars():
+        held[auth.staff_index].append(auth)
+
+    touched: dict[int, list[tuple[HREvent, Authorization]]] = defaultdict(list)
+    for event in events:
+        person = staff[event.staff_index]
+        before = {"status": person.status, "entity": person.entity_code}
+        if event.type == "return":
+            person.status = "active"
+            if event.new_entity in entity_codes:
+                person.entity_code = event.new_entity
+        elif event.type == "separation":
+            person.status = "separated"
+        elif event.new_entity and event.new_entity != person.entity_code:
+            if event.new_entity in entity_codes:
+                person.entity_code = event.new_entity  # moved within the registry's entities
+            else:
+                person.status = "reassigned"  # moved to a unit the registry does not hold
+        person.status_effective_at = event.effective_at
+        session.add(person)
+        revoked = []
+        if event.type != "return":  # a return restores status only: authorize again (3.7)
+            for auth in held.pop(event.staff_index, []):
+                auth.revoked_at = max(event.effective_at, auth.granted_at)
+                auth.revoked_by = f"{HR_ACTOR}:{event.event_id}"[:20]
+                auth.revoked_reason = f"{event.type} (HR event {event.event_id}), 4.2"
+                session.add(auth)
+                touched[auth.account_id].append((event, auth))
+                revoked.append({"account": auth.account_id, "role": auth.role})
+        event.state = "applied"
+        event.applied_at = now
+        session.add(event)
+        report.applied += 1
+        report.revoked += len(revoked)
+        ctx.audit(
+            actor=HR_ACTOR,
+            action=f"hr.{event.type}",
+            subject=f"staff:{event.staff_index}",
+            before=before,
+            after={
+                "event": event.event_id,
+                "effective_on": event.effective_on.isoformat(),
+                "status": person.status,
+                "entity": person.entity_code,
+                "revoked": revoked,
+            },
+        )
+    session.flush()
+    if touched:
+        _after_revocation(ctx, touched, report)
+    return report
+
+
+def _after_revocation(
+    ctx: Ctx, touched: dict[int, list[tuple[HREvent, Authorization]]], report: ApplyReport
+) -> None:
+    """Handover, designation and orphan alerts for the accounts whose authorizations went."""
+    session = ctx.session
+    accounts = {
+        a.id: a
+        for a in session.execute(select(Account).where(col(Account.id).in_(touched))).scalars()
+    }
+    remaining: dict[int, dict[str, str]] = defaultdict(dict)
+    for auth in session.execute(
+        select(Authorization)
+        .where(col(Authorization.account_id).in_(touched), col(Authorization.revoked_at).is_(None))
+        .order_by(col(Authorization.id))
+    ).scalars():
+        remaining[auth.account_id].setdefault(auth.role, auth.staff_index)
+    zones = dict(session.execute(select(col(Entity.code), col(Entity.timezone))).tuples().all())
+    directory = Directory(
+        ctx,
+        entities={a.entity_code for a in accounts.values()},
+        people={i for r in remaining.values() for i in r.values()},
+    )
+    alerts: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
+    for account_id, causes in touched.items():
+        account = accounts[account_id]
+        entity = session.get(Entity, account.entity_code)
+        assert entity is not None
+        head = directory.head(account.entity_code) or "registry"
+        left = remaining.get(account_id, {})
+        keeper = left.get("administrator") or left.get("alternate") or head
+        for event in {e.event_id: e for e, _ in causes}.values():
+            ob = obligations.open_obligation(
+                ctx,
+                key=f"handover:{account_id}:{event.event_id}",
+                clause="4.2",
+                kind="credential-handover",
+                subject=f"account:{account_id}",
+                entity=entity,
+                assignee=keeper,
+                due_at=due_after(
+                    event.effective_on, ctx.settings.handover_days, zones[entity.code]
+                ),
+                actor=HR_ACTOR,
+            )
+            assert ob.id is not None
+            report.obligations.add(ob.id)
+            roles = ", ".join(sorted({a.role for e, a in causes if e.event_id == event.event_id}))
+            note = Alert(
+                title=f"{event.type}: staff member {event.staff_index} no longer runs "
+                f"{account.url}",
+                lines=(
+                    f"HR event {event.event_id}, effective {event.effective_on.isoformat()}: "
+                    f"written authorization ({roles}) withdrawn (4.2).",
+                    f"Credential handover assigned to {keeper}, due in "
+                    f"{ctx.settings.handover_days} day(s): " + "; ".join(HANDOVER_CHECKLIST),
+                ),
+            )
+            for rcpt in directory.person(head):
+                alerts[rcpt].append(Item(f"hr:{event.event_id}:{account_id}:{rcpt.address}", note))
+        if any(a.role in ("administrator", "alternate") for _, a in causes):
+            refresh_entry_obligation(ctx, account, actor=HR_ACTOR)  # designate anew: 3.4(d), 3.6
+            entry = obligations.find_open(ctx, f"entry:{account_id}")
+            if entry is not None and entry.id is not None:
+                report.obligations.add(entry.id)
+        if not left:
+            report.orphaned.append(account_id)
+            alarm = Alert(
+                title=f"ORPHANED account {account.url}: no authorized staff member remains",
+                lines=(
+                    f"Entity {account.entity_code}. Every written authorization has been "
+                    "withdrawn (4.2); the credentials must be secured at once and a new "
+                    "administrator and alternate authorized in writing (3.4(d), 3.7).",
+                    f"smgov authorize {account_id} --staff INDEX --role administrator "
+                    f"--by HEAD --reference REF",
+                ),
+                urgent=True,
+            )
+            recipients = [
+                *directory.person(head),
+                *directory.registry(),
+                *directory.teams(account.entity_code),
+            ]
+            for rcpt in dict.fromkeys(recipients):
+                alerts[rcpt].append(
+                    Item(
+                        f"orphan:{account_id}:{causes[0][0].event_id}:"
+                        f"{rcpt.address}:{rcpt.channel}",
+                        alarm,
+                    )
+                )
+    messages, _ = write_once(ctx, alerts, render_alerts)
+    report.alerts = messages
+
+
+def list_events(ctx: Ctx) -> list[dict[str, object]]:
+    rows = ctx.session.execute(select(HREvent).order_by(col(HREvent.id))).scalars().all()
+    return [
+        {
+            "event_id": e.event_id,
+            "type": e.type,
+            "staff": e.staff_index,
+            "effective": e.effective_on.isoformat(),
+            "new_entity": e.new_entity,
+            "state": e.state,
+            "source": e.source,
+            "flag": e.flag_reason,
+        }
+        for e in rows
+    ]

@@ -1,0 +1,118 @@
+"""The ASGI app started by `smgov api`: the HR intake webhook (POST /hr/events).
+
+Authenticated by HMAC-SHA256 over "<timestamp>.<raw body>" with SMGOV_HR_WEBHOOK_SECRET; a
+timestamp more than 300 s away is refused so a captured request cannot be replayed. Events are
+stored first (idempotent by event id) and then processed in the background: events arriving
+together are handled by one flow run. The rules live in services; this file only parses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from models.clock import iso, system_now
+from models.errors import Refused
+from models.hr import EventIn, parse_event
+from models.settings import Settings
+from services.context import unit_of_work
+from services.db import make_engine
+from services.separation import record
+
+WINDOW_SECONDS = 300
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value a sender computes."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+class _Batcher:
+    """Runs one flow for whatever events arrived within a short window (never one per event)."""
+
+    def __init__(self, delay: float = 1.0) -> None:
+        self._delay = delay
+        self._pending: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        threading.Thread(target=self._loop, name="hr-dispatch", daemon=True).start()
+
+    def add(self, events: list[tuple[str, str, str]]) -> None:
+        with self._lock:
+            self._pending.extend(events)
+        self._wake.set()
+
+    def _loop(self) -> None:
+        from flows.separation import dispatch
+
+        while True:
+            self._wake.wait()
+            time.sleep(self._delay)
+            with self._lock:
+                batch, self._pending = self._pending, []
+                self._wake.clear()
+            if batch:
+                try:
+                    dispatch(batch, as_of=None, batch=len(batch) > 1)
+                except Exception:  # the daily sweep applies whatever this run could not
+                    logging.getLogger("smgov.api").exception(
+                        "processing %d HR events failed; the daily sweep will apply them",
+                        len(batch),
+                    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    config = settings or Settings()
+    engine = make_engine(config.resolved_database_url)
+    app = FastAPI(title="smgov", docs_url=None, redoc_url=None)
+    batcher = _Batcher()
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/hr/events")
+    async def hr_events(request: Request) -> JSONResponse:
+        secret = config.hr_webhook_secret
+        if secret is None:
+            return JSONResponse({"error": "the HR webhook is not configured"}, status_code=503)
+        body = await request.body()
+        stamp = request.headers.get("x-smgov-timestamp", "")
+        given = request.headers.get("x-smgov-signature", "")
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > WINDOW_SECONDS:
+            return JSONResponse({"error": "missing or stale timestamp"}, status_code=401)
+        expected = sign(secret.get_secret_value(), stamp, body)
+        if not hmac.compare_digest(expected, given):
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        try:
+            payload: Any = json.loads(body)
+            raw = payload if isinstance(payload, list) else [payload]
+            if not raw or not all(isinstance(item, dict) for item in raw):
+                raise Refused("body", "must be a JSON object or a list of objects")
+            events: list[EventIn] = [parse_event(item) for item in raw]
+        except (ValueError, Refused) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        with unit_of_work(engine, config, system_now()) as ctx:
+            report = record(ctx, events, source="webhook")
+        fresh = set(report.stored)
+        batcher.add([(e.type, e.staff, e.event_id) for e in events if e.event_id in fresh])
+        return JSONResponse(
+            {
+                "stored": report.stored,
+                "duplicates": report.duplicates,
+                "flagged": report.flagged,
+                "received_at": iso(system_now()),
+            },
+            status_code=202,
+        )
+
+    return app
