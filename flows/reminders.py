@@ -19,6 +19,7 @@ from flows.common import apply_events, deliver_outbox, effective_time, engine_fo
 from models.clock import iso
 from models.settings import Settings
 from services.context import unit_of_work
+from services.inventory import housekeeping
 from services.reminders import queue_due
 
 
@@ -29,8 +30,14 @@ def queue_reminders(as_of: str | None) -> dict[str, int]:
         engine_for(settings) as engine,
         unit_of_work(engine, settings, effective_time(as_of)) as ctx,
     ):
+        chores = housekeeping(ctx)  # inventory duties met, campaigns closed, attestations due
         report = queue_due(ctx)
-    return {"queued": report.queued, "lines": report.lines, "obligations": report.obligations}
+    return {
+        **chores,
+        "queued": report.queued,
+        "lines": report.lines,
+        "obligations": report.obligations,
+    }
 
 
 @flow(name="reminders", log_prints=False)

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     escalate_registry_after_days: int = Field(default=14, ge=0)
     handover_days: int = Field(default=2, ge=0, description="credential handover deadline (4.2)")
     rotation_days: int = Field(default=180, ge=1, description="credential rotation interval (4.2)")
+    attestation_days: int = Field(default=180, ge=1, description="heads attest entries (3.1(c))")
     outbox_max_attempts: int = Field(default=8, ge=1)
     claim_lease_seconds: int = Field(default=30, ge=5)
 

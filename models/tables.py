@@ -24,6 +24,7 @@ class Entity(SQLModel, table=True):
     kind: str = Field(max_length=40)
     timezone: str = Field(max_length=64)
     next_reassessment_on: dt.date | None = Field(default=None)
+    attested_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     created_at: dt.datetime = Field(sa_column=_instant())
 
 
@@ -146,6 +147,7 @@ class Obligation(SQLModel, table=True):
     next_stage_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     reminded_stage: int | None = Field(default=None)
     reminded_assignee: str | None = Field(default=None, max_length=20)
+    detail: str | None = Field(default=None, max_length=500)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -231,3 +233,40 @@ class Incident(SQLModel, table=True):
     details: str = Field(sa_column=Column(Text, nullable=False))
     reported_by: str = Field(max_length=20)
     reported_at: dt.datetime = Field(sa_column=_instant())
+
+
+class Campaign(SQLModel, table=True):
+    """A campaign for one entity: the initial inventory (3.4) or a reassessment (3.2, 3.3).
+
+    `outcome` is recorded when it closes: complete (done by the deadline), late, incomplete."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (UniqueConstraint("kind", "entity_code", "anchor_on", name="uq_campaign"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    anchor_on: dt.date
+    due_at: dt.datetime = Field(sa_column=_instant())
+    state: str = Field(default="open", max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    opened_at: dt.datetime = Field(sa_column=_instant())
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class Assessment(SQLModel, table=True):
+    """An assessment of one account against the 3.2 criteria (3.3 initial, or periodic)."""
+
+    __tablename__ = "assessment"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    reason: str = Field(max_length=20)
+    state: str = Field(default="open", max_length=20)
+    due_at: dt.datetime = Field(sa_column=_instant())
+    opened_at: dt.datetime = Field(sa_column=_instant())
+    findings: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recommendation: str | None = Field(default=None, max_length=20)
+    decision: str | None = Field(default=None, max_length=20)
+    decided_by: str | None = Field(default=None, max_length=20)
+    decided_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    reason_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

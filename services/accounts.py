@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +30,7 @@ from models.registry import (
     missing_items,
     refuse_personal,
 )
-from models.tables import Account, AccountChange, Authorization, Entity, Staff
+from models.tables import Account, AccountChange, Authorization, Entity, Obligation, Staff
 from services import obligations
 from services.authority import current_head, require
 from services.context import Ctx
@@ -154,6 +155,17 @@ def register(
         after=account_view(ctx, account),
     )
     refresh_entry_obligation(ctx, account, actor=by)
+    issuance = ctx.settings.issuance_date
+    if issuance is not None and account.created_on is not None and account.created_on < issuance:
+        from services.inventory import open_initial_assessments
+
+        open_initial_assessments(
+            ctx,
+            owner,
+            before=issuance,
+            due_at=due_after(issuance, 60, owner.timezone),
+            campaign_id=None,
+        )
     return account
 
 
@@ -248,6 +260,7 @@ def update(
     account.updated_at = ctx.now
     ctx.session.add(account)
     ctx.session.flush()
+    meet_reported_changes(ctx, account, actor=by)
     ctx.audit(
         actor=by,
         action="account.update",
@@ -358,6 +371,8 @@ def authorize(
         after={"staff": person.index_number, "role": role, "reference": ref_text},
     )
     refresh_entry_obligation(ctx, account, actor=by)
+    if role in ("administrator", "alternate"):
+        meet_reported_changes(ctx, account, actor=by)
     return grant
 
 
@@ -475,3 +490,77 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
         "entity": account.entity_code,
         "id": account.id,
     }
+
+
+def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str) -> Obligation:
+    """3.6: a change made on the platform side must reach the database within 10 days; the head
+    of entity answers for it. Updating the entry (or authorizing the new administrator or
+    alternate) meets the duty; changes made directly in smgov meet the rule at once."""
+    account = get_account(ctx, ref)
+    assert account.id is not None
+    entity = get_entity(ctx, account.entity_code)
+    person = ctx.session.get(Staff, by)
+    holds = (
+        person is not None
+        and person.status == "active"
+        and by
+        in {
+            a.staff_index
+            for a in ctx.session.execute(
+                select(Authorization).where(
+                    col(Authorization.account_id) == account.id,
+                    col(Authorization.revoked_at).is_(None),
+                )
+            ).scalars()
+        }
+    )
+    if not holds:
+        require(
+            ctx,
+            actor=by,
+            action="registry.write",
+            entity_code=entity.code,
+            subject=f"account:{account.id}",
+        )
+    text = check_text("--what", what, limit=500, clause="3.6")
+    today = local_date(ctx.now, entity.timezone)
+    if changed_on > today:
+        raise Refused("--changed-on", f"{changed_on} lies after the effective date {today}")
+    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
+    digest = hashlib.sha256(f"{changed_on}:{text}".encode()).hexdigest()[:12]
+    ob = obligations.open_obligation(
+        ctx,
+        key=f"change:{account.id}:{digest}",
+        clause="3.6",
+        kind="report-change",
+        subject=f"account:{account.id}",
+        entity=entity,
+        assignee=head,
+        due_at=due_after(changed_on, 10, entity.timezone),
+        actor=by,
+        detail=text,
+    )
+    ctx.audit(
+        actor=by,
+        action="account.report-change",
+        subject=f"account:{account.id}",
+        after={"what": text, "changed_on": changed_on.isoformat(), "obligation": ob.id},
+    )
+    return ob
+
+
+def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
+    """Updating the entry meets every open 3.6 duty reported for this account."""
+    open_changes = (
+        ctx.session.execute(
+            select(Obligation).where(
+                col(Obligation.state) == "open",
+                col(Obligation.key).like(f"change:{account.id}:%"),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for ob in open_changes:
+        obligations.close(ctx, ob, state="met", reason="entry updated (3.6)", actor=actor)
+    return len(open_changes)

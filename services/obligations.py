@@ -32,16 +32,43 @@ def policy_from(settings: Settings) -> ReminderPolicy:
     )
 
 
-def _schedule_first(ob: Obligation, tz: str, policy: ReminderPolicy) -> None:
-    first = policy.next_stage(-10_000)
-    ob.next_stage = first
-    ob.next_stage_at = stage_starts_at(ob.due_at, first, tz)
-
-
 def find_open(ctx: Ctx, key: str) -> Obligation | None:
     return ctx.session.execute(
         select(Obligation).where(col(Obligation.key) == key, col(Obligation.state) == "open")
     ).scalar_one_or_none()
+
+
+def obligation_values(
+    *,
+    key: str,
+    clause: str,
+    kind: str,
+    subject: str,
+    entity_code: str,
+    tz: str,
+    assignee: str,
+    due_at: dt.datetime,
+    now: dt.datetime,
+    policy: ReminderPolicy,
+    detail: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new open obligation, first reminder stage scheduled (also used for
+    set-based inserts by imports and campaigns)."""
+    first = policy.next_stage(-10_000)
+    return {
+        "key": key,
+        "clause": clause,
+        "kind": kind,
+        "subject": subject,
+        "entity_code": entity_code,
+        "assignee": assignee,
+        "due_at": due_at,
+        "state": "open",
+        "created_at": now,
+        "next_stage": first,
+        "next_stage_at": stage_starts_at(due_at, first, tz),
+        "detail": detail[:500] if detail else None,
+    }
 
 
 def open_obligation(
@@ -55,6 +82,7 @@ def open_obligation(
     assignee: str,
     due_at: dt.datetime,
     actor: str,
+    detail: str | None = None,
 ) -> Obligation:
     """Open the duty `key` unless it is already open (then it is returned unchanged)."""
     existing = find_open(ctx, key)
@@ -63,17 +91,20 @@ def open_obligation(
             reassign(ctx, existing, assignee=assignee, actor=actor)
         return existing
     ob = Obligation(
-        key=key,
-        clause=clause,
-        kind=kind,
-        subject=subject,
-        entity_code=entity.code,
-        assignee=assignee,
-        due_at=due_at,
-        state="open",
-        created_at=ctx.now,
+        **obligation_values(
+            key=key,
+            clause=clause,
+            kind=kind,
+            subject=subject,
+            entity_code=entity.code,
+            tz=entity.timezone,
+            assignee=assignee,
+            due_at=due_at,
+            now=ctx.now,
+            policy=policy_from(ctx.settings),
+            detail=detail,
+        )
     )
-    _schedule_first(ob, entity.timezone, policy_from(ctx.settings))
     ctx.session.add(ob)
     ctx.session.flush()
     ctx.audit(

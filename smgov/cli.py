@@ -7,6 +7,7 @@ import Prefect (only `sweep` and the other process commands load `flows`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable
@@ -40,6 +41,9 @@ hr_app = typer.Typer(
 )
 custody_app = typer.Typer(no_args_is_help=True, help="Where credentials are held (4.2).")
 incident_app = typer.Typer(no_args_is_help=True, help="Security incidents (4.1(d)).")
+campaign_app = typer.Typer(no_args_is_help=True, help="Inventory and reassessment campaigns.")
+campaign_start_app = typer.Typer(no_args_is_help=True, help="Open a campaign.")
+campaign_app.add_typer(campaign_start_app, name="start")
 for sub, name in (
     (db_app, "db"),
     (entity_app, "entity"),
@@ -51,6 +55,7 @@ for sub, name in (
     (hr_app, "hr"),
     (custody_app, "custody"),
     (incident_app, "incident"),
+    (campaign_app, "campaign"),
 ):
     app.add_typer(sub, name=name)
 
@@ -734,6 +739,184 @@ def api(
     settings = _settings()
     _engine(settings).dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+# --------------------------------------------------------------------------------------------
+# the inventory (3.4), changes (3.6) and attestation (3.1(c))
+
+
+@campaign_start_app.command("inventory")
+def campaign_start_inventory(
+    issued_on: Annotated[str | None, typer.Option("--issued-on")] = None,
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Open the 60-day inventory campaign (3.4) per entity; starting it twice opens nothing."""
+    from models.clock import iso
+
+    settings = _settings()
+    _engine(settings).dispose()
+    anchor = _date(issued_on, "--issued-on") or settings.issuance_date
+    if anchor is None:
+        raise Refused("--issued-on", "give the date of issuance or set SMGOV_ISSUANCE_DATE", "5.1")
+    if entity:
+        from services.entities import get_entity
+
+        _run(lambda c: get_entity(c, entity))
+    _quiet_prefect()
+    from flows.common import quiet_heartbeat
+    from flows.inventory import inventory
+
+    with quiet_heartbeat():
+        summary = inventory(issued_on=anchor.isoformat(), entity=entity, as_of=iso(_now(as_of)))
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(
+            f"inventory of {summary['issued_on']}: {summary['opened']} campaigns opened, "
+            f"{summary['already_open']} already open, {summary['assessments']} initial "
+            f"assessments (3.3), {summary['sent']} messages sent"
+        )
+
+
+@campaign_app.command("status")
+def campaign_status(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Per campaign and entity: accounts entered, complete, missing, days left or overdue."""
+    from services.inventory import status
+
+    _show(
+        _run(status, as_of=as_of),
+        as_json,
+        [
+            "campaign",
+            "kind",
+            "entity",
+            "due_at",
+            "days_left",
+            "state",
+            "outcome",
+            "accounts",
+            "complete",
+            "incomplete",
+        ],
+    )
+
+
+@account_app.command("import")
+def account_import(
+    file: Annotated[str | None, typer.Argument(metavar="FILE.csv")] = None,
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
+    reject_file: Annotated[str | None, typer.Option("--reject-file")] = None,
+    by: Annotated[str | None, typer.Option("--by")] = None,
+    template: Annotated[bool, typer.Option("--template", help="print the CSV header")] = False,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Import existing accounts from CSV: all rows checked, all errors reported, nothing
+    imported if any row is bad (unless --partial); re-importing changes nothing."""
+    import csv
+
+    from services import importer
+
+    if template:
+        typer.echo(importer.template())
+        return
+    if file is None:
+        raise Refused("FILE.csv", "name the CSV file (or --template)")
+    if by is None:
+        raise Refused("--by", "name the person importing (index number)")
+
+    def read() -> Any:
+        try:
+            with open(file, encoding="utf-8-sig", newline="") as handle:
+                reader = csv.DictReader(handle)
+                absent = [c for c in importer.COLUMNS if c not in (reader.fieldnames or [])]
+                if absent:
+                    raise Refused("FILE.csv", f"missing columns: {', '.join(absent)}")
+                yield from enumerate(reader, start=2)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise Refused(
+                "FILE.csv", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}"
+            ) from exc
+
+    reject_path = (reject_file or f"{file}.rejects.csv") if partial else None
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if reject_path:
+            handle = stack.enter_context(open(reject_path, "w", encoding="utf-8", newline=""))
+            writer = csv.writer(handle)
+            writer.writerow([*importer.COLUMNS, "error"])
+
+        def reject(number: int, row: dict[str, Any], error: str) -> None:
+            if writer:
+                cells = [row.get(c, "") for c in importer.COLUMNS]
+                writer.writerow([*cells, f"row {number}: {error}"])
+
+        def progress(rows: int) -> None:
+            if not as_json:
+                sys.stderr.write(f"checked {rows} rows\n")
+
+        try:
+            report = _run(
+                lambda c: importer.import_accounts(
+                    c,
+                    read=read,
+                    by=by,
+                    entity=entity,
+                    partial=partial,
+                    reject=reject,
+                    progress=progress,
+                ),
+                as_of=as_of,
+            )
+        except importer.ImportRefused as refused:
+            for number, error in refused.errors:
+                sys.stderr.write(f"error: row {number}: {error}\n")
+            raise
+    summary = {
+        "rows": report.rows,
+        "imported": report.imported,
+        "skipped": report.skipped,
+        "rejected": [{"row": n, "error": e} for n, e in report.rejected],
+        "incomplete": report.incomplete,
+        "reject_file": reject_path,
+    }
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(
+            f"{report.imported} accounts imported ({report.incomplete} incomplete), "
+            f"{report.skipped} already registered, {len(report.rejected)} rows rejected"
+        )
+
+
+@account_app.command("report-change")
+def account_report_change(
+    account: str,
+    what: Annotated[str, typer.Option("--what")],
+    changed_on: Annotated[str, typer.Option("--changed-on")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Report a change made on the platform: the entry must be updated within 10 days (3.6)."""
+    from services.accounts import report_change
+
+    when = parse_date(changed_on, field="--changed-on")
+    ob = _run(
+        lambda c: report_change(c, ref=account, what=what, changed_on=when, by=by), as_of=as_of
+    )
+    typer.echo(f"change recorded; obligation {ob.id} (3.6) due {ob.due_at.date().isoformat()}")
+
+
+@entity_app.command("attest")
+def entity_attest(code: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
+    """The head confirms the entity's entries are current and correct (3.1(c))."""
+    from services.inventory import attest
+
+    _run(lambda c: attest(c, code=code, by=by), as_of=as_of)
+    typer.echo(f"{code}'s entries attested by {by}")
 
 
 # --------------------------------------------------------------------------------------------
