@@ -68,7 +68,7 @@ class Account(SQLModel, table=True):
     platform: str = Field(max_length=20)
     platform_name: str | None = Field(default=None, max_length=60)
     handle: str = Field(max_length=260)
-    url: str = Field(max_length=2048)
+    url: str | None = Field(default=None, max_length=2048)  # none until an approved one exists
     languages: str = Field(max_length=200)
     purpose: str = Field(sa_column=Column(Text, nullable=False))
     audience: str = Field(sa_column=Column(Text, nullable=False))
@@ -108,6 +108,7 @@ class Authorization(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     revoked_by: str | None = Field(default=None, max_length=20)
     revoked_reason: str | None = Field(default=None, max_length=500)
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
 
 class CredentialCustody(SQLModel, table=True):
@@ -270,3 +271,53 @@ class Assessment(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=20)
     decided_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     reason_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AccountRequest(SQLModel, table=True):
+    """A request for a new account, with evidence for each 3.2 criterion (2.1, 3.2)."""
+
+    __tablename__ = "account_request"
+    id: int | None = Field(default=None, primary_key=True)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    platform: str = Field(max_length=20)
+    handle: str = Field(max_length=260)
+    languages: str = Field(max_length=200)
+    evidence: str = Field(sa_column=Column(Text, nullable=False))  # JSON: field -> text
+    requested_by: str = Field(max_length=20)
+    state: str = Field(max_length=20, index=True)
+    survey: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    parity: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    submitted_at: dt.datetime = Field(sa_column=_instant())
+    decided_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    decided_by: str | None = Field(default=None, max_length=20)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+
+
+class RequestTransition(SQLModel, table=True):
+    """The history of a request's state machine: every transition, who, when and why."""
+
+    __tablename__ = "request_transition"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="account_request.id", index=True)
+    event: str = Field(max_length=20)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    by: str = Field(max_length=20)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: dt.datetime = Field(sa_column=_instant())
+
+
+class SurveyAccount(SQLModel, table=True):
+    """The reference list of the wider UN system's accounts (agencies, funds and programmes),
+    loaded by the registry team for the duplication survey (3.2(a))."""
+
+    __tablename__ = "survey_account"
+    __table_args__ = (UniqueConstraint("platform", "url", name="uq_survey_platform_url"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organization: str = Field(max_length=100)
+    platform: str = Field(max_length=20)
+    handle: str = Field(max_length=260)
+    url: str = Field(max_length=2048)
+    languages: str = Field(max_length=200)
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    audience: str = Field(sa_column=Column(Text, nullable=False))

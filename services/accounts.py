@@ -405,18 +405,30 @@ def missing(ctx: Ctx, account: Account) -> list[str]:
     )
 
 
-def refresh_entry_obligation(ctx: Ctx, account: Account, *, actor: str) -> None:
-    """Keep the duty "complete this entry" (3.4/3.5/3.6) in step with the entry itself."""
+def refresh_entry_obligation(
+    ctx: Ctx, account: Account, *, actor: str, created: bool = False
+) -> None:
+    """Keep the duty "complete this entry" (3.4/3.5/3.6) in step with the entry itself.
+
+    An approved account awaiting creation has no entry duty yet; once reported `created` the 3.5
+    clock runs from its creation date until it is registered complete and active."""
     key = f"entry:{account.id}"
+    if (
+        account.state == "approved"
+        and not created
+        and (account.url is None or obligations.find_open(ctx, key) is not None)
+    ):
+        return
     gaps = missing(ctx, account)
-    if not gaps or account.state in ("withdrawn", "closed"):
+    awaiting = account.state == "approved"
+    if (not gaps and not awaiting) or account.state in ("withdrawn", "closed"):
         obligations.close_key(ctx, key, state="met", reason="entry complete (3.4)", actor=actor)
         return
     entity = get_entity(ctx, account.entity_code)
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
     if obligations.find_open(ctx, key) is not None:
         return
-    if account.registered_at == ctx.now:
+    if created or account.registered_at == ctx.now:
         clause, kind, due = _entry_deadline(ctx, entity, account.created_on or ctx.now.date())
     else:
         clause, kind = "3.6", "update-entry"

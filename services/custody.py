@@ -136,6 +136,9 @@ def attest(ctx: Ctx, *, ref: str, vault_ref: str, by: str) -> CredentialCustody:
         before=before,
         after={"vault_ref": reference, "rotated_at": ctx.now.isoformat()},
     )
+    from services.requests import activate_if_ready  # an approved account may now go live
+
+    activate_if_ready(ctx, account, actor=by)
     return custody
 
 

@@ -42,6 +42,8 @@ hr_app = typer.Typer(
 custody_app = typer.Typer(no_args_is_help=True, help="Where credentials are held (4.2).")
 incident_app = typer.Typer(no_args_is_help=True, help="Security incidents (4.1(d)).")
 campaign_app = typer.Typer(no_args_is_help=True, help="Inventory and reassessment campaigns.")
+request_app = typer.Typer(no_args_is_help=True, help="New-account requests (3.2).")
+survey_app = typer.Typer(no_args_is_help=True, help="The UN system reference list (3.2(a)).")
 campaign_start_app = typer.Typer(no_args_is_help=True, help="Open a campaign.")
 campaign_app.add_typer(campaign_start_app, name="start")
 for sub, name in (
@@ -56,6 +58,8 @@ for sub, name in (
     (custody_app, "custody"),
     (incident_app, "incident"),
     (campaign_app, "campaign"),
+    (request_app, "request"),
+    (survey_app, "survey"),
 ):
     app.add_typer(sub, name=name)
 
@@ -917,6 +921,212 @@ def entity_attest(code: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
 
     _run(lambda c: attest(c, code=code, by=by), as_of=as_of)
     typer.echo(f"{code}'s entries attested by {by}")
+
+
+# --------------------------------------------------------------------------------------------
+# new-account approval (2.1, 3.2, 3.7)
+
+
+def _request_file(path: str) -> Any:
+    import yaml
+
+    from models.requests import parse_request
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise Refused("--file", f"cannot read {path} as UTF-8 YAML: {type(exc).__name__}") from exc
+    return parse_request(raw)
+
+
+def _carry_on(request_id: int, as_of: str | None) -> dict[str, Any]:
+    _quiet_prefect()
+    from flows.approval import approval
+    from flows.common import quiet_heartbeat
+    from models.clock import iso
+
+    try:
+        with quiet_heartbeat():
+            return approval(request_id=request_id, as_of=iso(_now(as_of)))
+    except Exception as exc:  # recorded already; the next run carries it on
+        raise CheckFailed(
+            f"request {request_id}: recorded, but the approval flow could not "
+            f"run now ({type(exc).__name__})"
+        ) from exc
+
+
+@request_app.command("new")
+def request_new(
+    file: Annotated[str | None, typer.Option("--file", help="REQUEST.yaml")] = None,
+    by: Annotated[str | None, typer.Option("--by")] = None,
+    template: Annotated[bool, typer.Option("--template", help="print a request to fill")] = False,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Request a new account with the 3.2 evidence; smgov surveys for duplicates itself."""
+    from models.requests import TEMPLATE
+    from services import requests
+
+    if template:
+        typer.echo(TEMPLATE, nl=False)
+        return
+    if file is None or by is None:
+        raise Refused("--file" if file is None else "--by", "is required (or --template)")
+    data = _request_file(file)
+    request = _run(lambda c: requests.submit(c, data, by=by), as_of=as_of)
+    request_id = int(request.id or 0)
+    _carry_on(request_id, as_of)
+    view = _run(
+        lambda c: requests.request_view(c, requests.get_request(c, request_id)), as_of=as_of
+    )
+    if as_json:
+        output.emit_json(view)
+    else:
+        typer.echo(
+            f"request {view['id']} submitted; {len(view['duplicates'])} possible "
+            f"duplicates found; the head of {view['entity']} has been asked to decide"
+        )
+
+
+@request_app.command("resubmit")
+def request_resubmit(
+    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    file: Annotated[str, typer.Option("--file")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Answer a request returned for information."""
+    from services import requests
+
+    data = _request_file(file)
+    _run(lambda c: requests.resubmit(c, request_id, data, by=by), as_of=as_of)
+    _carry_on(request_id, as_of)
+    typer.echo(f"request {request_id} resubmitted")
+
+
+@request_app.command("withdraw")
+def request_withdraw(
+    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    by: ByOpt,
+    reason: Annotated[str, typer.Option("--reason")] = "withdrawn by the requester",
+    as_of: AsOfOpt = None,
+) -> None:
+    """Withdraw one's own request."""
+    from services import requests
+
+    _run(lambda c: requests.withdraw(c, request_id, by=by, reason=reason), as_of=as_of)
+    typer.echo(f"request {request_id} withdrawn")
+
+
+@request_app.command("decide")
+def request_decide(
+    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    decision: Annotated[str, typer.Option("--decision", help="approve, reject or return")],
+    reason: Annotated[str, typer.Option("--reason")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """The head of entity (or officer-in-charge) decides, with reasons."""
+    from services import requests
+
+    request = _run(
+        lambda c: requests.decide(c, request_id, decision=decision, reason=reason, by=by),
+        as_of=as_of,
+    )
+    _carry_on(request_id, as_of)
+    extra = f"; account {request.account_id} awaits creation" if request.account_id else ""
+    typer.echo(f"request {request_id} {request.state}{extra}")
+
+
+@request_app.command("list")
+def request_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Requests and their state."""
+    from services import requests
+
+    _show(
+        _run(requests.list_requests, as_of=as_of),
+        as_json,
+        ["id", "entity", "platform", "handle", "state", "requested_by", "account"],
+    )
+
+
+@request_app.command("show")
+def request_show(
+    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """A request: evidence, duplication survey, language parity, history."""
+    from services import requests
+
+    view = _run(
+        lambda c: requests.request_view(c, requests.get_request(c, request_id)), as_of=as_of
+    )
+    if as_json:
+        output.emit_json(view)
+        return
+    output.record({k: v for k, v in view.items() if k not in ("evidence", "parity")})
+    for key, value in view["evidence"].items():
+        typer.echo(f"  {key}: {value}")
+    for platform, langs in view["parity"].items():
+        covered = " ".join(code if ok else "--" for code, ok in langs.items())
+        typer.echo(f"  parity {platform}: {covered}")
+
+
+@survey_app.command("import")
+def survey_import(file: Annotated[str, typer.Argument(metavar="FILE.csv")]) -> None:
+    """Load other UN system organizations' accounts (columns: organization,platform,handle,url,
+    languages,purpose,audience) for the duplication survey (3.2(a))."""
+    import csv
+
+    from services.requests import SURVEY_COLUMNS, import_survey
+
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            absent = [c for c in SURVEY_COLUMNS if c not in (reader.fieldnames or [])]
+            if absent:
+                raise Refused("FILE", f"missing columns: {', '.join(absent)}")
+            rows = list(enumerate(reader, start=2))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    result = _run(lambda c: import_survey(c, rows))
+    typer.echo(
+        f"{result['added']} accounts added to the reference list, {result['updated']} updated"
+    )
+
+
+@account_app.command("created")
+def account_created(
+    account: str,
+    handle: Annotated[str, typer.Option("--handle")],
+    url: Annotated[str, typer.Option("--url")],
+    created_on: Annotated[str, typer.Option("--created-on")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Report an approved account created on the platform: registration due in 10 days (3.5)."""
+    from services.requests import created, readiness
+
+    when = parse_date(created_on, field="--created-on")
+
+    def use_case(c: Any) -> Any:
+        acc = created(c, ref=account, handle=handle, url=url, created_on=when, by=by)
+        return acc, readiness(c, acc)
+
+    acc, lacking = _run(use_case, as_of=as_of)
+    still = f"; before it is active: {', '.join(lacking)}" if lacking else "; active"
+    typer.echo(f"account {acc.id} created at {acc.url}{still}")
+
+
+@app.command("acknowledge")
+def acknowledge(account: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
+    """The authorized staff member accepts the duties of 2.2 and 4.1 for ACCOUNT."""
+    from services.requests import acknowledge as ack
+
+    _run(lambda c: ack(c, ref=account, by=by), as_of=as_of)
+    typer.echo(f"{by} acknowledged the duties of 2.2 and 4.1 for account {account}")
 
 
 # --------------------------------------------------------------------------------------------

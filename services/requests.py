@@ -1,0 +1,706 @@
+"""New-account approval (2.1, 3.2, 3.7): request, duplication survey, the head's decision,
+written authorization, acknowledgement, creation and activation.
+
+Human decisions arrive through a door and are recorded here in one transaction; the `approval`
+flow then carries the automatic steps on (survey, notices, authorizations, obligations), so no
+process waits days for a person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.clock import due_after, iso, local_date
+from models.errors import NotAuthorized, NotFound, Refused
+from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
+from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
+from models.registry import MAX_AUDIENCE, MAX_PURPOSE, check_text
+from models.requests import DECISIONS, RequestIn, transition
+from models.survey import Candidate, survey
+from models.tables import (
+    Account,
+    AccountRequest,
+    Authorization,
+    CredentialCustody,
+    RequestTransition,
+    Staff,
+    SurveyAccount,
+)
+from notifications.templates import Alert, render_alerts
+from services import obligations
+from services.accounts import get_account, refresh_entry_obligation
+from services.authority import acting_person, current_head, roles_at
+from services.context import Ctx
+from services.entities import get_entity
+from services.recipients import Directory, Item, Recipient, write_once
+
+DECISION_DAYS = 10
+
+
+def get_request(ctx: Ctx, request_id: int | str, *, lock: bool = False) -> AccountRequest:
+    query = select(AccountRequest).where(col(AccountRequest.id) == int(request_id))
+    if lock and ctx.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    found: AccountRequest | None = ctx.session.execute(query).scalar_one_or_none()
+    if found is None:
+        raise NotFound("ID", f"no request {request_id}")
+    return found
+
+
+def _record(ctx: Ctx, request: AccountRequest, *, event: str, by: str, reason: str | None) -> None:
+    before = request.state if request.id is not None and event != "submit" else None
+    after = transition(request.state, event) if event != "submit" else "submitted"
+    request.state = after
+    ctx.session.add(request)
+    ctx.session.flush()
+    assert request.id is not None
+    ctx.session.add(
+        RequestTransition(
+            request_id=request.id,
+            event=event,
+            from_state=before,
+            to_state=after,
+            by=by,
+            reason=reason,
+            at=ctx.now,
+        )
+    )
+    ctx.audit(
+        actor=by,
+        action=f"request.{event}",
+        subject=f"request:{request.id}",
+        before={"state": before},
+        after={"state": after, "reason": reason},
+    )
+
+
+def _check_people(ctx: Ctx, data: RequestIn) -> None:
+    for role in ("administrator", "alternate"):
+        person = ctx.session.get(Staff, data.evidence[role])
+        if person is None:
+            raise NotFound(
+                role, f"staff member {data.evidence[role]} is not in the registry", "3.2(c)"
+            )
+        if person.status != "active":
+            raise Refused(role, f"staff member {person.index_number} is {person.status}", "4.2")
+
+
+def submit(ctx: Ctx, data: RequestIn, *, by: str) -> AccountRequest:
+    """A staff member of the entity asks for a new account, with the 3.2 evidence."""
+    entity = get_entity(ctx, data.entity, field="entity")
+    person = acting_person(ctx, by)
+    if person.status != "active" or (
+        person.entity_code != entity.code and not person.registry_officer
+    ):
+        raise NotAuthorized(
+            "--by",
+            f"staff member {by} is not active staff of {entity.code}",
+            "3.2",
+            actor=by,
+            action="request.submit",
+            subject=f"entity:{entity.code}",
+        )
+    _check_people(ctx, data)
+    request = AccountRequest(
+        entity_code=entity.code,
+        platform=data.platform,
+        handle=data.handle,
+        languages=join_languages(data.languages),
+        evidence=json.dumps(data.evidence),
+        requested_by=by,
+        state="submitted",
+        submitted_at=ctx.now,
+    )
+    _record(ctx, request, event="submit", by=by, reason=None)
+    return request
+
+
+def resubmit(ctx: Ctx, request_id: int, data: RequestIn, *, by: str) -> AccountRequest:
+    """After a return for information, the requester answers with a revised request."""
+    request = get_request(ctx, request_id, lock=True)
+    if by != request.requested_by:
+        raise NotAuthorized(
+            "--by",
+            "only the requester resubmits a request",
+            "3.2",
+            actor=by,
+            action="request.resubmit",
+            subject=f"request:{request.id}",
+        )
+    if data.entity != request.entity_code:
+        raise Refused("entity", "a resubmitted request keeps its entity")
+    _check_people(ctx, data)
+    request.platform, request.handle = data.platform, data.handle
+    request.languages, request.evidence = join_languages(data.languages), json.dumps(data.evidence)
+    request.survey = None  # the flow surveys again
+    _record(ctx, request, event="resubmit", by=by, reason=None)
+    return request
+
+
+def withdraw(ctx: Ctx, request_id: int, *, by: str, reason: str) -> AccountRequest:
+    request = get_request(ctx, request_id, lock=True)
+    if by != request.requested_by:
+        raise NotAuthorized(
+            "--by",
+            "only the requester withdraws a request",
+            "3.2",
+            actor=by,
+            action="request.withdraw",
+            subject=f"request:{request.id}",
+        )
+    _record(
+        ctx, request, event="withdraw", by=by, reason=check_text("--reason", reason, limit=2000)
+    )
+    obligations.close_key(
+        ctx, f"decide:{request.id}", state="withdrawn", reason="withdrawn", actor=by
+    )
+    return request
+
+
+def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) -> AccountRequest:
+    """The head of the requesting entity (or an officer-in-charge in period) decides, with
+    reasons (2.1, 3.1(a)); a requester never decides their own request."""
+    if decision not in DECISIONS:
+        raise Refused("--decision", f"must be one of {', '.join(DECISIONS)}", "3.1(a)")
+    why = check_text("--reason", reason, limit=4000, clause="3.1(a)")
+    request = get_request(ctx, request_id, lock=True)
+    subject = f"request:{request.id}"
+    person = acting_person(ctx, by)
+    if by == request.requested_by:
+        raise NotAuthorized(
+            "--by",
+            "a requester cannot decide their own request",
+            "3.1(a)",
+            actor=by,
+            action="request.decide",
+            subject=subject,
+        )
+    held = roles_at(session=ctx.session, staff=person, entity_code=request.entity_code, at=ctx.now)
+    if not held & {"head", "officer-in-charge"}:
+        raise NotAuthorized(
+            "--by",
+            f"only the head of {request.entity_code} (or an "
+            "officer-in-charge acting as head) decides",
+            "3.1(a)",
+            actor=by,
+            action="request.decide",
+            subject=subject,
+        )
+    _record(ctx, request, event=decision, by=by, reason=why)
+    if decision != "return":
+        request.decided_at, request.decided_by = ctx.now, by
+    obligations.close_key(
+        ctx, f"decide:{request.id}", state="met", reason=f"{decision}: {why[:200]}", actor=by
+    )
+    return request
+
+
+# --------------------------------------------------------------------------------------------
+# the automatic steps, run by the approval flow
+
+
+def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidate]:
+    """Every existing or pending account in the UN system that a proposal is compared with."""
+    found = [
+        Candidate(
+            f"account:{a.id}",
+            a.entity_code,
+            a.platform,
+            a.handle,
+            frozenset(split_languages(a.languages)),
+            a.purpose,
+            a.audience,
+            a.url,
+        )
+        for a in ctx.session.execute(
+            select(Account).where(col(Account.state).not_in(("withdrawn", "closed")))
+        ).scalars()
+    ]
+    for r in ctx.session.execute(
+        select(AccountRequest).where(
+            col(AccountRequest.state).in_(("submitted", "returned", "resubmitted"))
+        )
+    ).scalars():
+        if r.id == exclude_request:
+            continue
+        ev = json.loads(r.evidence)
+        found.append(
+            Candidate(
+                f"request:{r.id}",
+                r.entity_code,
+                r.platform,
+                r.handle,
+                frozenset(split_languages(r.languages)),
+                ev.get("purpose", ""),
+                ev.get("audience", ""),
+            )
+        )
+    found.extend(
+        Candidate(
+            f"survey:{s.id}",
+            s.organization,
+            s.platform,
+            s.handle,
+            frozenset(split_languages(s.languages)),
+            s.purpose,
+            s.audience,
+            s.url,
+        )
+        for s in ctx.session.execute(select(SurveyAccount)).scalars()
+    )
+    return found
+
+
+def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
+    """2.3: the entity's coverage of the six official languages per platform."""
+    view: dict[str, dict[str, bool]] = defaultdict(lambda: dict.fromkeys(OFFICIAL_LANGUAGES, False))
+    for platform, languages in ctx.session.execute(
+        select(col(Account.platform), col(Account.languages)).where(
+            col(Account.entity_code) == entity_code,
+            col(Account.state).in_(("approved", "active", "under-reassessment")),
+        )
+    ).tuples():
+        for code in split_languages(languages):
+            if code in OFFICIAL_LANGUAGES:
+                view[platform][code] = True
+    return dict(view)
+
+
+def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
+    """Survey, parity, the head's decision duty and the head's notice (idempotent)."""
+    assert request.id is not None
+    ev = json.loads(request.evidence)
+    proposed = Candidate(
+        f"request:{request.id}",
+        request.entity_code,
+        request.platform,
+        request.handle,
+        frozenset(split_languages(request.languages)),
+        ev["purpose"],
+        ev["audience"],
+    )
+    if request.survey is None:
+        matches = survey(proposed, candidates(ctx, exclude_request=request.id))
+        request.survey = json.dumps([m.__dict__ for m in matches])
+        request.parity = json.dumps(parity(ctx, request.entity_code))
+        ctx.session.add(request)
+        ctx.audit(
+            actor="smgov",
+            action="request.survey",
+            subject=f"request:{request.id}",
+            after={"duplicates": len(matches)},
+        )
+    entity = get_entity(ctx, request.entity_code)
+    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    ob = obligations.open_obligation(
+        ctx,
+        key=f"decide:{request.id}",
+        clause="3.2",
+        kind="decide-request",
+        subject=f"request:{request.id}",
+        entity=entity,
+        assignee=head or "registry",
+        due_at=due_after(local_date(ctx.now, entity.timezone), DECISION_DAYS, entity.timezone),
+        actor="smgov",
+    )
+    matches = json.loads(request.survey)
+    lines = [
+        f"Requested by {request.requested_by}: {request.platform} account "
+        f"'{request.handle}' in {request.languages.replace(';', ', ')}.",
+        f"Duplication survey (3.2(a)): {len(matches)} overlapping account(s).",
+    ]
+    lines += [
+        f"  - {m['ref']} ({m['owner']}) score {m['score']}: {m['reason']}" for m in matches[:5]
+    ]
+    lines.append(
+        f"Decide: smgov request show {request.id}; smgov request decide {request.id} "
+        "--decision approve|reject|return --reason TEXT --by YOUR_INDEX"
+    )
+    alert = Alert(
+        title=f"new account request {request.id} awaits your decision (3.2)", lines=tuple(lines)
+    )
+    directory = Directory(ctx, entities={entity.code})
+    items: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
+    for rcpt in dict.fromkeys([*directory.person(head), *directory.teams(entity.code)]):
+        items[rcpt].append(
+            Item(f"request:{request.id}:{request.state}:{rcpt.address}:{rcpt.channel}", alert)
+        )
+    write_once(ctx, items, render_alerts)
+    assert ob.id is not None
+    return {ob.id}
+
+
+def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
+    """Approval issues the written authorizations (3.7) and the account awaiting creation; every
+    decision is told to the requester (and, on approval, to the two authorized people)."""
+    assert request.id is not None
+    ev = json.loads(request.evidence)
+    opened: set[int] = set()
+    last = ctx.session.execute(
+        select(RequestTransition)
+        .where(col(RequestTransition.request_id) == request.id)
+        .order_by(col(RequestTransition.id).desc())
+        .limit(1)
+    ).scalar_one()
+    if request.state == "approved" and request.account_id is None:
+        account = Account(
+            entity_code=request.entity_code,
+            platform=request.platform,
+            handle=request.handle,
+            url=None,
+            languages=request.languages,
+            purpose=ev["purpose"][:MAX_PURPOSE],
+            audience=ev["audience"][:MAX_AUDIENCE],
+            state="approved",
+            created_on=None,
+            registered_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        ctx.session.add(account)
+        ctx.session.flush()
+        assert account.id is not None
+        request.account_id = account.id
+        ctx.session.add(request)
+        for role in ("administrator", "alternate"):
+            ctx.session.add(
+                Authorization(
+                    account_id=account.id,
+                    staff_index=ev[role],
+                    role=role,
+                    granted_by=last.by,
+                    granted_at=ctx.now,
+                    reference=f"REQ-{request.id}",
+                )
+            )
+        ctx.session.flush()
+        ctx.audit(
+            actor=last.by,
+            action="account.approve",
+            subject=f"account:{account.id}",
+            after={
+                "request": request.id,
+                "administrator": ev["administrator"],
+                "alternate": ev["alternate"],
+                "reference": f"REQ-{request.id}",
+            },
+        )
+    directory = Directory(
+        ctx,
+        entities={request.entity_code},
+        people={request.requested_by, ev["administrator"], ev["alternate"]},
+    )
+    verdict = {
+        "approved": "APPROVED",
+        "rejected": "rejected",
+        "returned": "returned for information",
+    }.get(request.state, request.state)
+    lines = [f"Decision by {last.by}: {last.reason}"]
+    if request.state == "approved":
+        lines += [
+            f"Account {request.account_id} awaits creation. Written authorization "
+            f"REQ-{request.id}: administrator {ev['administrator']}, alternate "
+            f"{ev['alternate']} (3.7).",
+            f"Each of them acknowledges the duties of 2.2 and 4.1: smgov acknowledge "
+            f"{request.account_id} --by INDEX",
+            f"Once created on the platform: smgov account created {request.account_id} "
+            "--handle H --url URL --created-on DATE --by INDEX; it must be registered "
+            "within 10 days (3.5).",
+        ]
+    elif request.state == "returned":
+        lines.append(
+            f"Answer with: smgov request resubmit {request.id} --file REQUEST.yaml --by INDEX"
+        )
+    alert = Alert(title=f"account request {request.id} {verdict}", lines=tuple(lines))
+    people = [request.requested_by]
+    if request.state == "approved":
+        people += [ev["administrator"], ev["alternate"]]
+    items: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
+    for index in dict.fromkeys(people):
+        for rcpt in directory.person(index):
+            items[rcpt].append(Item(f"request:{request.id}:{last.id}:{rcpt.address}", alert))
+    write_once(ctx, items, render_alerts)
+    return opened
+
+
+def carry_on(ctx: Ctx, request_id: int) -> set[int]:
+    """Whatever is automatic and due for this request (the approval flow's one step)."""
+    request = get_request(ctx, request_id)
+    if request.state in ("submitted", "resubmitted"):
+        return on_submitted(ctx, request)
+    if request.state in ("approved", "rejected", "returned"):
+        return on_decided(ctx, request)
+    return set()
+
+
+# --------------------------------------------------------------------------------------------
+# after approval: acknowledgement, creation, activation
+
+
+def acknowledge(ctx: Ctx, *, ref: str, by: str) -> int:
+    """The authorized staff member accepts the duties of 2.2 and 4.1."""
+    account = get_account(ctx, ref)
+    grants = (
+        ctx.session.execute(
+            select(Authorization).where(
+                col(Authorization.account_id) == account.id,
+                col(Authorization.staff_index) == by,
+                col(Authorization.revoked_at).is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not grants:
+        raise NotAuthorized(
+            "--by",
+            f"staff member {by} holds no written authorization for account {account.id}",
+            "3.7",
+            actor=by,
+            action="acknowledge",
+            subject=f"account:{account.id}",
+        )
+    for grant in grants:
+        if grant.acknowledged_at is None:
+            grant.acknowledged_at = ctx.now
+            ctx.session.add(grant)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.acknowledge",
+        subject=f"account:{account.id}",
+        after={"duties": ["2.2", "4.1"], "roles": [g.role for g in grants]},
+    )
+    activate_if_ready(ctx, account, actor=by)
+    return len(grants)
+
+
+def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, by: str) -> Account:
+    """Staff report the approved account created on the platform: the 3.5 clock starts."""
+    account = get_account(ctx, ref)
+    if account.state != "approved" or account.url is not None:
+        raise Refused(
+            "ACCOUNT",
+            f"account {account.id} is {account.state}, not approved and awaiting creation",
+            "3.5",
+        )
+    holders = {
+        a.staff_index
+        for a in ctx.session.execute(
+            select(Authorization).where(
+                col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None)
+            )
+        ).scalars()
+    }
+    person = acting_person(ctx, by)
+    if by not in holders and not roles_at(
+        session=ctx.session, staff=person, entity_code=account.entity_code, at=ctx.now
+    ):
+        raise NotAuthorized(
+            "--by",
+            f"staff member {by} is not authorized for account {account.id}",
+            "3.7",
+            actor=by,
+            action="account.created",
+            subject=f"account:{account.id}",
+        )
+    entity = get_entity(ctx, account.entity_code)
+    if created_on > local_date(ctx.now, entity.timezone):
+        raise Refused("--created-on", f"{created_on} lies after the effective date")
+    try:
+        platform = parse_platform(account.platform)
+        account.handle = check_handle(platform, handle)
+        clean = normalise_url(url, platform)
+    except PlatformError as exc:
+        raise Refused(f"--{exc.field}", exc.rule, "3.4(a)") from exc
+    clash = ctx.session.execute(
+        select(col(Account.id)).where(
+            col(Account.platform) == account.platform, col(Account.url) == clean
+        )
+    ).scalar()
+    if clash is not None:
+        raise Refused("--url", f"{clean} is already registered as account {clash}", "1.1(b)")
+    account.url, account.created_on, account.updated_at = clean, created_on, ctx.now
+    ctx.session.add(account)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.created",
+        subject=f"account:{account.id}",
+        after={"url": clean, "created_on": created_on.isoformat()},
+    )
+    refresh_entry_obligation(ctx, account, actor=by, created=True)
+    activate_if_ready(ctx, account, actor=by)
+    return account
+
+
+def readiness(ctx: Ctx, account: Account) -> list[str]:
+    """What an approved account still lacks before it may be active (3.4, 3.5, 3.7, 4.2)."""
+    from services.accounts import missing
+
+    lacking = []
+    if account.url is None:
+        lacking.append("3.5 not yet reported created")
+    lacking += missing(ctx, account)
+    grants = (
+        ctx.session.execute(
+            select(Authorization).where(
+                col(Authorization.account_id) == account.id,
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.role).in_(("administrator", "alternate")),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if any(g.acknowledged_at is None for g in grants):
+        lacking.append("3.7 acknowledgement of 2.2 and 4.1 duties")
+    custody = ctx.session.execute(
+        select(CredentialCustody).where(col(CredentialCustody.account_id) == account.id)
+    ).scalar_one_or_none()
+    if custody is None:
+        lacking.append("4.2 credential custody")
+    return lacking
+
+
+def activate_if_ready(ctx: Ctx, account: Account, *, actor: str) -> bool:
+    if account.state != "approved" or readiness(ctx, account):
+        return False
+    account.state, account.updated_at = "active", ctx.now
+    ctx.session.add(account)
+    ctx.session.flush()
+    ctx.audit(
+        actor=actor,
+        action="account.activate",
+        subject=f"account:{account.id}",
+        after={"state": "active"},
+    )
+    refresh_entry_obligation(ctx, account, actor=actor)
+    return True
+
+
+def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
+    history = (
+        ctx.session.execute(
+            select(RequestTransition)
+            .where(col(RequestTransition.request_id) == request.id)
+            .order_by(col(RequestTransition.id))
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "id": request.id,
+        "entity": request.entity_code,
+        "platform": request.platform,
+        "handle": request.handle,
+        "languages": split_languages(request.languages),
+        "state": request.state,
+        "requested_by": request.requested_by,
+        "evidence": json.loads(request.evidence),
+        "duplicates": [
+            {
+                "account": m["ref"],
+                "owner": m["owner"],
+                "url": m["url"],
+                "score": m["score"],
+                "reason": m["reason"],
+            }
+            for m in json.loads(request.survey or "[]")
+        ],
+        "parity": json.loads(request.parity or "{}"),
+        "account": request.account_id,
+        "history": [
+            {
+                "event": t.event,
+                "from": t.from_state,
+                "to": t.to_state,
+                "by": t.by,
+                "reason": t.reason,
+                "at": iso(t.at),
+            }
+            for t in history
+        ],
+    }
+
+
+def list_requests(ctx: Ctx) -> list[dict[str, Any]]:
+    rows = ctx.session.execute(select(AccountRequest).order_by(col(AccountRequest.id))).scalars()
+    return [
+        {
+            "id": r.id,
+            "entity": r.entity_code,
+            "platform": r.platform,
+            "handle": r.handle,
+            "state": r.state,
+            "requested_by": r.requested_by,
+            "account": r.account_id,
+        }
+        for r in rows
+    ]
+
+
+SURVEY_COLUMNS = ("organization", "platform", "handle", "url", "languages", "purpose", "audience")
+
+
+def import_survey(ctx: Ctx, rows: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Load the reference list of other UN system organizations' accounts (3.2(a)): all rows
+    checked, nothing loaded if one is bad; a URL already listed is updated, not duplicated."""
+    from models.languages import check_content_languages
+
+    errors: list[str] = []
+    clean: list[dict[str, Any]] = []
+    for number, raw in rows:
+        try:
+            org = check_text("organization", str(raw.get("organization") or ""), limit=100)
+            platform = parse_platform(str(raw.get("platform") or ""))
+            clean.append(
+                {
+                    "organization": org,
+                    "platform": platform,
+                    "handle": check_handle(platform, str(raw.get("handle") or "")),
+                    "url": normalise_url(str(raw.get("url") or ""), platform),
+                    "languages": join_languages(
+                        check_content_languages([str(raw.get("languages") or "")])
+                    ),
+                    "purpose": check_text(
+                        "purpose", str(raw.get("purpose") or ""), limit=MAX_PURPOSE
+                    ),
+                    "audience": check_text(
+                        "audience", str(raw.get("audience") or ""), limit=MAX_AUDIENCE
+                    ),
+                }
+            )
+        except PlatformError as exc:
+            errors.append(f"row {number}: {exc.field}: {exc.rule}")
+        except Refused as exc:
+            errors.append(f"row {number}: {exc}")
+    if errors:
+        raise Refused("FILE", "; ".join(errors[:20]) + (" ..." if len(errors) > 20 else ""))
+    existing = {
+        (s.platform, s.url): s for s in ctx.session.execute(select(SurveyAccount)).scalars()
+    }
+    added = updated = 0
+    for item in clean:
+        row = existing.get((item["platform"], item["url"]))
+        if row is None:
+            ctx.session.add(SurveyAccount(**item))
+            added += 1
+        else:
+            for key, value in item.items():
+                setattr(row, key, value)
+            ctx.session.add(row)
+            updated += 1
+    ctx.session.flush()
+    ctx.audit(
+        actor="operator",
+        action="survey.import",
+        subject="survey",
+        after={"added": added, "updated": updated},
+    )
+    return {"added": added, "updated": updated}
