@@ -74,6 +74,8 @@ class Account(SQLModel, table=True):
     audience: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(max_length=30, index=True)
     created_on: dt.date | None = Field(default=None)
+    closed_on: dt.date | None = Field(default=None)
+    closure_evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     registered_at: dt.datetime = Field(sa_column=_instant())
     updated_at: dt.datetime = Field(sa_column=_instant())
 
@@ -271,6 +273,7 @@ class Assessment(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=20)
     decided_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     reason_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    why: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AccountRequest(SQLModel, table=True):
@@ -321,3 +324,14 @@ class SurveyAccount(SQLModel, table=True):
     languages: str = Field(max_length=200)
     purpose: str = Field(sa_column=Column(Text, nullable=False))
     audience: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AccountActivity(SQLModel, table=True):
+    """Activity figures imported from a CSV to inform impact and effectiveness (3.2)."""
+
+    __tablename__ = "account_activity"
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    last_post_on: dt.date | None = Field(default=None)
+    posts_per_month: float | None = Field(default=None)
+    followers: int | None = Field(default=None)
+    imported_at: dt.datetime = Field(sa_column=_instant())

@@ -407,11 +407,13 @@ def stale_entities(ctx: Ctx) -> list[str]:
 def housekeeping(ctx: Ctx) -> dict[str, int]:
     """What every sweep does before reminding: meet finished inventory duties, close campaigns
     whose deadline passed, open attestation duties coming due."""
+    from services.reassessment import close_due as close_reassessments
+
     met = refresh(ctx)
-    closed = close_due(ctx)
+    closed = len(close_due(ctx)) + close_reassessments(ctx)
     attest_opened = open_attestations(ctx)
     return {
         "inventory_met": met,
-        "campaigns_closed": len(closed),
+        "campaigns_closed": closed,
         "attestations_opened": attest_opened,
     }

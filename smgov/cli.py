@@ -44,6 +44,8 @@ incident_app = typer.Typer(no_args_is_help=True, help="Security incidents (4.1(d
 campaign_app = typer.Typer(no_args_is_help=True, help="Inventory and reassessment campaigns.")
 request_app = typer.Typer(no_args_is_help=True, help="New-account requests (3.2).")
 survey_app = typer.Typer(no_args_is_help=True, help="The UN system reference list (3.2(a)).")
+assessment_app = typer.Typer(no_args_is_help=True, help="Assessments against 3.2 (3.3, 3.8).")
+activity_app = typer.Typer(no_args_is_help=True, help="Activity figures for impact (3.2).")
 campaign_start_app = typer.Typer(no_args_is_help=True, help="Open a campaign.")
 campaign_app.add_typer(campaign_start_app, name="start")
 for sub, name in (
@@ -60,6 +62,8 @@ for sub, name in (
     (campaign_app, "campaign"),
     (request_app, "request"),
     (survey_app, "survey"),
+    (assessment_app, "assessment"),
+    (activity_app, "activity"),
 ):
     app.add_typer(sub, name=name)
 
@@ -1127,6 +1131,159 @@ def acknowledge(account: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
 
     _run(lambda c: ack(c, ref=account, by=by), as_of=as_of)
     typer.echo(f"{by} acknowledged the duties of 2.2 and 4.1 for account {account}")
+
+
+# --------------------------------------------------------------------------------------------
+# reassessment (3.2, 3.3) and withdrawal (3.8)
+
+
+@campaign_start_app.command("reassessment")
+def campaign_start_reassessment(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="deadline (default: 30 days)")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Open a reassessment campaign now: one assessment per active account, pre-filled."""
+    from models.clock import iso
+
+    settings = _settings()
+    _engine(settings).dispose()
+    deadline = _date(due, "--due")
+    if entity:
+        from services.entities import get_entity
+
+        _run(lambda c: get_entity(c, entity))
+    _quiet_prefect()
+    from flows.common import quiet_heartbeat
+    from flows.reassessment import reassessment
+
+    with quiet_heartbeat():
+        summary = reassessment(
+            as_of=iso(_now(as_of)),
+            entity=entity,
+            due=deadline.isoformat() if deadline else None,
+            on_demand=True,
+        )
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(
+            f"{summary['campaigns']} campaigns opened, {summary['assessments']} "
+            f"assessments, {summary['kept']} accounts kept their open assessment"
+        )
+
+
+@app.command("assess")
+def assess(
+    account: str,
+    decision: Annotated[str, typer.Option("--decision", help="continue, conditions, withdraw")],
+    reason: Annotated[str, typer.Option("--reason")],
+    by: ByOpt,
+    condition: Annotated[list[str] | None, typer.Option("--condition")] = None,
+    within: Annotated[int, typer.Option("--within", help="days to meet conditions")] = 30,
+    as_of: AsOfOpt = None,
+) -> None:
+    """The head decides an assessment: continue, continue with conditions, or withdraw (3.8)."""
+    from services.reassessment import decide
+
+    done = _run(
+        lambda c: decide(
+            c,
+            ref=account,
+            decision=decision,
+            reason=reason,
+            by=by,
+            conditions=condition,
+            within_days=within,
+        ),
+        as_of=as_of,
+    )
+    typer.echo(f"assessment {done.id} decided: {decision}")
+
+
+@assessment_app.command("list")
+def assessment_list(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Assessments with smgov's recommendation."""
+    from services.reassessment import list_assessments
+
+    _show(
+        _run(lambda c: list_assessments(c, entity=entity), as_of=as_of),
+        as_json,
+        ["id", "account", "reason", "state", "due_at", "recommendation", "decision"],
+    )
+
+
+@assessment_app.command("show")
+def assessment_show(
+    assessment_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """One assessment: findings per criterion, recommendation and why."""
+    from services.reassessment import assessment_view, get_assessment
+
+    view = _run(lambda c: assessment_view(c, get_assessment(c, assessment_id)), as_of=as_of)
+    if as_json:
+        output.emit_json(view)
+        return
+    output.record({k: v for k, v in view.items() if k != "findings"})
+    for criterion, found in view["findings"].items():
+        typer.echo(f"  {criterion}: {found['finding']} — {found['note']}")
+
+
+@account_app.command("closed")
+def account_closed(
+    account: str,
+    closed_on: Annotated[str, typer.Option("--closed-on")],
+    evidence: Annotated[str, typer.Option("--evidence", help="how, by whom, content kept")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record that a withdrawn account was closed on the platform (3.8); nothing is deleted."""
+    from services.reassessment import closed
+
+    when = parse_date(closed_on, field="--closed-on")
+    acc = _run(
+        lambda c: closed(c, ref=account, closed_on=when, evidence=evidence, by=by), as_of=as_of
+    )
+    typer.echo(f"account {acc.id} closed on {when}")
+
+
+@obligation_app.command("meet")
+def obligation_meet(
+    obligation_id: Annotated[int, typer.Argument(metavar="ID")],
+    by: ByOpt,
+    note: Annotated[str, typer.Option("--note", help="what was done")],
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record that a duty (e.g. a condition of continuation) is met."""
+    from services.reassessment import meet
+
+    _run(lambda c: meet(c, obligation_id=obligation_id, by=by, note=note), as_of=as_of)
+    typer.echo(f"obligation {obligation_id} met")
+
+
+@activity_app.command("import")
+def activity_import(
+    file: Annotated[str, typer.Argument(metavar="FILE.csv")], as_of: AsOfOpt = None
+) -> None:
+    """Import activity figures (account,last_post,posts_per_month,followers)."""
+    import csv
+
+    from services.reassessment import import_activity
+
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            rows = list(enumerate(csv.DictReader(handle), start=2))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    count = _run(lambda c: import_activity(c, rows), as_of=as_of)
+    typer.echo(f"activity recorded for {count} accounts")
 
 
 # --------------------------------------------------------------------------------------------

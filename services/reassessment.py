@@ -1,0 +1,529 @@
+"""Periodic reassessment (3.2, 3.3) ending in continue, continue with conditions, or
+withdraw-and-close (3.8).
+
+The recurrence lives in the data: each entity's next reassessment date, yearly, staggered so that
+no week carries more than its share of entities. A campaign opens one assessment per active
+account (an account with an open assessment keeps it), pre-filled with what smgov can see itself,
+with a recommendation and its reasons. Nothing is decided by default: an unanswered assessment is
+escalated to the head and the registry team like any other late duty, and the campaign report
+lists it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
+from models.clock import due_after, iso, local_date
+from models.errors import NotFound, Refused
+from models.registry import check_text
+from models.survey import survey
+from models.tables import (
+    Account,
+    AccountActivity,
+    AccountRequest,
+    Assessment,
+    Authorization,
+    Campaign,
+    Entity,
+    Obligation,
+    Staff,
+)
+from services import obligations
+from services.accounts import get_account, missing
+from services.authority import current_head, require
+from services.context import Ctx
+from services.entities import get_entity
+from services.requests import candidates
+
+ACTOR = "smgov"
+ASSESSMENT_DAYS = 30
+CLOSURE_DAYS = 30
+
+
+def schedule(ctx: Ctx) -> int:
+    """Give every entity without one a staggered next reassessment date (within the year)."""
+    unscheduled = list(
+        ctx.session.execute(
+            select(Entity)
+            .where(col(Entity.next_reassessment_on).is_(None))
+            .order_by(col(Entity.code))
+        ).scalars()
+    )
+    if not unscheduled:
+        return 0
+    first = local_date(ctx.now, "UTC") + dt.timedelta(days=7)
+    taken: Counter[int] = Counter()
+    for day in ctx.session.execute(
+        select(col(Entity.next_reassessment_on)).where(
+            col(Entity.next_reassessment_on).is_not(None)
+        )
+    ).scalars():
+        if day is not None and first <= day < first + dt.timedelta(weeks=52):
+            taken[(day - first).days // 7] += 1
+    weeks = stagger([e.code for e in unscheduled], taken)
+    for entity in unscheduled:
+        entity.next_reassessment_on = week_start(first, weeks[entity.code])
+        ctx.session.add(entity)
+    ctx.session.flush()
+    ctx.audit(
+        actor=ACTOR,
+        action="reassessment.schedule",
+        subject="entities",
+        after={
+            e.code: e.next_reassessment_on.isoformat()
+            for e in unscheduled
+            if e.next_reassessment_on
+        },
+    )
+    return len(unscheduled)
+
+
+def _evidence(ctx: Ctx, account: Account, others: list[Any]) -> Evidence:
+    holders: dict[str, tuple[str, str]] = {}
+    for role, index, status in ctx.session.execute(
+        select(col(Authorization.role), col(Authorization.staff_index), col(Staff.status))
+        .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
+        .where(col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None))
+    ).tuples():
+        holders.setdefault(role, (index, status))
+    from models.languages import split_languages
+    from models.survey import Candidate
+
+    me = Candidate(
+        f"account:{account.id}",
+        account.entity_code,
+        account.platform,
+        account.handle,
+        frozenset(split_languages(account.languages)),
+        account.purpose,
+        account.audience,
+        account.url,
+    )
+    overlaps = tuple(
+        f"{m.ref} ({m.owner}): {m.reason}"
+        for m in survey(me, [o for o in others if o.ref != me.ref])
+    )
+    entity = get_entity(ctx, account.entity_code)
+    attested = entity.attested_at
+    request = ctx.session.execute(
+        select(AccountRequest).where(col(AccountRequest.account_id) == account.id)
+    ).scalar_one_or_none()
+    evidence = json.loads(request.evidence) if request else {}
+    activity = ctx.session.get(AccountActivity, account.id)
+    today = local_date(ctx.now, entity.timezone)
+    return Evidence(
+        administrator=holders.get("administrator", (None, None))[0],
+        administrator_status=holders.get("administrator", (None, None))[1],
+        alternate=holders.get("alternate", (None, None))[0],
+        alternate_status=holders.get("alternate", (None, None))[1],
+        overlaps=overlaps,
+        missing=tuple(missing(ctx, account)),
+        attested_days_ago=(today - local_date(attested, entity.timezone)).days
+        if attested
+        else None,
+        purpose=account.purpose,
+        audience=account.audience,
+        risk_recorded=bool(evidence.get("risk.risks")),
+        editorial_recorded=bool(evidence.get("editorial")),
+        last_post_days_ago=(today - activity.last_post_on).days
+        if activity and activity.last_post_on
+        else None,
+        posts_per_month=activity.posts_per_month if activity else None,
+        followers=activity.followers if activity else None,
+    )
+
+
+def start(
+    ctx: Ctx, *, entity: str | None = None, due: dt.date | None = None, scheduled: bool = False
+) -> dict[str, int]:
+    """Open a reassessment campaign for one entity or all (or, `scheduled`, for those whose
+    next reassessment date has come)."""
+    query = select(Entity).order_by(col(Entity.code))
+    if entity:
+        query = query.where(col(Entity.code) == get_entity(ctx, entity).code)
+    targets = list(ctx.session.execute(query).scalars())
+    others = candidates(ctx)
+    report = {"campaigns": 0, "assessments": 0, "kept": 0}
+    for target in targets:
+        today = local_date(ctx.now, target.timezone)
+        if scheduled and (
+            target.next_reassessment_on is None or target.next_reassessment_on > today
+        ):
+            continue
+        anchor = target.next_reassessment_on if scheduled and target.next_reassessment_on else today
+        exists = ctx.session.execute(
+            select(Campaign).where(
+                col(Campaign.kind) == "reassessment",
+                col(Campaign.entity_code) == target.code,
+                col(Campaign.anchor_on) == anchor,
+            )
+        ).scalar_one_or_none()
+        if exists is not None:
+            continue
+        due_day = due or today + dt.timedelta(days=ASSESSMENT_DAYS)
+        if due_day < today:
+            raise Refused("--due", f"{due_day} lies before the effective date {today}")
+        due_at = due_after(due_day, 0, target.timezone)
+        campaign = Campaign(
+            kind="reassessment",
+            entity_code=target.code,
+            anchor_on=anchor,
+            due_at=due_at,
+            state="open",
+            opened_at=ctx.now,
+        )
+        ctx.session.add(campaign)
+        ctx.session.flush()
+        report["campaigns"] += 1
+        head = current_head(session=ctx.session, entity_code=target.code, at=ctx.now)
+        busy = set(
+            ctx.session.execute(
+                select(col(Assessment.account_id)).where(col(Assessment.state) == "open")
+            ).scalars()
+        )
+        for account in ctx.session.execute(
+            select(Account)
+            .where(
+                col(Account.entity_code) == target.code,
+                col(Account.state).in_(("active", "under-reassessment")),
+            )
+            .order_by(col(Account.id))
+        ).scalars():
+            if account.id in busy:
+                report["kept"] += 1
+                continue
+            findings = prefill(
+                _evidence(ctx, account, others), stale_after=ctx.settings.attestation_days
+            )
+            recommendation, why = recommend(findings)
+            ctx.session.add(
+                Assessment(
+                    account_id=account.id,
+                    campaign_id=campaign.id,
+                    reason="periodic",
+                    state="open",
+                    due_at=due_at,
+                    opened_at=ctx.now,
+                    findings=json.dumps(findings),
+                    recommendation=recommendation,
+                    why=why,
+                )
+            )
+            account.state = "under-reassessment"
+            ctx.session.add(account)
+            obligations.open_obligation(
+                ctx,
+                key=f"assessment:{account.id}",
+                clause="3.2",
+                kind="reassessment",
+                subject=f"account:{account.id}",
+                entity=target,
+                assignee=head or "registry",
+                due_at=due_at,
+                actor=ACTOR,
+            )
+            report["assessments"] += 1
+        if scheduled:
+            target.next_reassessment_on = (
+                anchor.replace(year=anchor.year + 1)
+                if not (anchor.month == 2 and anchor.day == 29)
+                else anchor + dt.timedelta(365)
+            )
+            ctx.session.add(target)
+        ctx.audit(
+            actor=ACTOR,
+            action="campaign.open",
+            subject=f"campaign:{campaign.id}",
+            after={"kind": "reassessment", "entity": target.code, "due_at": iso(due_at)},
+        )
+    ctx.session.flush()
+    return report
+
+
+def close_due(ctx: Ctx) -> int:
+    """At its deadline a reassessment campaign closes: complete if every assessment was decided,
+    else incomplete — no default decision is ever applied."""
+    due = (
+        ctx.session.execute(
+            select(Campaign).where(
+                col(Campaign.kind) == "reassessment",
+                col(Campaign.state) == "open",
+                col(Campaign.due_at) <= ctx.now,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for campaign in due:
+        states = Counter(
+            ctx.session.execute(
+                select(col(Assessment.state)).where(col(Assessment.campaign_id) == campaign.id)
+            ).scalars()
+        )
+        campaign.state, campaign.closed_at = "closed", ctx.now
+        campaign.outcome = "incomplete" if states["open"] else "complete"
+        ctx.session.add(campaign)
+        ctx.audit(
+            actor=ACTOR,
+            action="campaign.close",
+            subject=f"campaign:{campaign.id}",
+            after={"outcome": campaign.outcome, "unanswered": states["open"]},
+        )
+    return len(due)
+
+
+def _open_assessment(ctx: Ctx, account: Account) -> Assessment:
+    found = ctx.session.execute(
+        select(Assessment).where(
+            col(Assessment.account_id) == account.id, col(Assessment.state) == "open"
+        )
+    ).scalar_one_or_none()
+    if not isinstance(found, Assessment):
+        raise NotFound("ACCOUNT", f"account {account.id} has no open assessment")
+    return found
+
+
+def decide(
+    ctx: Ctx,
+    *,
+    ref: str,
+    decision: str,
+    reason: str,
+    by: str,
+    conditions: list[str] | None = None,
+    within_days: int = 30,
+) -> Assessment:
+    """The head (or officer-in-charge) decides: continue; continue with conditions (each an
+    obligation with a deadline); or withdraw approval (3.8), which starts the closure."""
+    if decision not in DECISIONS:
+        raise Refused("--decision", f"must be one of {', '.join(DECISIONS)}", "3.8")
+    account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="authorize",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    why = check_text("--reason", reason, limit=4000, clause="3.2")
+    conds = [check_text("--condition", c, limit=500, clause="3.2") for c in conditions or []]
+    if decision == "conditions" and not conds:
+        raise Refused(
+            "--condition", "continuing with conditions needs at least one condition", "3.2"
+        )
+    if decision != "conditions" and conds:
+        raise Refused("--condition", "conditions go with --decision conditions", "3.2")
+    if not 1 <= within_days <= 365:
+        raise Refused("--within", "must be 1 to 365 days")
+    assessment = _open_assessment(ctx, account)
+    entity = get_entity(ctx, account.entity_code)
+    assessment.state, assessment.decision = "decided", decision
+    assessment.decided_by, assessment.decided_at, assessment.reason_text = by, ctx.now, why
+    ctx.session.add(assessment)
+    obligations.close_key(
+        ctx, f"assessment:{account.id}", state="met", reason=f"{decision}: {why[:200]}", actor=by
+    )
+    if decision == "withdraw":
+        _withdraw(ctx, account, entity, by=by, why=why)
+    else:
+        account.state = "active"
+        ctx.session.add(account)
+        today = local_date(ctx.now, entity.timezone)
+        for number, text in enumerate(conds, start=1):
+            obligations.open_obligation(
+                ctx,
+                key=f"condition:{assessment.id}:{number}",
+                clause="3.2",
+                kind="assessment-condition",
+                subject=f"account:{account.id}",
+                entity=entity,
+                assignee=current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+                or "registry",
+                due_at=due_after(today, within_days, entity.timezone),
+                actor=by,
+                detail=text,
+            )
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action=f"assessment.{decision}",
+        subject=f"account:{account.id}",
+        after={"assessment": assessment.id, "reason": why, "conditions": conds},
+    )
+    return assessment
+
+
+def _withdraw(ctx: Ctx, account: Account, entity: Entity, *, by: str, why: str) -> None:
+    """3.8: approval withdrawn — every authorization revoked at once, the account withdrawn,
+    closure on the platform due within CLOSURE_DAYS; credentials stay in custody until then."""
+    for grant in ctx.session.execute(
+        select(Authorization).where(
+            col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None)
+        )
+    ).scalars():
+        grant.revoked_at, grant.revoked_by = ctx.now, by
+        grant.revoked_reason = f"approval withdrawn (3.8): {why[:200]}"
+        ctx.session.add(grant)
+    account.state, account.updated_at = "withdrawn", ctx.now
+    ctx.session.add(account)
+    ctx.session.flush()
+    for ob in ctx.session.execute(
+        select(Obligation).where(
+            col(Obligation.state) == "open",
+            col(Obligation.subject) == f"account:{account.id}",
+            col(Obligation.kind).not_in(("credential-handover", "credential-rotation")),
+        )
+    ).scalars():
+        obligations.close(ctx, ob, state="withdrawn", reason="approval withdrawn (3.8)", actor=by)
+    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    obligations.open_obligation(
+        ctx,
+        key=f"close:{account.id}",
+        clause="3.8",
+        kind="close-account",
+        subject=f"account:{account.id}",
+        entity=entity,
+        assignee=head or "registry",
+        due_at=due_after(local_date(ctx.now, entity.timezone), CLOSURE_DAYS, entity.timezone),
+        actor=by,
+    )
+
+
+def closed(ctx: Ctx, *, ref: str, closed_on: dt.date, evidence: str, by: str) -> Account:
+    """Record the closure (or archiving) on the platform, with evidence; nothing is deleted."""
+    account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="registry.write",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    if account.state != "withdrawn":
+        raise Refused(
+            "ACCOUNT",
+            f"account {account.id} is {account.state}; only a withdrawn account is closed",
+            "3.8",
+        )
+    entity = get_entity(ctx, account.entity_code)
+    if closed_on > local_date(ctx.now, entity.timezone):
+        raise Refused("--closed-on", f"{closed_on} lies after the effective date")
+    text = check_text("--evidence", evidence, limit=4000, clause="3.8")
+    account.state, account.closed_on, account.closure_evidence = "closed", closed_on, text
+    account.updated_at = ctx.now
+    ctx.session.add(account)
+    obligations.close_key(ctx, f"close:{account.id}", state="met", reason="closed (3.8)", actor=by)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.closed",
+        subject=f"account:{account.id}",
+        after={"closed_on": closed_on.isoformat(), "evidence": text},
+    )
+    return account
+
+
+def assessment_view(ctx: Ctx, a: Assessment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "account": a.account_id,
+        "campaign": a.campaign_id,
+        "reason": a.reason,
+        "state": a.state,
+        "due_at": iso(a.due_at),
+        "findings": json.loads(a.findings) if a.findings else {},
+        "recommendation": a.recommendation,
+        "why": a.why,
+        "decision": a.decision,
+        "decided_by": a.decided_by,
+        "decided_at": iso(a.decided_at),
+    }
+
+
+def list_assessments(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, Any]]:
+    query = select(Assessment).order_by(col(Assessment.id))
+    if entity:
+        query = query.join(Account, col(Account.id) == col(Assessment.account_id)).where(
+            col(Account.entity_code) == entity
+        )
+    return [assessment_view(ctx, a) for a in ctx.session.execute(query).scalars()]
+
+
+def get_assessment(ctx: Ctx, assessment_id: int) -> Assessment:
+    found = ctx.session.get(Assessment, assessment_id)
+    if found is None:
+        raise NotFound("ID", f"no assessment {assessment_id}")
+    return found
+
+
+def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
+    """A person answering for a duty (its assignee, or the head) records that it is met — e.g. a
+    condition of continuation."""
+    ob = ctx.session.get(Obligation, obligation_id)
+    if ob is None:
+        raise NotFound("ID", f"no obligation {obligation_id}")
+    if by != ob.assignee:
+        require(
+            ctx,
+            actor=by,
+            action="authorize",
+            entity_code=ob.entity_code,
+            subject=f"obligation:{ob.id}",
+        )
+    obligations.close(ctx, ob, state="met", reason=check_text("--note", note, limit=500), actor=by)
+    return ob
+
+
+def import_activity(ctx: Ctx, rows: list[tuple[int, dict[str, Any]]]) -> int:
+    """Activity figures (account,last_post,posts_per_month,followers) to inform 3.2's impact."""
+    from models.clock import parse_date
+
+    errors, values = [], []
+    for number, raw in rows:
+        try:
+            account = get_account(ctx, str(raw.get("account") or ""))
+            last = str(raw.get("last_post") or "").strip()
+            posts = str(raw.get("posts_per_month") or "").strip()
+            fans = str(raw.get("followers") or "").strip()
+            values.append(
+                (
+                    account.id,
+                    parse_date(last, field="last_post") if last else None,
+                    float(posts) if posts else None,
+                    int(fans) if fans else None,
+                )
+            )
+        except (Refused, ValueError) as exc:
+            errors.append(f"row {number}: {exc}")
+    if errors:
+        raise Refused("FILE", "; ".join(errors[:20]))
+    for account_id, last_post, posts_per_month, followers in values:
+        assert account_id is not None
+        row = ctx.session.get(AccountActivity, account_id) or AccountActivity(
+            account_id=account_id, imported_at=ctx.now
+        )
+        row.last_post_on, row.posts_per_month, row.followers = last_post, posts_per_month, followers
+        row.imported_at = ctx.now
+        ctx.session.add(row)
+    ctx.session.flush()
+    ctx.audit(
+        actor="operator",
+        action="activity.import",
+        subject="registry",
+        after={"accounts": len(values)},
+    )
+    return len(values)
+
+
+def housekeeping(ctx: Ctx) -> dict[str, int]:
+    """What the daily reassessment run does: schedule, open what is due, close what is over."""
+    scheduled = schedule(ctx)
+    opened = start(ctx, scheduled=True)
+    return {"scheduled": scheduled, **opened, "closed": close_due(ctx)}

@@ -1,0 +1,338 @@
+"""Periodic reassessment (issue 6; 3.2, 3.3, 3.8): campaigns, pre-filled findings, decisions,
+withdrawal and closure, conditions, staggering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from models.assessment import stagger
+from services import accounts, entities
+from tests.conftest import Result
+from tests.servers import SMTPServer
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+Smgov = Callable[..., Result]
+T0 = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)  # after issuance: no initial 3.3 assessment
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def registry(
+    cli_env: dict[str, str], smtp: SMTPServer, prefect_api: str, uow: Callable[..., Any]
+) -> dict[str, int]:
+    """UNOG with three accounts: complete, with a separated administrator, and withdrawn."""
+    cli_env.update(
+        {
+            "SMGOV_SMTP_HOST": "127.0.0.1",
+            "SMGOV_SMTP_PORT": str(smtp.port),
+            "SMGOV_SMTP_TLS": "none",
+        }
+    )
+    with uow(T0) as ctx:
+        entities.add_entity(
+            ctx, code="UNOG", name="UN Geneva", kind="office", timezone="Europe/Zurich"
+        )
+        for n in range(1, 6):
+            entities.add_staff(
+                ctx, index=f"30000{n}", name=f"S{n}", email=f"s{n}@un.example", entity="UNOG"
+            )
+        entities.set_head(ctx, code="UNOG", staff_index="300001")
+        ids = {}
+        for name, url in (
+            ("good", "x.com/ungeneva"),
+            ("orphan", "instagram.com/ungeneva"),
+            ("gone", "youtube.com/@ungeneva"),
+        ):
+            platform = url.split(".")[0]
+            acc = accounts.register(
+                ctx,
+                entity="UNOG",
+                platform=platform,
+                handle="ungeneva",
+                url=url,
+                languages=["en", "fr"],
+                purpose=f"{name} news",
+                audience="Geneva public",
+                by="300001",
+            )
+            assert acc.id is not None
+            ids[name] = acc.id
+            accounts.authorize(
+                ctx,
+                ref=str(acc.id),
+                staff="300002",
+                role="administrator",
+                by="300001",
+                reference="R",
+            )
+            accounts.authorize(
+                ctx, ref=str(acc.id), staff="300003", role="alternate", by="300001", reference="R"
+            )
+        gone = accounts.get_account(ctx, str(ids["gone"]))
+        gone.state = "withdrawn"
+        ctx.session.add(gone)
+    return ids
+
+
+def _separate(smgov: Smgov, index: str, day: str) -> None:
+    assert (
+        smgov(
+            "hr",
+            "event",
+            "--type",
+            "separation",
+            "--staff",
+            index,
+            "--effective",
+            day,
+            "--as-of",
+            day,
+        ).code
+        == 0
+    )
+
+
+class TestCampaign:
+    def test_one_assessment_per_active_account(
+        self, registry: dict[str, int], smgov: Smgov
+    ) -> None:
+        """A campaign opens one assessment per active account and none for withdrawn or closed
+        ones; a second run opens nothing (issue 6, 1)."""
+        first = smgov(
+            "campaign",
+            "start",
+            "reassessment",
+            "--entity",
+            "UNOG",
+            "--as-of",
+            "2026-04-01",
+            "--json",
+        )
+        assert first.code == 0, first.err
+        assert first.json()["campaigns"] == 1 and first.json()["assessments"] == 2
+        listed = smgov("assessment", "list", "--json").json()
+        assert sorted(a["account"] for a in listed) == sorted(
+            [registry["good"], registry["orphan"]]
+        )
+        again = smgov(
+            "campaign",
+            "start",
+            "reassessment",
+            "--entity",
+            "UNOG",
+            "--as-of",
+            "2026-04-01",
+            "--json",
+        ).json()
+        assert again["campaigns"] == 0 and again["assessments"] == 0
+        later = smgov(
+            "campaign",
+            "start",
+            "reassessment",
+            "--entity",
+            "UNOG",
+            "--as-of",
+            "2026-04-02",
+            "--json",
+        ).json()
+        assert later["assessments"] == 0 and later["kept"] == 2
+
+    def test_separated_administrator_prefilled(
+        self, registry: dict[str, int], smgov: Smgov
+    ) -> None:
+        """A separated administrator pre-fills 3.2(c) as not met with the reason, and the
+        recommendation says withdraw or fix (issue 6, 2)."""
+        _separate(smgov, "300002", "2026-03-01")
+        assert (
+            smgov("account", "show", str(registry["orphan"]), "--json").json()["administrator"]
+            is None
+        )
+        smgov("campaign", "start", "reassessment", "--entity", "UNOG", "--as-of", "2026-04-01")
+        listed = {a["account"]: a for a in smgov("assessment", "list", "--json").json()}
+        orphan = smgov("assessment", "show", str(listed[registry["orphan"]]["id"]), "--json").json()
+        assert orphan["findings"]["3.2(c)"]["finding"] == "not met"
+        assert "no authorized administrator" in orphan["findings"]["3.2(c)"]["note"]
+        assert orphan["recommendation"] == "conditions"
+        assert orphan["why"].startswith("withdraw, or continue on condition of fixing")
+
+
+class TestDecisions:
+    def test_withdraw_then_close(self, registry: dict[str, int], smgov: Smgov) -> None:
+        """Withdrawal revokes every authorization, opens the closure duty; after closure evidence
+        the account is closed and verify reports it not official (3.8; issue 6, 3)."""
+        good = str(registry["good"])
+        smgov("campaign", "start", "reassessment", "--entity", "UNOG", "--as-of", "2026-04-01")
+        refused = smgov(
+            "assess",
+            good,
+            "--decision",
+            "withdraw",
+            "--reason",
+            "no",
+            "--by",
+            "300004",
+            "--as-of",
+            "2026-04-02",
+        )
+        assert refused.code == 2
+        assert (
+            smgov(
+                "assess",
+                good,
+                "--decision",
+                "withdraw",
+                "--reason",
+                "No longer required",
+                "--by",
+                "300001",
+                "--as-of",
+                "2026-04-02",
+            ).code
+            == 0
+        )
+        shown = smgov("account", "show", good, "--json").json()
+        assert shown["state"] == "withdrawn" and shown["administrator"] is None
+        held = smgov("staff", "show", "300002", "--json").json()["authorizations"]
+        assert all(a["revoked_on"] for a in held if a["account"] == int(good))
+        duty = [
+            o
+            for o in smgov(
+                "obligation", "list", "--state", "open", "--as-of", "2026-04-02", "--json"
+            ).json()
+            if o["kind"] == "close-account"
+        ]
+        assert duty[0]["clause"] == "3.8" and duty[0]["due_at"].startswith("2026-05-02")
+        assert (
+            smgov(
+                "account",
+                "closed",
+                good,
+                "--closed-on",
+                "2026-04-10",
+                "--evidence",
+                "Deactivated by 300002; archive exported to the records unit",
+                "--by",
+                "300001",
+                "--as-of",
+                "2026-04-10",
+            ).code
+            == 0
+        )
+        verdict = smgov("account", "verify", "https://x.com/UNGeneva", "--json").json()
+        assert verdict["registered"] is True and verdict["official"] is False
+        assert verdict["state"] == "closed"
+        assert smgov("audit", "verify").code == 0
+
+    def test_condition_reminded_then_met(
+        self, registry: dict[str, int], smgov: Smgov, smtp: SMTPServer
+    ) -> None:
+        """A condition not met by its deadline is reminded and escalated citing its clause;
+        meeting it stops the reminders (issue 6, 4)."""
+        good = str(registry["good"])
+        smgov("campaign", "start", "reassessment", "--entity", "UNOG", "--as-of", "2026-04-01")
+        assert (
+            smgov(
+                "assess",
+                good,
+                "--decision",
+                "conditions",
+                "--reason",
+                "Keep it",
+                "--condition",
+                "Publish an editorial policy",
+                "--within",
+                "10",
+                "--by",
+                "300001",
+                "--as-of",
+                "2026-04-02",
+            ).code
+            == 0
+        )
+        assert smgov("account", "show", good, "--json").json()["state"] == "active"
+        start = len(smtp.messages)
+        for day in ("2026-04-12", "2026-04-13", "2026-04-27"):
+            smgov("sweep", "--as-of", day)
+        mails = [m for m in smtp.messages[start:] if "[3.2]" in m.body]
+        assert any("OVERDUE" in m.subject for m in mails)
+        assert "registry@un.example" in {m.rcpt_tos[0] for m in mails}
+        condition = next(
+            o
+            for o in smgov(
+                "obligation", "list", "--state", "open", "--as-of", "2026-04-27", "--json"
+            ).json()
+            if o["kind"] == "assessment-condition"
+        )
+        assert (
+            smgov(
+                "obligation",
+                "meet",
+                str(condition["id"]),
+                "--by",
+                "300001",
+                "--note",
+                "Policy published",
+                "--as-of",
+                "2026-04-28",
+            ).code
+            == 0
+        )
+        start = len(smtp.messages)
+        smgov("sweep", "--as-of", "2026-05-04")
+        assert not [
+            m
+            for m in smtp.messages[start:]
+            if "assessment" in m.body.lower() and "condition" in m.body.lower()
+        ]
+
+
+class TestStaggering:
+    def test_forty_entities_spread(self) -> None:
+        """The staggering puts no more than a configured share (here 5%: two of 40) of
+        entities in any one week (issue 6, 5)."""
+        weeks = stagger([f"E{n:02d}" for n in range(40)], Counter())
+        per_week = Counter(weeks.values())
+        assert max(per_week.values()) <= 0.05 * 40
+        assert len(per_week) == 40
+
+    def test_existing_load_is_respected(self) -> None:
+        """Weeks already carrying entities are filled last."""
+        weeks = stagger(["A", "B"], Counter({w: 1 for w in range(51)}))
+        assert weeks["A"] == 51
+
+    def test_daily_run_schedules_and_opens(
+        self,
+        registry: dict[str, int],
+        cli_env: dict[str, str],
+        uow: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The daily flow gives each entity a date within the year and opens its campaign on
+        that date, then moves the date a year on (the flow run through Prefect in-process)."""
+        for key, value in cli_env.items():
+            if key.startswith("SMGOV_"):
+                monkeypatch.setenv(key, value)
+        from flows.reassessment import reassessment
+
+        summary = reassessment(as_of="2026-04-01T12:00:00Z")
+        assert summary["scheduled"] == 1 and summary["campaigns"] == 0
+        with uow() as ctx:
+            day = entities.get_entity(ctx, "UNOG").next_reassessment_on
+        assert day is not None and dt.date(2026, 4, 8) <= day < dt.date(2027, 4, 8)
+        opened = reassessment(as_of=f"{day.isoformat()}T12:00:00Z")
+        assert opened["campaigns"] == 1 and opened["assessments"] == 2
+        with uow() as ctx:
+            assert entities.get_entity(ctx, "UNOG").next_reassessment_on == day.replace(
+                year=day.year + 1
+            )
