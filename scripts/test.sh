@@ -30,6 +30,14 @@ except Exception as exc:
     sys.exit(f"error: PostgreSQL at {url} is unreachable: {exc}")
 PY
 
+# Debian's Chromium renders the HTML report in a test (never a browser a tool downloads itself).
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  }
+fi
+
 # Nothing from the user's own smgov or Prefect set-up leaks into the tests.
 unset SMGOV_HOME SMGOV_DATABASE_URL PREFECT_API_URL PREFECT_HOME || true
 

@@ -422,7 +422,10 @@ def refresh_entry_obligation(
     gaps = missing(ctx, account)
     awaiting = account.state == "approved"
     if (not gaps and not awaiting) or account.state in ("withdrawn", "closed"):
-        obligations.close_key(ctx, key, state="met", reason="entry complete (3.4)", actor=actor)
+        if obligations.close_key(ctx, key, state="met", reason="entry complete (3.4)", actor=actor):
+            from services.inventory import refresh  # the entity's inventory may be done now
+
+            refresh(ctx)
         return
     entity = get_entity(ctx, account.entity_code)
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"

@@ -241,6 +241,10 @@ def import_accounts(
     if batch:
         report.incomplete += writer.write(batch)
         report.imported += len(batch)
+    if report.imported:
+        from services.inventory import refresh  # an entity's inventory may be done now
+
+        refresh(ctx)
     if report.imported or report.rejected:
         ctx.audit(
             actor=by,

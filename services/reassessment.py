@@ -197,6 +197,18 @@ def start(
             .order_by(col(Account.id))
         ).scalars():
             if account.id in busy:
+                kept = ctx.session.execute(
+                    select(Assessment).where(
+                        col(Assessment.account_id) == account.id, col(Assessment.state) == "open"
+                    )
+                ).scalar_one()
+                if kept.findings is None:  # e.g. the initial 3.3 one: pre-fill it now
+                    findings = prefill(
+                        _evidence(ctx, account, others), stale_after=ctx.settings.attestation_days
+                    )
+                    kept.findings = json.dumps(findings)
+                    kept.recommendation, kept.why = recommend(findings)
+                    ctx.session.add(kept)
                 report["kept"] += 1
                 continue
             findings = prefill(

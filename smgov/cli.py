@@ -46,6 +46,7 @@ request_app = typer.Typer(no_args_is_help=True, help="New-account requests (3.2)
 survey_app = typer.Typer(no_args_is_help=True, help="The UN system reference list (3.2(a)).")
 assessment_app = typer.Typer(no_args_is_help=True, help="Assessments against 3.2 (3.3, 3.8).")
 activity_app = typer.Typer(no_args_is_help=True, help="Activity figures for impact (3.2).")
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 campaign_start_app = typer.Typer(no_args_is_help=True, help="Open a campaign.")
 campaign_app.add_typer(campaign_start_app, name="start")
 for sub, name in (
@@ -64,6 +65,7 @@ for sub, name in (
     (survey_app, "survey"),
     (assessment_app, "assessment"),
     (activity_app, "activity"),
+    (report_app, "report"),
 ):
     app.add_typer(sub, name=name)
 
@@ -1284,6 +1286,56 @@ def activity_import(
         raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
     count = _run(lambda c: import_activity(c, rows), as_of=as_of)
     typer.echo(f"activity recorded for {count} accounts")
+
+
+# --------------------------------------------------------------------------------------------
+# reports and the demo
+
+
+@report_app.command("compliance")
+def report_compliance(
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or html")] = "table",
+    as_json: JsonOpt = False,
+    out: Annotated[str | None, typer.Option("--output", help="write to FILE")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Where each entity stands: completeness, overdue duties, orphans, parity (2.3)."""
+    from services import reports
+
+    kind = "json" if as_json else fmt
+    if kind not in ("table", "json", "csv", "html"):
+        raise Refused("--format", "must be table, json, csv or html")
+    if entity:
+        from services.entities import get_entity
+
+        _run(lambda c: get_entity(c, entity))
+    data = _run(lambda c: reports.compliance(c, entity=entity), as_of=as_of)
+    if kind == "json":
+        import json
+
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = {"table": reports.as_table, "csv": reports.as_csv, "html": reports.as_html}[kind](
+            data
+        )
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if kind != "json":
+            typer.echo(f"report written to {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("demo")
+def demo(
+    home: Annotated[str, typer.Option("--home", help="the demo's own home")] = "./smgov-demo",
+) -> None:
+    """Tell the whole story on a fictional organization, in its own home and database."""
+    from smgov.demo import run_demo
+
+    run_demo(home)
 
 
 # --------------------------------------------------------------------------------------------

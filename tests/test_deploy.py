@@ -60,7 +60,11 @@ def deployed(prefect_api: str, cli_env: dict[str, str]) -> Iterator[dict[str, st
         try:
             yield env
         finally:
-            for name in ("reminders/reminders-daily", "separation/separation-on-hr-event"):
+            for name in (
+                "reminders/reminders-daily",
+                "separation/separation-on-hr-event",
+                "reassessment/reassessment-daily",
+            ):
                 _prefect("deployment", "delete", name, env=env)
 
 

@@ -1,0 +1,293 @@
+"""The compliance report: where each entity stands against the bulletin, as of a date.
+
+Per entity: accounts by state, completeness of 3.4 entries and what is missing, obligations open
+and overdue by clause, campaigns, orphaned accounts (nobody authorized, 4.2), stale attestation
+(3.1(c)), dead-lettered messages, and language parity across the six official languages (2.3).
+A handful of grouped queries, whatever the size of the registry.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlmodel import col
+
+from models.clock import iso
+from models.languages import OFFICIAL_LANGUAGES, split_languages
+from models.tables import (
+    Account,
+    Authorization,
+    Campaign,
+    Entity,
+    Obligation,
+    Outbox,
+    Staff,
+)
+from services.context import Ctx
+
+LIVE = ("approved", "active", "under-reassessment")
+
+
+def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
+    s, now = ctx.session, ctx.now
+    entities = list(s.execute(select(Entity).order_by(col(Entity.code))).scalars())
+    if entity:
+        entities = [e for e in entities if e.code == entity]
+    codes = [e.code for e in entities]
+    states: dict[str, Counter[str]] = defaultdict(Counter)
+    parity: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    languages: dict[str, set[str]] = defaultdict(set)
+    for code, state, platform, langs in s.execute(
+        select(
+            col(Account.entity_code),
+            col(Account.state),
+            col(Account.platform),
+            col(Account.languages),
+        ).where(col(Account.entity_code).in_(codes))
+    ).tuples():
+        states[code][state] += 1
+        if state in LIVE:
+            for lang in split_languages(langs):
+                languages[code].add(lang)
+                if lang in OFFICIAL_LANGUAGES:
+                    parity[code][platform].add(lang)
+    incomplete: dict[str, Counter[str]] = defaultdict(Counter)
+    open_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
+    overdue_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
+    for code, clause, key, due_at in s.execute(
+        select(
+            col(Obligation.entity_code),
+            col(Obligation.clause),
+            col(Obligation.key),
+            col(Obligation.due_at),
+        ).where(
+            col(Obligation.entity_code).in_(codes),
+            col(Obligation.created_at) <= now,
+            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > now),
+        )
+    ).tuples():
+        open_by_clause[code][clause] += 1
+        if due_at < now:
+            overdue_by_clause[code][clause] += 1
+        if key.startswith("entry:"):
+            incomplete[code][clause] += 1
+    held = select(col(Authorization.account_id)).where(col(Authorization.revoked_at).is_(None))
+    orphans: dict[str, list[int]] = defaultdict(list)
+    for code, account_id in s.execute(
+        select(col(Account.entity_code), col(Account.id)).where(
+            col(Account.entity_code).in_(codes),
+            col(Account.state).in_(LIVE),
+            col(Account.id).not_in(held),
+        )
+    ).tuples():
+        orphans[code].append(account_id)
+    campaigns: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in s.execute(
+        select(Campaign).where(col(Campaign.entity_code).in_(codes)).order_by(col(Campaign.id))
+    ).scalars():
+        campaigns[c.entity_code].append(
+            {
+                "campaign": c.id,
+                "kind": c.kind,
+                "state": c.state,
+                "outcome": c.outcome,
+                "due_at": iso(c.due_at),
+            }
+        )
+    dead: Counter[str] = Counter(
+        dict(
+            s.execute(
+                select(col(Staff.entity_code), func.count())
+                .join(Outbox, col(Outbox.recipient_index) == col(Staff.index_number))
+                .where(col(Outbox.status) == "dead")
+                .group_by(col(Staff.entity_code))
+            )
+            .tuples()
+            .all()
+        )
+    )
+    stale_limit = now.timestamp() - ctx.settings.attestation_days * 86400
+    rows = []
+    for e in entities:
+        total = sum(states[e.code].values())
+        live = sum(states[e.code][x] for x in LIVE)
+        lacking = sum(incomplete[e.code].values())
+        since = e.attested_at or e.created_at
+        rows.append(
+            {
+                "code": e.code,
+                "name": e.name,
+                "timezone": e.timezone,
+                "accounts": total,
+                "by_state": dict(sorted(states[e.code].items())),
+                "complete": live - lacking,
+                "incomplete": lacking,
+                "open": sum(open_by_clause[e.code].values()),
+                "overdue": sum(overdue_by_clause[e.code].values()),
+                "open_by_clause": dict(sorted(open_by_clause[e.code].items())),
+                "overdue_by_clause": dict(sorted(overdue_by_clause[e.code].items())),
+                "orphaned": sorted(orphans[e.code]),
+                "attestation_stale": since.timestamp() < stale_limit,
+                "campaigns": campaigns[e.code],
+                "dead_letters": dead.get(e.code, 0),
+                "languages": sorted(languages[e.code]),
+                "parity": {
+                    p: {lang: lang in got for lang in OFFICIAL_LANGUAGES}
+                    for p, got in sorted(parity[e.code].items())
+                },
+                "official_languages_covered": sorted(
+                    {lang for got in parity[e.code].values() for lang in got}
+                ),
+            }
+        )
+    dead_total = s.execute(
+        select(func.count()).select_from(Outbox).where(col(Outbox.status) == "dead")
+    ).scalar_one()
+    return {"as_of": iso(now), "entities": rows, "dead_letters": int(dead_total)}
+
+
+def as_table(report: dict[str, Any]) -> str:
+    lines = [f"compliance as of {report['as_of']}", ""]
+    head = (
+        f"{'ENTITY':<10} {'ACCOUNTS':>8} {'COMPLETE':>8} {'OPEN':>5} {'OVERDUE':>7} "
+        f"{'ORPHANED':>8}  OFFICIAL LANGUAGES"
+    )
+    lines.append(head)
+    for e in report["entities"]:
+        langs = " ".join(
+            code if code in e["official_languages_covered"] else "--" for code in OFFICIAL_LANGUAGES
+        )
+        lines.append(
+            f"{e['code']:<10} {e['accounts']:>8} {e['complete']:>8} {e['open']:>5} "
+            f"{e['overdue']:>7} {len(e['orphaned']):>8}  {langs}"
+        )
+    lines.append("")
+    lines.append(f"dead-lettered messages: {report['dead_letters']}")
+    return "\n".join(lines) + "\n"
+
+
+def as_csv(report: dict[str, Any]) -> str:
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "as_of",
+            "entity",
+            "accounts",
+            "complete",
+            "incomplete",
+            "open",
+            "overdue",
+            "orphaned",
+            "attestation_stale",
+            "dead_letters",
+            *OFFICIAL_LANGUAGES,
+        ]
+    )
+    for e in report["entities"]:
+        writer.writerow(
+            [
+                report["as_of"],
+                e["code"],
+                e["accounts"],
+                e["complete"],
+                e["incomplete"],
+                e["open"],
+                e["overdue"],
+                len(e["orphaned"]),
+                e["attestation_stale"],
+                e["dead_letters"],
+                *[int(c in e["official_languages_covered"]) for c in OFFICIAL_LANGUAGES],
+            ]
+        )
+    return out.getvalue()
+
+
+def _chart(parity: dict[str, dict[str, bool]]) -> str:
+    """A platform x official-language grid as inline SVG (filled: covered)."""
+    cell, left, top = 28, 90, 22
+    platforms = list(parity) or ["(none)"]
+    width, height = left + cell * len(OFFICIAL_LANGUAGES) + 4, top + cell * len(platforms) + 4
+    parts = [
+        f'<svg role="img" aria-label="language parity" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, lang in enumerate(OFFICIAL_LANGUAGES):
+        parts.append(
+            f'<text x="{left + i * cell + cell / 2}" y="15" text-anchor="middle" '
+            f'font-size="12">{lang}</text>'
+        )
+    for j, platform in enumerate(platforms):
+        y = top + j * cell
+        parts.append(
+            f'<text x="{left - 6}" y="{y + cell / 2 + 4}" text-anchor="end" '
+            f'font-size="12">{html.escape(platform)}</text>'
+        )
+        for i, lang in enumerate(OFFICIAL_LANGUAGES):
+            on = parity.get(platform, {}).get(lang, False)
+            parts.append(
+                f'<rect x="{left + i * cell + 2}" y="{y + 2}" width="{cell - 4}" '
+                f'height="{cell - 4}" rx="4" fill="{"#1a7f37" if on else "#eaeef2"}" '
+                f'stroke="#8c959f"><title>{html.escape(platform)} {lang}: '
+                f"{'covered' if on else 'not covered'}</title></rect>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def as_html(report: dict[str, Any]) -> str:
+    """One self-contained page: a section per entity with its parity chart."""
+    sections = []
+    for e in report["entities"]:
+        clauses = (
+            "".join(
+                f"<tr><td>{html.escape(c)}</td><td>{n}</td>"
+                f"<td>{e['overdue_by_clause'].get(c, 0)}</td></tr>"
+                for c, n in e["open_by_clause"].items()
+            )
+            or '<tr><td colspan="3">none</td></tr>'
+        )
+        campaigns = (
+            "".join(
+                f"<li>{html.escape(c['kind'])} — {c['state']}"
+                f"{' (' + c['outcome'] + ')' if c['outcome'] else ''}, due "
+                f"{c['due_at']}</li>"
+                for c in e["campaigns"]
+            )
+            or "<li>none</li>"
+        )
+        sections.append(f"""
+<section id="entity-{html.escape(e["code"])}" aria-labelledby="h-{html.escape(e["code"])}">
+  <h2 id="h-{html.escape(e["code"])}">{html.escape(e["code"])} — {html.escape(e["name"])}</h2>
+  <p class="figures"><strong>{e["accounts"]}</strong> accounts · <strong>{e["complete"]}</strong>
+  complete · <strong>{e["incomplete"]}</strong> incomplete (3.4) · <strong>{e["overdue"]}</strong>
+  overdue · <strong>{len(e["orphaned"])}</strong> orphaned (4.2) ·
+  attestation {"<em>stale</em>" if e["attestation_stale"] else "current"} (3.1(c)) ·
+  {e["dead_letters"]} undelivered messages</p>
+  <div class="grid"><div><h3>Language parity (2.3)</h3>{_chart(e["parity"])}</div>
+  <div><h3>Open obligations by clause</h3><table><thead><tr><th>clause</th><th>open</th>
+  <th>overdue</th></tr></thead><tbody>{clauses}</tbody></table>
+  <h3>Campaigns</h3><ul>{campaigns}</ul></div></div>
+</section>""")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>smgov compliance {report["as_of"]}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2328; }}
+section {{ border: 1px solid #d0d7de; border-radius: 8px; padding: 1rem 1.5rem; margin: 1rem 0; }}
+.grid {{ display: flex; gap: 3rem; flex-wrap: wrap; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #d0d7de; padding: 2px 8px; }}
+em {{ color: #cf222e; font-style: normal; font-weight: bold; }}
+</style></head>
+<body><h1>Institutional social media accounts — compliance as of {report["as_of"]}</h1>
+<p>Secretary-General's bulletin <cite>Institutional use of social media</cite>.
+{len(report["entities"])} entities · {report["dead_letters"]} dead-lettered messages.</p>
+{"".join(sections)}
+</body></html>
+"""
