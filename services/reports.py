@@ -291,3 +291,29 @@ em {{ color: #cf222e; font-style: normal; font-weight: bold; }}
 {"".join(sections)}
 </body></html>
 """
+
+
+def clause_counts(ctx: Ctx) -> dict[str, tuple[int, int]]:
+    """Open and overdue obligations per clause as of `ctx.now`, a clause counting its
+    sub-clauses (3.4 takes 3.4(d))."""
+    from models.rules import RULES
+
+    rows = (
+        ctx.session.execute(
+            select(col(Obligation.clause), col(Obligation.due_at)).where(
+                col(Obligation.created_at) <= ctx.now,
+                or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now),
+            )
+        )
+        .tuples()
+        .all()
+    )
+    out: dict[str, tuple[int, int]] = {}
+    for rule in RULES:
+        mine = [
+            due
+            for clause, due in rows
+            if clause == rule.clause or clause.startswith(rule.clause + "(")
+        ]
+        out[rule.clause] = (len(mine), sum(1 for due in mine if due < ctx.now))
+    return out

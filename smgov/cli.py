@@ -1338,6 +1338,37 @@ def demo(
     run_demo(home)
 
 
+@app.command("clauses")
+def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Each actionable clause: the rule, its code, its tests, open and overdue obligations."""
+    from models.rules import RULES, clause_tests, tests_for
+    from services.reports import clause_counts
+
+    index = clause_tests()
+    counts = _run(clause_counts, as_of=as_of)
+    rows: list[dict[str, Any]] = []
+    for rule in RULES:
+        opened, overdue = counts.get(rule.clause, (0, 0))
+        rows.append(
+            {
+                "clause": rule.clause,
+                "rule": rule.rule,
+                "code": rule.code,
+                "tests": tests_for(rule.clause, index),
+                "open": opened,
+                "overdue": overdue,
+            }
+        )
+    if as_json:
+        output.emit_json(rows)
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['clause']:7} open {row['open']:>4}  overdue {row['overdue']:>4}  "
+            f"tests {len(row['tests']):>3}  {row['rule']}"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # entry point
 

@@ -8,7 +8,9 @@ TEMPLATE), dropped afterwards. Under CI=true a skipped test fails the run.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,38 @@ from services.db import make_engine, upgrade
 PG_URL = os.environ.get("SMGOV_TEST_POSTGRES_URL")
 RUN_ID = uuid.uuid4().hex[:8]
 UTC = dt.UTC
+
+
+CLAUSE = re.compile(r"(?<![\d.])([1-5]\.\d(?:\([a-e]\))?)(?![\d.])")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--write-clause-index",
+        default=None,
+        help="write the clause -> tests index (JSON) after collection",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test cites its clause in its docstring; that citation becomes its clause marker."""
+    for item in items:
+        doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+        for clause in sorted(set(CLAUSE.findall(doc))):
+            item.add_marker(pytest.mark.clause(clause))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    target = session.config.getoption("--write-clause-index")
+    if not target:
+        return
+    index: dict[str, set[str]] = {}
+    for item in session.items:
+        for mark in item.iter_markers("clause"):
+            index.setdefault(str(mark.args[0]), set()).add(item.nodeid.split("[")[0])
+    Path(target).write_text(
+        json.dumps({c: sorted(t) for c, t in sorted(index.items())}, indent=1) + "\n"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -118,8 +118,8 @@ class TestEndToEnd:
     def test_request_to_active_account(
         self, office: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path, db_url: str
     ) -> None:
-        """Request -> the survey finds the near-duplicate on the same platform and language (not
-        the one on Facebook) -> the head approves -> authorizations issued (3.7) and
+        """2.1, 3.2: request -> the survey finds the near-duplicate on the same platform and
+        language (not the one on Facebook) -> the head approves -> authorizations issued (3.7) and
         acknowledged -> created -> registered within 10 days (3.5) -> active; the head and
         the requester get e-mails (issue 4, 1 and 5)."""
         made = smgov(
