@@ -1369,6 +1369,20 @@ def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         )
 
 
+@app.command("serve")
+def serve() -> None:
+    """Run every flow on its schedule and its event triggers (one machine); Ctrl-C stops it."""
+    _quiet_prefect()
+    settings = _settings()
+    _engine(settings).dispose()
+    from flows.serve import serve_all
+
+    try:
+        serve_all(settings)
+    except RuntimeError as exc:
+        raise CheckFailed(f"serve: {exc}") from exc
+
+
 # --------------------------------------------------------------------------------------------
 # entry point
 

@@ -1,0 +1,133 @@
+"""`smgov serve` on one machine: it starts its own Prefect server, runs the reminders on their
+schedule and the separation flow on an emitted HR event, and leaves no process behind when
+stopped (issue 8, acceptance 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from models.clock import due_after, system_now
+from services import obligations
+from services.entities import get_entity
+from tests import org
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_serve_schedules_triggers_and_stops(
+    cli_env: dict[str, str], uow: Callable[..., Any]
+) -> None:
+    """Reminders run on their (here: every minute) schedule and a separation event is acted on
+    by the served deployment; SIGTERM stops serve and the Prefect server it started."""
+    now = system_now()
+    with uow(org.T0) as ctx:
+        org.seed(ctx)
+    with uow(org.T0) as ctx:
+        org.complete(ctx, org.account(ctx))
+    with uow(now) as ctx:
+        entity = get_entity(ctx, "OHCHR")
+        obligations.open_obligation(
+            ctx,
+            key="serve-test",
+            clause="3.6",
+            kind="update-entry",
+            subject="account:1",
+            entity=entity,
+            assignee="100004",
+            due_at=due_after(now.date(), 5, entity.timezone),
+            actor="test",
+        )
+    env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
+    env["SMGOV_SERVE_REMINDERS_CRON"] = "* * * * *"
+    env["PREFECT_HOME"] = os.environ["PREFECT_HOME"] + "-serve"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "smgov.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        url = ""
+        deadline = time.monotonic() + 120
+        assert serve.stderr is not None
+        while not url and time.monotonic() < deadline:
+            line = serve.stderr.readline()
+            if "flows served against" in line:
+                url = line.strip().rsplit(" ", 1)[-1]
+            elif not line and serve.poll() is not None:
+                break
+        assert url, "smgov serve did not start"
+        client_env = {**env, "PREFECT_API_URL": url}
+
+        def smgov(*args: str) -> Any:
+            proc = subprocess.run(
+                [sys.executable, "-m", "smgov.cli", *args],
+                env=client_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            return proc.stdout
+
+        sent = []
+        deadline = time.monotonic() + 150
+        while not sent and time.monotonic() < deadline:
+            time.sleep(3)
+            sent = [
+                m for m in json.loads(smgov("outbox", "list", "--json")) if m["status"] == "sent"
+            ]
+        assert sent, "the scheduled reminders never ran"
+        assert sent[0]["recipient"] == "comms.ohchr@un.example"
+
+        out = smgov(
+            "hr",
+            "event",
+            "--type",
+            "separation",
+            "--staff",
+            "100002",
+            "--effective",
+            (now - dt.timedelta(days=1)).date().isoformat(),
+            "--id",
+            "HR-SERVE",
+        )
+        assert "separation-on-hr-event" in out
+        state = ""
+        deadline = time.monotonic() + 90
+        while state != "applied" and time.monotonic() < deadline:
+            time.sleep(2)
+            state = json.loads(smgov("hr", "list", "--json"))[0]["state"]
+        assert state == "applied", "the served separation flow did not act on the event"
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        try:
+            serve.wait(timeout=60)
+        finally:
+            deadline = time.monotonic() + 30
+            while _alive(serve.pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            leftover = _alive(serve.pid)
+            if leftover:
+                os.killpg(serve.pid, signal.SIGKILL)
+    assert not leftover, "smgov serve left processes behind"
