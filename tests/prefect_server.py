@@ -20,11 +20,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(home: Path) -> Iterator[str]:
+def start(home: Path, extra: dict[str, str] | None = None) -> Iterator[str]:
     """Start `prefect server start` in its own process group; yield its API URL; stop it."""
     port = free_port()
     env = {
         **os.environ,
+        **(extra or {}),
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",

@@ -1,0 +1,120 @@
+"""Scale-out: a real Prefect server backed by PostgreSQL, a process work pool, the deployments of
+prefect.yaml, two workers, and the registry on PostgreSQL too (issue 8, acceptance 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests import org, prefect_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _api(url: str, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(  # noqa: S310 (our own Prefect server on 127.0.0.1)
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=15) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_two_workers_on_a_postgres_backed_prefect(
+    postgres: Any,
+    db_url: str,
+    cli_env: dict[str, str],
+    uow: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """prefect.yaml deploys to a Prefect server whose own database is PostgreSQL; two process
+    workers poll the pool; the reminders deployment runs against the registry on PostgreSQL and
+    completes with the expected outbox; every process started here is stopped by its id."""
+    with uow(org.T0) as ctx:
+        org.seed(ctx)
+    with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
+        org.account(ctx, created_on=dt.date(2026, 3, 1))
+    prefect_db = postgres.fresh(migrated=False)
+    asyncpg_url = prefect_db.replace("postgresql+psycopg://", "postgresql+asyncpg://")
+    home = tmp_path / "prefect"
+    home.mkdir()
+    workers: list[subprocess.Popen[bytes]] = []
+    prefect = str(Path(sys.executable).parent / "prefect")
+    try:
+        for url in prefect_server.start(home, {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url}):
+            env = {
+                **cli_env,
+                "PREFECT_API_URL": url,
+                "PREFECT_HOME": str(home),
+                "SMGOV_SOURCE_DIR": str(ROOT),
+            }
+
+            def run(*args: str, env: dict[str, str] = env) -> str:
+                proc = subprocess.run(
+                    [prefect, *args],
+                    env=env,
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=240,
+                    check=False,
+                )
+                assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+                return proc.stdout
+
+            run("work-pool", "create", "smgov", "--type", "process", "--overwrite")
+            run("--no-prompt", "deploy", "--all")
+            for n in range(2):
+                workers.append(
+                    subprocess.Popen(
+                        [prefect, "worker", "start", "--pool", "smgov", "--name", f"worker-{n}"],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+            run("deployment", "run", "reminders/reminders-daily", "--param", "as_of=2026-03-04")
+            state, deadline = "", time.monotonic() + 180
+            while state != "COMPLETED" and time.monotonic() < deadline:
+                time.sleep(2)
+                runs = _api(url, "/flow_runs/filter", {"limit": 50})
+                mine = [r for r in runs if r["parameters"].get("as_of") == "2026-03-04"]
+                state = mine[0]["state_type"] if mine else ""
+                assert state not in ("FAILED", "CRASHED"), mine
+            assert state == "COMPLETED"
+            workers_seen = _api(url, "/work_pools/smgov/workers/filter", {})
+            assert {w["name"] for w in workers_seen} >= {"worker-0", "worker-1"}
+            engine = create_engine(asyncpg_url.replace("+asyncpg", "+psycopg"))
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar()
+            engine.dispose()
+        registry = create_engine(db_url)
+        with registry.connect() as conn:
+            rows = conn.execute(text("SELECT recipient, status FROM outbox")).all()
+        registry.dispose()
+        assert [tuple(r) for r in rows] == [("head.ohchr@un.example", "sent")]
+    finally:
+        for worker in workers:
+            try:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(worker.pid, signal.SIGKILL)
+        postgres.drop(prefect_db)
