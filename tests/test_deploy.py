@@ -64,6 +64,8 @@ def deployed(prefect_api: str, cli_env: dict[str, str]) -> Iterator[dict[str, st
                 "reminders/reminders-daily",
                 "separation/separation-on-hr-event",
                 "reassessment/reassessment-daily",
+                "inventory/inventory",
+                "approval/approval",
             ):
                 _prefect("deployment", "delete", name, env=env)
 
