@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -39,9 +39,8 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@smgov.local>"
 
 
-def enqueue(
+def message_values(
     *,
-    session: Session,
     channel: str,
     recipient: str,
     subject: str,
@@ -49,24 +48,40 @@ def enqueue(
     now: dt.datetime,
     recipient_index: str | None = None,
     language: str = "en",
-) -> Outbox:
-    """Write a message to the outbox inside the caller's transaction."""
-    row = Outbox(
-        message_id=new_message_id(),
-        channel=channel,
-        recipient=recipient,
-        recipient_index=recipient_index,
-        language=language,
-        subject=subject[:300],
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=ensure_utc(now),
-        created_at=ensure_utc(now),
-    )
-    session.add(row)
-    session.flush()
-    return row
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new pending message (its Message-ID fixed now, for ever)."""
+    return {
+        "message_id": message_id or new_message_id(),
+        "channel": channel,
+        "recipient": recipient,
+        "recipient_index": recipient_index,
+        "language": language,
+        "subject": subject[:300],
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": ensure_utc(now),
+        "created_at": ensure_utc(now),
+    }
+
+
+def insert_many(*, session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Write messages in the caller's transaction, set-based; returns their ids by Message-ID."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        session.execute(insert(Outbox), chunk)
+        ids.update(
+            session.execute(
+                select(col(Outbox.message_id), col(Outbox.id)).where(
+                    col(Outbox.message_id).in_([r["message_id"] for r in chunk])
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return ids
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlmodel import col
 
 from models.tables import EntityRole, Notice, Staff
@@ -112,34 +112,42 @@ def write_once(
                 select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
             ).scalars()
         )
-    messages = written = 0
+    messages: list[dict[str, Any]] = []
+    notices: list[tuple[str, list[Item[P]]]] = []
     for rcpt, batch in items.items():
         fresh = [item for item in batch if item.key[:400] not in existing]
         if not fresh:
             continue
+        existing.update(item.key[:400] for item in fresh)
         subject, body = render([item.payload for item in fresh], rcpt.language)
-        message = outbox.enqueue(
-            session=ctx.session,
-            channel=rcpt.channel,
-            recipient=rcpt.address,
-            subject=subject,
-            body=body,
-            now=ctx.now,
-            recipient_index=rcpt.index,
-            language=rcpt.language,
-        )
-        assert message.id is not None
-        for item in fresh:
-            existing.add(item.key[:400])
-            ctx.session.add(
-                Notice(
-                    key=item.key[:400],
-                    obligation_id=item.obligation_id,
-                    stage=item.stage,
-                    outbox_id=message.id,
-                )
+        message_id = outbox.new_message_id()
+        messages.append(
+            outbox.message_values(
+                message_id=message_id,
+                channel=rcpt.channel,
+                recipient=rcpt.address,
+                subject=subject,
+                body=body,
+                now=ctx.now,
+                recipient_index=rcpt.index,
+                language=rcpt.language,
             )
-        messages += 1
-        written += len(fresh)
-    ctx.session.flush()
-    return messages, written
+        )
+        notices.append((message_id, fresh))
+    if not messages:
+        return 0, 0
+    ids = outbox.insert_many(session=ctx.session, rows=messages)
+    ctx.session.execute(
+        insert(Notice),
+        [
+            {
+                "key": item.key[:400],
+                "obligation_id": item.obligation_id,
+                "stage": item.stage,
+                "outbox_id": ids[message_id],
+            }
+            for message_id, fresh in notices
+            for item in fresh
+        ],
+    )
+    return len(messages), sum(len(fresh) for _, fresh in notices)
