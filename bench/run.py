@@ -1,0 +1,449 @@
+"""The benchmark at the scale of the whole UN system (issue 9). Not part of the test suite.
+
+    .venv/bin/python bench/run.py [--sizes 10000 100000] [--backends sqlite postgresql]
+
+For each size N (accounts) and backend it generates N/200 entities in 12 timezones, 20 staff per
+entity, N accounts in the six official languages and 2N obligations with due dates spread over
+four months, then measures:
+  sweep      services.reminders.queue_due as of one date: the due set, digests, outbox, notices
+  floor      one hand-written INSERT ... SELECT writing one outbox row per recipient from the
+             same due set, on a copy of the same data
+  hr         1,000 separation events recorded and applied in one batch (events per second)
+  import     an N-row inventory CSV through `smgov account import` (rows/s, peak memory, in a
+             child process)
+  report     the compliance report over the whole registry
+and prints a table and writes bench/results/results.json. PostgreSQL is SMGOV_BENCH_POSTGRES_URL
+(default: the local server, database `test` as the admin connection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text
+
+from models.clock import end_of_local_day
+from models.hr import parse_event
+from models.languages import OFFICIAL_LANGUAGES
+from models.reminders import ReminderPolicy
+from models.settings import Settings
+from models.tables import Account, Authorization, Entity, EntityRole, Obligation, Staff
+from services import obligations
+from services.context import unit_of_work
+from services.db import make_engine, upgrade
+
+ZONES = [
+    "America/New_York",
+    "Europe/Zurich",
+    "Asia/Bangkok",
+    "Africa/Nairobi",
+    "Asia/Beirut",
+    "America/Santiago",
+    "Europe/Vienna",
+    "Africa/Addis_Ababa",
+    "Asia/Tokyo",
+    "UTC",
+    "Pacific/Auckland",
+    "America/Port-au-Prince",
+]
+AS_OF = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PG_ADMIN = os.environ.get(
+    "SMGOV_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def generate(url: str, n: int, seed: int = 9) -> None:
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    upgrade(engine)
+    n_entities = max(n // 200, 5)
+    entities, staff, roles = [], [], []
+    for e in range(n_entities):
+        code = f"E{e:04d}"
+        entities.append(
+            {
+                "code": code,
+                "name": f"Entity {e}",
+                "kind": "office",
+                "timezone": ZONES[e % len(ZONES)],
+                "created_at": T0,
+            }
+        )
+        for s in range(20):
+            index = f"{e:04d}{s:02d}"
+            staff.append(
+                {
+                    "index_number": index,
+                    "name": f"Staff {index}",
+                    "email": f"s{index}@un.example",
+                    "entity_code": code,
+                    "language": OFFICIAL_LANGUAGES[s % 6],
+                    "status": "active",
+                    "status_effective_at": T0,
+                    "registry_officer": False,
+                    "created_at": T0,
+                }
+            )
+        roles.append(
+            {"entity_code": code, "staff_index": f"{e:04d}00", "role": "head", "starts_at": T0}
+        )
+    policy = ReminderPolicy()
+    with engine.begin() as conn:
+        conn.execute(insert(Entity), entities)
+        conn.execute(insert(Staff), staff)
+        conn.execute(insert(EntityRole), roles)
+        for start in range(0, n, 5000):
+            accounts, grants, duties = [], [], []
+            for i in range(start, min(n, start + 5000)):
+                e = rng.randrange(n_entities)
+                code, tz = f"E{e:04d}", ZONES[e % len(ZONES)]
+                langs = ";".join(sorted(rng.sample(OFFICIAL_LANGUAGES, rng.choice([1, 1, 2, 3]))))
+                accounts.append(
+                    {
+                        "id": i + 1,
+                        "entity_code": code,
+                        "platform": "x",
+                        "handle": f"acct{i}",
+                        "url": f"https://x.com/acct{i}",
+                        "languages": langs,
+                        "purpose": "News",
+                        "audience": "Public",
+                        "state": "active",
+                        "created_on": dt.date(2025, 1, 1),
+                        "registered_at": T0,
+                        "updated_at": T0,
+                    }
+                )
+                grants.append(
+                    {
+                        "account_id": i + 1,
+                        "staff_index": f"{e:04d}{rng.randrange(1, 20):02d}",
+                        "role": "administrator",
+                        "granted_by": f"{e:04d}00",
+                        "granted_at": T0,
+                        "reference": "bench",
+                    }
+                )
+                for kind in ("entry", "assessment"):
+                    due_day = AS_OF.date() + dt.timedelta(days=rng.randint(-60, 60))
+                    duties.append(
+                        obligations.obligation_values(
+                            key=f"{kind}:{i + 1}",
+                            clause="3.4" if kind == "entry" else "3.3",
+                            kind="inventory-entry" if kind == "entry" else "initial-assessment",
+                            subject=f"account:{i + 1}",
+                            entity_code=code,
+                            tz=tz,
+                            assignee=f"{e:04d}{rng.randrange(0, 20):02d}",
+                            due_at=end_of_local_day(due_day, tz),
+                            now=T0,
+                            policy=policy,
+                        )
+                    )
+            conn.execute(insert(Account), accounts)
+            conn.execute(insert(Authorization), grants)
+            conn.execute(insert(Obligation), duties)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval('account_id_seq', :n)"), {"n": n + 1})
+    engine.dispose()
+
+
+class Databases:
+    """A generated template per (backend, size), and fresh copies of it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        self.made: list[str] = []
+
+    def template(self, backend: str, n: int) -> str:
+        if backend == "sqlite":
+            path = self.workdir / f"tpl-{n}.db"
+            generate(f"sqlite:///{path}", n)
+            return str(path)
+        name = f"bench_tpl_{n}_{uuid.uuid4().hex[:6]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.made.append(name)
+        generate(self._pg(name), n)
+        return name
+
+    def copy(self, backend: str, template: str) -> str:
+        if backend == "sqlite":
+            path = self.workdir / f"copy-{uuid.uuid4().hex[:6]}.db"
+            shutil.copy(template, path)
+            return f"sqlite:///{path}"
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self.made.append(name)
+        return self._pg(name)
+
+    def _pg(self, name: str) -> str:
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+    def close(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def settings_for(url: str, home: Path) -> Settings:
+    return Settings(
+        home=home,
+        database_url=url,
+        audit_key="bench",
+        issuance_date=dt.date(2026, 1, 15),
+        registry_email="registry@un.example",
+    )
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def bench_sweep(url: str, home: Path) -> tuple[float, dict[str, int]]:
+    from services.reminders import queue_due
+
+    settings = settings_for(url, home)
+    engine = make_engine(url)
+
+    def run() -> dict[str, int]:
+        with unit_of_work(engine, settings, AS_OF) as ctx:
+            report = queue_due(ctx)
+        return {"messages": report.queued, "lines": report.lines, "obligations": report.obligations}
+
+    seconds, result = timed(run)
+    engine.dispose()
+    return seconds, result
+
+
+FLOOR = """
+INSERT INTO outbox (message_id, channel, recipient, recipient_index, language, subject, body,
+                    status, attempts, next_attempt_at, created_at)
+SELECT 'floor-' || s.index_number, 'email', s.email, s.index_number, s.language,
+       'smgov: ' || count(*) || ' item(s) due', 'digest', 'pending', 0, :now, :now
+FROM obligation o JOIN staff s ON s.index_number = o.assignee
+WHERE o.state = 'open' AND o.next_stage_at <= :now
+GROUP BY s.index_number, s.email, s.language
+"""
+
+
+def bench_floor(url: str) -> tuple[float, int]:
+    engine = make_engine(url)
+    now = AS_OF if engine.dialect.name == "postgresql" else AS_OF.replace(tzinfo=None)
+
+    def run() -> int:
+        with engine.begin() as conn:
+            return int(conn.execute(text(FLOOR), {"now": now}).rowcount)
+
+    seconds, rows = timed(run)
+    engine.dispose()
+    return seconds, rows
+
+
+def bench_hr(url: str, home: Path, n: int) -> tuple[float, int]:
+    from services.separation import apply_due, record
+
+    settings = settings_for(url, home)
+    engine = make_engine(url)
+    people = [f"{e:04d}{s:02d}" for e in range(max(n // 200, 5)) for s in range(1, 20)]
+    events = [
+        parse_event(
+            {
+                "event_id": f"B-{i}",
+                "type": "separation",
+                "staff": people[i],
+                "effective": "2026-05-31",
+            }
+        )
+        for i in range(min(1000, len(people)))
+    ]
+
+    def run() -> int:
+        with unit_of_work(engine, settings, AS_OF) as ctx:
+            record(ctx, events, source="bench")
+        with unit_of_work(engine, settings, AS_OF) as ctx:
+            return apply_due(ctx).revoked
+
+    seconds, revoked = timed(run)
+    engine.dispose()
+    return seconds, len(events) if revoked >= 0 else 0
+
+
+def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
+    path = home / "inventory.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "entity",
+                "platform",
+                "handle",
+                "url",
+                "languages",
+                "purpose",
+                "audience",
+                "administrator",
+                "alternate",
+                "created_on",
+            ]
+        )
+        for i in range(n):
+            writer.writerow(
+                [
+                    "E0000",
+                    "facebook",
+                    f"imp{i}",
+                    f"facebook.com/imp{i}",
+                    "en;fr",
+                    "News",
+                    "Public",
+                    "000001",
+                    "000002",
+                    "2025-06-01",
+                ]
+            )
+    env = {
+        **os.environ,
+        "SMGOV_HOME": str(home),
+        "SMGOV_DATABASE_URL": url,
+        "SMGOV_AUDIT_KEY": "bench",
+        "SMGOV_ISSUANCE_DATE": "2026-01-15",
+    }
+    code = (
+        "import resource, sys, time; from smgov.cli import main\n"
+        "t = time.perf_counter()\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e\n"
+        "print('BENCH', time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "account",
+            "import",
+            str(path),
+            "--by",
+            "000000",
+            "--as-of",
+            "2026-06-01",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("BENCH"))
+    seconds, rss_kb = float(line.split()[1]), int(line.split()[2])
+    return {"seconds": seconds, "rows_per_s": n / seconds, "peak_mb": rss_kb / 1024}
+
+
+def bench_report(url: str, home: Path) -> float:
+    from services.reports import compliance
+
+    settings = settings_for(url, home)
+    engine = make_engine(url)
+
+    def run() -> None:
+        with unit_of_work(engine, settings, AS_OF) as ctx:
+            compliance(ctx)
+
+    seconds, _ = timed(run)
+    engine.dispose()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="smgov-bench-"))
+    dbs = Databases(workdir)
+    results: list[dict[str, Any]] = []
+    try:
+        for backend in args.backends:
+            for n in args.sizes:
+                started = time.perf_counter()
+                template = dbs.template(backend, n)
+                home = workdir / f"{backend}-{n}"
+                home.mkdir()
+                sweep_s, sweep = bench_sweep(dbs.copy(backend, template), home)
+                floor_s, floor_rows = bench_floor(dbs.copy(backend, template))
+                hr_s, events = bench_hr(dbs.copy(backend, template), home, n)
+                imported = bench_import(dbs.copy(backend, template), home, n)
+                report_s = bench_report(dbs.copy(backend, template), home)
+                row = {
+                    "backend": backend,
+                    "accounts": n,
+                    "obligations": 2 * n,
+                    "sweep_s": sweep_s,
+                    **{f"sweep_{k}": v for k, v in sweep.items()},
+                    "floor_s": floor_s,
+                    "floor_rows": floor_rows,
+                    "sweep_floor_ratio": sweep_s / floor_s if floor_s else None,
+                    "hr_events": events,
+                    "hr_s": hr_s,
+                    "hr_events_per_s": events / hr_s,
+                    "import_s": imported["seconds"],
+                    "import_rows_per_s": imported["rows_per_s"],
+                    "import_peak_mb": imported["peak_mb"],
+                    "report_s": report_s,
+                    "setup_s": time.perf_counter() - started,
+                }
+                results.append(row)
+                print(
+                    f"{backend:10} {n:>7} sweep {sweep_s:7.2f}s floor {floor_s:6.2f}s "
+                    f"ratio {row['sweep_floor_ratio']:5.1f}  hr {row['hr_events_per_s']:7.0f}/s "
+                    f"import {imported['rows_per_s']:7.0f} rows/s {imported['peak_mb']:6.0f} MB "
+                    f"report {report_s:6.2f}s",
+                    flush=True,
+                )
+    finally:
+        dbs.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    for backend in args.backends:
+        sizes = sorted(r["accounts"] for r in results if r["backend"] == backend)
+        if len(sizes) >= 2:
+            small, big = (
+                next(r for r in results if r["backend"] == backend and r["accounts"] == s)
+                for s in (sizes[0], sizes[-1])
+            )
+            for key in ("sweep_s", "hr_s", "import_s", "report_s"):
+                print(
+                    f"{backend:10} scaling {sizes[0]}->{sizes[-1]} {key:9} "
+                    f"x{big[key] / small[key]:.1f}"
+                )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"written {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
