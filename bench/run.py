@@ -331,12 +331,14 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
         "SMGOV_AUDIT_KEY": "bench",
         "SMGOV_ISSUANCE_DATE": "2026-01-15",
     }
+    # Peak memory is the child's own high-water mark (VmHWM): ru_maxrss would carry over the
+    # parent's peak across fork and exec.
     code = (
-        "import resource, sys, time; from smgov.cli import main\n"
+        "import re, sys, time; from smgov.cli import main\n"
         "t = time.perf_counter()\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e\n"
-        "print('BENCH', time.perf_counter() - t, "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('BENCH', time.perf_counter() - t, hwm)\n"
     )
     proc = subprocess.run(
         [
@@ -382,6 +384,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--only", nargs="+", default=["sweep", "hr", "import", "report"], help="measure only these"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="smgov-bench-"))
     dbs = Databases(workdir)
@@ -393,37 +398,46 @@ def main() -> None:
                 template = dbs.template(backend, n)
                 home = workdir / f"{backend}-{n}"
                 home.mkdir()
-                sweep_s, sweep = bench_sweep(dbs.copy(backend, template), home)
-                floor_s, floor_rows = bench_floor(dbs.copy(backend, template))
-                hr_s, events = bench_hr(dbs.copy(backend, template), home, n)
-                imported = bench_import(dbs.copy(backend, template), home, n)
-                report_s = bench_report(dbs.copy(backend, template), home)
-                row = {
-                    "backend": backend,
-                    "accounts": n,
-                    "obligations": 2 * n,
-                    "sweep_s": sweep_s,
-                    **{f"sweep_{k}": v for k, v in sweep.items()},
-                    "floor_s": floor_s,
-                    "floor_rows": floor_rows,
-                    "sweep_floor_ratio": sweep_s / floor_s if floor_s else None,
-                    "hr_events": events,
-                    "hr_s": hr_s,
-                    "hr_events_per_s": events / hr_s,
-                    "import_s": imported["seconds"],
-                    "import_rows_per_s": imported["rows_per_s"],
-                    "import_peak_mb": imported["peak_mb"],
-                    "report_s": report_s,
-                    "setup_s": time.perf_counter() - started,
-                }
-                results.append(row)
+                row: dict[str, Any] = {"backend": backend, "accounts": n, "obligations": 2 * n}
+                if "sweep" in args.only:
+                    sweep_s, sweep = bench_sweep(dbs.copy(backend, template), home)
+                    floor_s, floor_rows = bench_floor(dbs.copy(backend, template))
+                    row.update(
+                        {
+                            "sweep_s": sweep_s,
+                            **{f"sweep_{k}": v for k, v in sweep.items()},
+                            "floor_s": floor_s,
+                            "floor_rows": floor_rows,
+                            "sweep_floor_ratio": sweep_s / floor_s if floor_s else None,
+                        }
+                    )
+                if "hr" in args.only:
+                    hr_s, events = bench_hr(dbs.copy(backend, template), home, n)
+                    row.update(
+                        {"hr_events": events, "hr_s": hr_s, "hr_events_per_s": events / hr_s}
+                    )
+                if "import" in args.only:
+                    imported = bench_import(dbs.copy(backend, template), home, n)
+                    row.update(
+                        {
+                            "import_s": imported["seconds"],
+                            "import_rows_per_s": imported["rows_per_s"],
+                            "import_peak_mb": imported["peak_mb"],
+                        }
+                    )
+                if "report" in args.only:
+                    row["report_s"] = bench_report(dbs.copy(backend, template), home)
+                row["setup_s"] = time.perf_counter() - started
                 print(
-                    f"{backend:10} {n:>7} sweep {sweep_s:7.2f}s floor {floor_s:6.2f}s "
-                    f"ratio {row['sweep_floor_ratio']:5.1f}  hr {row['hr_events_per_s']:7.0f}/s "
-                    f"import {imported['rows_per_s']:7.0f} rows/s {imported['peak_mb']:6.0f} MB "
-                    f"report {report_s:6.2f}s",
+                    f"{backend:10} {n:>7} "
+                    + "  ".join(
+                        f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in row.items()
+                        if k not in ("backend", "accounts")
+                    ),
                     flush=True,
                 )
+                results.append(row)
     finally:
         dbs.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -435,6 +449,8 @@ def main() -> None:
                 for s in (sizes[0], sizes[-1])
             )
             for key in ("sweep_s", "hr_s", "import_s", "report_s"):
+                if key not in big:
+                    continue
                 print(
                     f"{backend:10} scaling {sizes[0]}->{sizes[-1]} {key:9} "
                     f"x{big[key] / small[key]:.1f}"
