@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -126,6 +126,26 @@ def _quiet_prefect() -> None:
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _csv_rows(
+    file: str, columns: Sequence[str], *, field: str = "FILE"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a UTF-8 CSV with a header row, numbered as a spreadsheet shows them (the header is
+    row 1). A missing column, a bad encoding or broken CSV is one refusal naming the file."""
+    import csv
+
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            absent = [c for c in columns if c not in (reader.fieldnames or [])]
+            if absent:
+                raise Refused(
+                    field, f"missing columns: {', '.join(absent)} (expected {','.join(columns)})"
+                )
+            yield from enumerate(reader, start=2)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise Refused(field, f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
 
 
 def _date(text: str | None, field: str) -> dt.date | None:
@@ -634,28 +654,16 @@ def hr_import(
 ) -> None:
     """Import a batch export from the HR system: good rows are stored and applied in one flow
     run; bad rows are reported by row number and field."""
-    import csv
 
     from models.hr import parse_event
     from services.separation import record
 
     good, bad = [], []
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in HR_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise Refused(
-                    "FILE",
-                    f"missing columns: {', '.join(missing)} (expected {','.join(HR_COLUMNS)})",
-                )
-            for number, row in enumerate(reader, start=2):
-                try:
-                    good.append(parse_event(dict(row)))
-                except Refused as exc:
-                    bad.append({"row": number, "error": str(exc)})
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    for number, row in _csv_rows(file, HR_COLUMNS):
+        try:
+            good.append(parse_event(dict(row)))
+        except Refused as exc:
+            bad.append({"row": number, "error": str(exc)})
     report = _run(lambda c: record(c, good, source="csv"), as_of=as_of)
     outcome: dict[str, Any] = {}
     if report.stored:
@@ -838,18 +846,8 @@ def account_import(
     if by is None:
         raise Refused("--by", "name the person importing (index number)")
 
-    def read() -> Any:
-        try:
-            with open(file, encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                absent = [c for c in importer.COLUMNS if c not in (reader.fieldnames or [])]
-                if absent:
-                    raise Refused("FILE.csv", f"missing columns: {', '.join(absent)}")
-                yield from enumerate(reader, start=2)
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise Refused(
-                "FILE.csv", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}"
-            ) from exc
+    def read() -> Iterator[tuple[int, dict[str, Any]]]:
+        return _csv_rows(file, importer.COLUMNS, field="FILE.csv")
 
     reject_path = (reject_file or f"{file}.rejects.csv") if partial else None
     with contextlib.ExitStack() as stack:
@@ -1084,19 +1082,10 @@ def request_show(
 def survey_import(file: Annotated[str, typer.Argument(metavar="FILE.csv")]) -> None:
     """Load other UN system organizations' accounts (columns: organization,platform,handle,url,
     languages,purpose,audience) for the duplication survey (3.2(a))."""
-    import csv
 
     from services.requests import SURVEY_COLUMNS, import_survey
 
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            absent = [c for c in SURVEY_COLUMNS if c not in (reader.fieldnames or [])]
-            if absent:
-                raise Refused("FILE", f"missing columns: {', '.join(absent)}")
-            rows = list(enumerate(reader, start=2))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    rows = list(_csv_rows(file, SURVEY_COLUMNS))
     result = _run(lambda c: import_survey(c, rows))
     typer.echo(
         f"{result['added']} accounts added to the reference list, {result['updated']} updated"
@@ -1275,15 +1264,10 @@ def activity_import(
     file: Annotated[str, typer.Argument(metavar="FILE.csv")], as_of: AsOfOpt = None
 ) -> None:
     """Import activity figures (account,last_post,posts_per_month,followers)."""
-    import csv
 
     from services.reassessment import import_activity
 
-    try:
-        with open(file, encoding="utf-8-sig", newline="") as handle:
-            rows = list(enumerate(csv.DictReader(handle), start=2))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise Refused("FILE", f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    rows = list(_csv_rows(file, ("account", "last_post", "posts_per_month", "followers")))
     count = _run(lambda c: import_activity(c, rows), as_of=as_of)
     typer.echo(f"activity recorded for {count} accounts")
 
