@@ -47,6 +47,7 @@ from models.tables import Account, Authorization, Entity, EntityRole, Obligation
 from services import obligations
 from services.context import unit_of_work
 from services.db import make_engine, upgrade
+from services.importer import COLUMNS as IMPORT_COLUMNS
 
 ZONES = [
     "America/New_York",
@@ -295,20 +296,7 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
     path = home / "inventory.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "entity",
-                "platform",
-                "handle",
-                "url",
-                "languages",
-                "purpose",
-                "audience",
-                "administrator",
-                "alternate",
-                "created_on",
-            ]
-        )
+        writer.writerow(IMPORT_COLUMNS)
         for i in range(n):
             writer.writerow(
                 [

@@ -621,8 +621,8 @@ def _bluesky(host: str, segments: list[str], query: str) -> tuple[str, list[str]
     return host, ["profile", segments[1].lower()], ""
 
 
-_MASTODON_USER = re.compile(r"[A-Za-z0-9_]{1,30}")
-_MASTODON_TABS = frozenset({"with_replies", "media", "following", "followers"})
+_FEDIVERSE_USER = re.compile(r"[A-Za-z0-9_]{1,30}")
+_FEDIVERSE_TABS = frozenset({"with_replies", "media", "following", "followers"})
 
 
 def _mastodon(host: str, segments: list[str], query: str) -> tuple[str, list[str], str]:
@@ -631,7 +631,7 @@ def _mastodon(host: str, segments: list[str], query: str) -> tuple[str, list[str
         user = segments[1]  # the ActivityPub id /users/<name>, which redirects to /@<name>
     elif first.startswith("@") and len(segments) <= 2:
         user = first[1:]
-        if len(segments) == 2 and segments[1].lower() not in _MASTODON_TABS:
+        if len(segments) == 2 and segments[1].lower() not in _FEDIVERSE_TABS:
             _shape("mastodon")
         if "@" in user:
             # <instance>/@user@home is the home instance's account seen from elsewhere.
@@ -642,7 +642,7 @@ def _mastodon(host: str, segments: list[str], query: str) -> tuple[str, list[str
                 _fail(f"account @{user}@{home} lives on platform {owner}, not mastodon")
     else:
         _shape("mastodon")
-    if not _MASTODON_USER.fullmatch(user):
+    if not _FEDIVERSE_USER.fullmatch(user):
         _shape("mastodon")
     return host, ["@" + user.lower()], ""
 
