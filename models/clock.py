@@ -8,6 +8,7 @@ entity's IANA timezone: a due date is the *end of that calendar day* there (3.4,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import pendulum
@@ -69,15 +70,22 @@ def ensure_utc(instant: dt.datetime) -> dt.datetime:
     return instant.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=512)
+def zone(tz: str) -> pendulum.Timezone | pendulum.FixedTimezone:
+    """The pendulum timezone `tz`, loaded once per process (pendulum reads the zone file on
+    every call otherwise: the sweep spent most of its time there)."""
+    return pendulum.timezone(tz)
+
+
 def local_date(instant: dt.datetime, tz: str) -> dt.date:
     """The calendar day an instant falls on in the timezone `tz`."""
-    local = pendulum.instance(ensure_utc(instant)).in_timezone(tz)
+    local = pendulum.instance(ensure_utc(instant)).in_timezone(zone(tz))
     return dt.date(local.year, local.month, local.day)
 
 
 def start_of_local_day(day: dt.date, tz: str) -> dt.datetime:
     """The first instant of calendar day `day` in `tz`, in UTC (DST-aware)."""
-    local = pendulum.datetime(day.year, day.month, day.day, tz=tz)
+    local = pendulum.datetime(day.year, day.month, day.day, tz=zone(tz))
     return ensure_utc(dt.datetime.fromtimestamp(local.timestamp(), tz=UTC))
 
 

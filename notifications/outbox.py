@@ -66,12 +66,16 @@ def message_values(
     }
 
 
+OUTBOX = Outbox.__table__  # type: ignore[attr-defined]  # SQLModel types its table loosely
+
+
 def insert_many(*, session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Write messages in the caller's transaction, set-based; returns their ids by Message-ID."""
     ids: dict[str, int] = {}
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
-        session.execute(insert(Outbox), chunk)
+        # Core, not the ORM's bulk path: a sweep writes thousands of large digests at once.
+        session.execute(insert(OUTBOX), chunk)
         ids.update(
             session.execute(
                 select(col(Outbox.message_id), col(Outbox.id)).where(

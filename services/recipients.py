@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import insert, or_, select
 from sqlmodel import col
@@ -23,11 +23,12 @@ from services.context import Ctx
 P = TypeVar("P")
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """Who receives a message (a named tuple: hashed for every line of a sweep)."""
+
     channel: str  # "email" or "teams"
     address: str  # an e-mail address, or an apprise tag
-    index: str | None
+    staff_index: str | None
     language: str
 
 
@@ -58,23 +59,37 @@ class Directory:
             ).scalars()
         }
         self.tags = TeamsChannel(ctx.settings).tags()
+        # Answers are memoised: a sweep asks for the same few thousand people 300k times.
+        self._people: dict[str | None, list[Recipient]] = {}
+        self._teams: dict[str, list[Recipient]] = {}
+        self._registry: list[Recipient] | None = None
 
     def head(self, entity_code: str) -> str | None:
         return self.heads.get(entity_code)
 
     def person(self, index: str | None) -> list[Recipient]:
         """A staff member by e-mail; the registry team when nobody active is named."""
-        staff = self.staff.get(index or "")
-        if staff is None or staff.status != "active":
-            return self.registry()
-        return [Recipient("email", staff.email, staff.index_number, language_of(staff.language))]
+        found = self._people.get(index)
+        if found is None:
+            staff = self.staff.get(index or "")
+            if staff is None or staff.status != "active":
+                found = self.registry()
+            else:
+                found = [
+                    Recipient("email", staff.email, staff.index_number, language_of(staff.language))
+                ]
+            self._people[index] = found
+        return found
 
     def registry(self) -> list[Recipient]:
+        if self._registry is not None:
+            return self._registry
         found = []
         if self._settings.registry_email:
             found.append(Recipient("email", self._settings.registry_email, None, "en"))
         if "registry" in self.tags:
             found.append(Recipient("teams", "registry", None, "en"))
+        self._registry = found
         return found
 
     def security(self) -> list[Recipient]:
@@ -83,8 +98,13 @@ class Directory:
         return self.registry()
 
     def teams(self, entity_code: str) -> list[Recipient]:
-        tag = f"entity-{entity_code.lower()}"
-        return [Recipient("teams", tag, None, "en")] if tag in self.tags else []
+        found = self._teams.get(entity_code)
+        if found is None:
+            tag = f"entity-{entity_code.lower()}"
+            found = self._teams[entity_code] = (
+                [Recipient("teams", tag, None, "en")] if tag in self.tags else []
+            )
+        return found
 
 
 @dataclass(frozen=True)
@@ -112,15 +132,56 @@ def write_once(
                 select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
             ).scalars()
         )
-    messages: list[dict[str, Any]] = []
-    notices: list[tuple[str, list[Item[P]]]] = []
+    fresh: dict[Recipient, list[Item[P]]] = {}
     for rcpt, batch in items.items():
-        fresh = [item for item in batch if item.key[:400] not in existing]
-        if not fresh:
+        new = [item for item in batch if item.key[:400] not in existing]
+        existing.update(item.key[:400] for item in new)
+        if new:
+            fresh[rcpt] = new
+    ids = _write(ctx, {rcpt: [item.payload for item in new] for rcpt, new in fresh.items()}, render)
+    if not ids:
+        return 0, 0
+    ctx.session.execute(
+        insert(Notice),
+        [
+            {
+                "key": item.key[:400],
+                "obligation_id": item.obligation_id,
+                "stage": item.stage,
+                "outbox_id": ids[rcpt],
+            }
+            for rcpt, new in fresh.items()
+            for item in new
+        ],
+    )
+    return len(ids), sum(len(new) for new in fresh.values())
+
+
+def write_digests(
+    ctx: Ctx,
+    items: Mapping[Recipient, Sequence[P]],
+    render: Callable[[list[P], str], tuple[str, str]],
+) -> tuple[int, int]:
+    """One outbox message per recipient holding all its payloads (the caller guarantees they
+    were not told before); returns (messages, payloads) written."""
+    ids = _write(ctx, items, render)
+    return len(ids), sum(len(batch) for rcpt, batch in items.items() if rcpt in ids)
+
+
+def _write(
+    ctx: Ctx,
+    items: Mapping[Recipient, Sequence[P]],
+    render: Callable[[list[P], str], tuple[str, str]],
+) -> dict[Recipient, int]:
+    """Render and insert one message per recipient with payloads; their outbox ids."""
+    messages: list[dict[str, Any]] = []
+    by_message: dict[str, Recipient] = {}
+    for rcpt, batch in items.items():
+        if not batch:
             continue
-        existing.update(item.key[:400] for item in fresh)
-        subject, body = render([item.payload for item in fresh], rcpt.language)
+        subject, body = render(list(batch), rcpt.language)
         message_id = outbox.new_message_id()
+        by_message[message_id] = rcpt
         messages.append(
             outbox.message_values(
                 message_id=message_id,
@@ -129,25 +190,11 @@ def write_once(
                 subject=subject,
                 body=body,
                 now=ctx.now,
-                recipient_index=rcpt.index,
+                recipient_index=rcpt.staff_index,
                 language=rcpt.language,
             )
         )
-        notices.append((message_id, fresh))
     if not messages:
-        return 0, 0
+        return {}
     ids = outbox.insert_many(session=ctx.session, rows=messages)
-    ctx.session.execute(
-        insert(Notice),
-        [
-            {
-                "key": item.key[:400],
-                "obligation_id": item.obligation_id,
-                "stage": item.stage,
-                "outbox_id": ids[message_id],
-            }
-            for message_id, fresh in notices
-            for item in fresh
-        ],
-    )
-    return len(messages), sum(len(fresh) for _, fresh in notices)
+    return {by_message[message_id]: ids[message_id] for message_id in by_message}
