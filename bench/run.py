@@ -19,12 +19,15 @@ and prints a table and writes bench/results/results.json. PostgreSQL is SMGOV_BE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
 import os
 import random
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -346,6 +349,121 @@ def bench_hr(url: str, home: Path, n: int) -> tuple[float, int]:
     return seconds, len(events) if revoked >= 0 else 0
 
 
+def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, float]:
+    """One HR event at a time through a running `smgov api`, with a Prefect server already
+    running: seconds from the signed POST until the person's authorizations are revoked."""
+    import statistics
+    import urllib.request
+
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from smgov.api import sign
+    from tests import prefect_server
+
+    secret = secrets.token_hex(16)  # this run's own webhook secret
+    prefect_home = home / "prefect"
+    prefect_home.mkdir(exist_ok=True)
+    servers = prefect_server.start(prefect_home)
+    api_url = next(servers)
+    port = prefect_server.free_port()
+    env = {
+        **os.environ,
+        "SMGOV_HOME": str(home),
+        "SMGOV_DATABASE_URL": url,
+        "SMGOV_AUDIT_KEY": "bench",
+        "SMGOV_ISSUANCE_DATE": "2026-01-15",
+        "SMGOV_HR_WEBHOOK_SECRET": secret,
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(prefect_home),
+    }
+    log = (home / "api.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "smgov"), "api", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    engine = make_engine(url)
+    # administrators of distinct accounts, one per sample
+    with engine.connect() as conn:
+        people = list(
+            conn.execute(
+                select(col(Authorization.staff_index))
+                .where(col(Authorization.revoked_at).is_(None))
+                .group_by(col(Authorization.staff_index))
+                .limit(samples)
+            ).scalars()
+        )
+    seconds: list[float] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:  # until the intake has done its start-up run, as it has long before any event
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:  # noqa: S310
+                    if json.loads(answer.read())["intake"] == "ready":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError((home / "api.log").read_text())
+            time.sleep(0.2)
+        for i, person in enumerate(people):
+            body = json.dumps(
+                {
+                    "event_id": f"LAT-{i}",
+                    "type": "separation",
+                    "staff": person,
+                    "effective": "2026-05-01",
+                }
+            ).encode()
+            stamp = str(int(time.time()))
+            request = urllib.request.Request(  # noqa: S310 (loopback)
+                f"{base}/hr/events",
+                data=body,
+                headers={
+                    "content-type": "application/json",
+                    "x-smgov-timestamp": stamp,
+                    "x-smgov-signature": sign(secret, stamp, body),
+                },
+                method="POST",
+            )
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                assert answer.status == 202
+            while True:
+                with engine.connect() as conn:
+                    left = conn.execute(
+                        text(
+                            "SELECT count(*) FROM written_authorization "
+                            "WHERE staff_index = :p AND revoked_at IS NULL"
+                        ),
+                        {"p": person},
+                    ).scalar_one()
+                if left == 0:
+                    break
+                if time.perf_counter() - started > 60:
+                    raise RuntimeError("the event was not applied within 60 s")
+                time.sleep(0.01)
+            seconds.append(time.perf_counter() - started)
+            time.sleep(0.3)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+        engine.dispose()
+        with contextlib.suppress(StopIteration):
+            next(servers)
+    return {
+        "latency_first_s": seconds[0],
+        "latency_median_s": statistics.median(seconds[1:]),
+        "latency_max_s": max(seconds[1:]),
+    }
+
+
 def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
     path = home / "inventory.csv"
     with path.open("w", newline="") as handle:
@@ -427,7 +545,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument(
-        "--only", nargs="+", default=["sweep", "hr", "import", "report"], help="measure only these"
+        "--only",
+        nargs="+",
+        default=["sweep", "hr", "latency", "import", "report"],
+        help="measure only these",
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="smgov-bench-"))
@@ -458,6 +579,8 @@ def main() -> None:
                     row.update(
                         {"hr_events": events, "hr_s": hr_s, "hr_events_per_s": events / hr_s}
                     )
+                if "latency" in args.only:
+                    row.update(bench_latency(dbs.copy(backend, template), home, n))
                 if "import" in args.only:
                     imported = bench_import(dbs.copy(backend, template), home, n)
                     row.update(

@@ -54,13 +54,14 @@ def _deployment_listens() -> bool:
 
 
 def dispatch(
-    events: list[tuple[str, str, str]], *, as_of: str | None, batch: bool
+    events: list[tuple[str, str, str]], *, as_of: str | None, inline: bool
 ) -> dict[str, Any]:
     """After HR events are stored: emit `hr.staff.*` Prefect events for the deployment to act on,
-    or — for a batch, or when no server with the deployment answers — run the flow here, once."""
+    or — `inline` (a batch, or the HR intake, which answers in under a second), or when no
+    server with the deployment answers — run the flow here, once."""
     from models.hr import PREFECT_EVENTS
 
-    if not batch and _deployment_listens():
+    if not inline and _deployment_listens():
         from prefect.events import emit_event
         from prefect.events.worker import EventsWorker
 

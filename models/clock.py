@@ -77,6 +77,7 @@ def zone(tz: str) -> pendulum.Timezone | pendulum.FixedTimezone:
     return pendulum.timezone(tz)
 
 
+@functools.lru_cache(maxsize=16384)  # batches ask about the same few instants thousands of times
 def local_date(instant: dt.datetime, tz: str) -> dt.date:
     """The calendar day an instant falls on in the timezone `tz`."""
     local = pendulum.instance(ensure_utc(instant)).in_timezone(zone(tz))

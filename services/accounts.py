@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +34,7 @@ from models.registry import (
 )
 from models.tables import Account, AccountChange, Authorization, Entity, Obligation, Staff
 from services import obligations
-from services.authority import current_head, require
+from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
 
@@ -380,73 +382,122 @@ def _tz(ctx: Ctx, account: Account) -> str:
     return get_entity(ctx, account.entity_code).timezone
 
 
-def _person(ctx: Ctx, grant: Authorization | None) -> PersonFacts | None:
-    if grant is None:
-        return None
-    staff = ctx.session.get(Staff, grant.staff_index)
-    if staff is None:
-        return None
-    return PersonFacts(index=staff.index_number, active=staff.status == "active", email=staff.email)
+def missing_for(ctx: Ctx, accounts: Sequence[Account]) -> dict[int, list[str]]:
+    """3.4: what each entry still lacks (clause references; empty = complete), for a batch of
+    accounts in two queries."""
+    ids = [a.id for a in accounts if a.id is not None]
+    holders: dict[int, dict[str, str]] = defaultdict(dict)
+    for start in range(0, len(ids), 500):
+        for account_id, role, index in ctx.session.execute(
+            select(
+                col(Authorization.account_id),
+                col(Authorization.role),
+                col(Authorization.staff_index),
+            )
+            .where(
+                col(Authorization.account_id).in_(ids[start : start + 500]),
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.role).in_(("administrator", "alternate")),
+            )
+            .order_by(col(Authorization.id))
+        ):
+            holders[account_id][role] = index  # the latest grant of a role speaks for it
+    people = {index for roles in holders.values() for index in roles.values()}
+    staff: dict[str, PersonFacts] = {}
+    for start in range(0, len(people), 500):
+        chunk = sorted(people)[start : start + 500]
+        for index, status, email in ctx.session.execute(
+            select(col(Staff.index_number), col(Staff.status), col(Staff.email)).where(
+                col(Staff.index_number).in_(chunk)
+            )
+        ):
+            staff[index] = PersonFacts(index=index, active=status == "active", email=email)
+    gaps: dict[int, list[str]] = {}
+    for account in accounts:
+        assert account.id is not None  # callers pass flushed accounts
+        roles = holders.get(account.id, {})
+        gaps[account.id] = missing_items(
+            EntryFacts(
+                handle=account.handle,
+                platform=account.platform,
+                languages=split_languages(account.languages),
+                purpose=account.purpose,
+                audience=account.audience,
+                administrator=staff.get(roles.get("administrator", "")),
+                alternate=staff.get(roles.get("alternate", "")),
+            )
+        )
+    return gaps
 
 
 def missing(ctx: Ctx, account: Account) -> list[str]:
     assert account.id is not None  # callers pass flushed accounts
-    holders = _holders(ctx, account.id)
-    return missing_items(
-        EntryFacts(
-            handle=account.handle,
-            platform=account.platform,
-            languages=split_languages(account.languages),
-            purpose=account.purpose,
-            audience=account.audience,
-            administrator=_person(ctx, holders.get("administrator")),
-            alternate=_person(ctx, holders.get("alternate")),
-        )
-    )
+    return missing_for(ctx, [account])[account.id]
 
 
 def refresh_entry_obligation(
     ctx: Ctx, account: Account, *, actor: str, created: bool = False
 ) -> None:
-    """Keep the duty "complete this entry" (3.4/3.5/3.6) in step with the entry itself.
+    """Keep the duty "complete this entry" (3.4/3.5/3.6) in step with the entry itself."""
+    refresh_entry_obligations(ctx, [account], actor=actor, created=created)
+
+
+def refresh_entry_obligations(
+    ctx: Ctx, accounts: Sequence[Account], *, actor: str, created: bool = False
+) -> dict[int, int]:
+    """Keep each account's duty "complete this entry" (3.4/3.5/3.6) in step with its entry,
+    set-based; returns the open entry duties' ids by account.
 
     An approved account awaiting creation has no entry duty yet; once reported `created` the 3.5
-    clock runs from its creation date until it is registered complete and active."""
-    key = f"entry:{account.id}"
-    if (
-        account.state == "approved"
-        and not created
-        and (account.url is None or obligations.find_open(ctx, key) is not None)
-    ):
-        return
-    gaps = missing(ctx, account)
-    awaiting = account.state == "approved"
-    if (not gaps and not awaiting) or account.state in ("withdrawn", "closed"):
-        if obligations.close_key(ctx, key, state="met", reason="entry complete (3.4)", actor=actor):
-            from services.inventory import refresh  # the entity's inventory may be done now
+    clock runs from its creation date until it is registered complete and active. A complete
+    entry's duty is met; an incomplete one's is opened: 3.5 for an account registered or created
+    now, else 3.6 (a change to bring into the registry within 10 days)."""
+    keys = {account.id: f"entry:{account.id}" for account in accounts}
+    open_now = obligations.open_by_keys(ctx, list(keys.values()))
+    gaps = missing_for(ctx, accounts)
+    codes = {account.entity_code for account in accounts}
+    heads = heads_of(session=ctx.session, entity_codes=codes, at=ctx.now)
+    duties: list[obligations.Duty] = []
+    met = False
+    for account in accounts:
+        assert account.id is not None  # callers pass flushed accounts
+        key = keys[account.id]
+        awaiting = account.state == "approved"
+        if awaiting and not created and (account.url is None or key in open_now):
+            continue
+        if (not gaps[account.id] and not awaiting) or account.state in ("withdrawn", "closed"):
+            if key in open_now:
+                ob = open_now.pop(key)
+                obligations.close(ctx, ob, state="met", reason="entry complete (3.4)", actor=actor)
+                met = True
+            continue
+        if key in open_now:
+            continue
+        entity = get_entity(ctx, account.entity_code)
+        if created or account.registered_at == ctx.now:
+            clause, kind, due = _entry_deadline(ctx, entity, account.created_on or ctx.now.date())
+        else:
+            clause, kind = "3.6", "update-entry"
+            due = due_after(local_date(ctx.now, entity.timezone), 10, entity.timezone)
+        duties.append(
+            obligations.Duty(
+                key=key,
+                clause=clause,
+                kind=kind,
+                subject=f"account:{account.id}",
+                entity=entity,
+                assignee=heads.get(entity.code) or "registry",
+                due_at=due,
+            )
+        )
+    if met:
+        from services.inventory import refresh  # the entity's inventory may be done now
 
-            refresh(ctx)
-        return
-    entity = get_entity(ctx, account.entity_code)
-    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
-    if obligations.find_open(ctx, key) is not None:
-        return
-    if created or account.registered_at == ctx.now:
-        clause, kind, due = _entry_deadline(ctx, entity, account.created_on or ctx.now.date())
-    else:
-        clause, kind = "3.6", "update-entry"
-        due = due_after(local_date(ctx.now, entity.timezone), 10, entity.timezone)
-    obligations.open_obligation(
-        ctx,
-        key=key,
-        clause=clause,
-        kind=kind,
-        subject=f"account:{account.id}",
-        entity=entity,
-        assignee=head,
-        due_at=due,
-        actor=actor,
-    )
+        refresh(ctx)
+    opened = obligations.open_many(ctx, duties, actor=actor)
+    ids = {int(key.partition(":")[2]): ob.id for key, ob in open_now.items() if ob.id is not None}
+    ids.update({int(key.partition(":")[2]): oid for key, oid in opened.items()})
+    return ids
 
 
 def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, text
 from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso
@@ -28,6 +29,9 @@ from models.tables import AuditEvent
 
 GENESIS = "0" * 64
 _LOCK_ID = 0x536D676F  # "Smgo": the advisory lock that serializes audit appends on PostgreSQL
+_HEAD = "smgov.audit_head"  # session.info: (transaction, seq, hash) of the last event appended
+_PENDING = "smgov.audit_pending"  # session.info: (transaction, rows appended, not yet written)
+AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]  # SQLModel types its table loosely
 
 
 def audit_key(settings: Settings) -> bytes:
@@ -42,24 +46,41 @@ def audit_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    body = {
-        "seq": event.seq,
-        "actor": event.actor,
-        "action": event.action,
-        "subject": event.subject,
-        "outcome": event.outcome,
-        "before": event.before,
-        "after": event.after,
-        "recorded_at": iso(event.recorded_at),
-        "effective_at": iso(event.effective_at),
-        "prev_hash": event.prev_hash,
-    }
+_FIELDS = ("seq", "actor", "action", "subject", "outcome", "before", "after", "prev_hash")
+
+
+def _canonical(event: dict[str, Any]) -> bytes:
+    body = {name: event[name] for name in _FIELDS}
+    body["recorded_at"] = iso(event["recorded_at"])
+    body["effective_at"] = iso(event["effective_at"])
     return json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
 
 
-def _digest(key: bytes, event: AuditEvent) -> str:
+def _digest(key: bytes, event: dict[str, Any]) -> str:
     return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
+
+
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in (*_FIELDS, "recorded_at", "effective_at")}
+
+
+def write_pending(session: Session) -> None:
+    """Insert the events appended in this transaction and not yet written (one multi-row
+    INSERT). Runs before every commit, and before anything here reads the chain."""
+    pending = session.info.pop(_PENDING, None)
+    if pending and pending[0] is session.get_transaction():
+        session.execute(insert(AUDIT), pending[1])
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_HEAD, None)
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -86,37 +107,50 @@ class Auditor:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
         outcome: str = "done",
-    ) -> AuditEvent:
-        bind = session.get_bind()
-        if bind.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
-        head = session.execute(
-            select(col(AuditEvent.seq), col(AuditEvent.hash))
-            .order_by(col(AuditEvent.seq).desc())
-            .limit(1)
-        ).first()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        event = AuditEvent(
-            seq=seq,
-            actor=actor[:40],
-            action=action,
-            subject=subject[:100],
-            outcome=outcome,
-            before=_dump(before),
-            after=_dump(after),
-            recorded_at=ensure_utc(recorded_at),
-            effective_at=ensure_utc(effective_at),
-            prev_hash=prev,
-            hash="",
-        )
-        event.hash = _digest(self.key, event)
-        session.add(event)
-        session.flush()
-        return event
+    ) -> None:
+        # The chain's head is read (under the lock) once per transaction, then carried along:
+        # a batch of thousands of events costs one query, not one each.
+        session.connection()  # begins the transaction if nothing has yet
+        transaction = session.get_transaction()
+        cached = session.info.get(_HEAD)
+        if cached is not None and cached[0] is transaction:
+            seq, prev = cached[1] + 1, cached[2]
+        else:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+            head = session.execute(
+                select(col(AuditEvent.seq), col(AuditEvent.hash))
+                .order_by(col(AuditEvent.seq).desc())
+                .limit(1)
+            ).first()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        row: dict[str, Any] = {
+            "seq": seq,
+            "actor": actor[:40],
+            "action": action,
+            "subject": subject[:100],
+            "outcome": outcome,
+            "before": _dump(before),
+            "after": _dump(after),
+            "recorded_at": ensure_utc(recorded_at),
+            "effective_at": ensure_utc(effective_at),
+            "prev_hash": prev,
+        }
+        row["hash"] = _digest(self.key, row)
+        # Written with the transaction's other events in one INSERT (write_pending), not one
+        # ORM object each: a batch of 1,000 HR events appends over 10,000 events.
+        pending: tuple[Any, list[dict[str, Any]]] | None = session.info.get(_PENDING)
+        if pending is None or pending[0] is not transaction:
+            pending = session.info[_PENDING] = (transaction, [])
+        pending[1].append(row)
+        session.info[_HEAD] = (transaction, seq, row["hash"])
+        if len(pending[1]) >= 1000:
+            write_pending(session)
 
 
 def checkpoint(*, session: Session) -> str:
     """The head of the chain as `SEQ:HASH`, to keep somewhere the database cannot reach."""
+    write_pending(session)
     head = session.execute(
         select(col(AuditEvent.seq), col(AuditEvent.hash))
         .order_by(col(AuditEvent.seq).desc())
@@ -130,6 +164,7 @@ def checkpoint(*, session: Session) -> str:
 def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) -> int:
     """Check the whole chain; return the number of events, or raise CheckFailed naming the first
     broken event."""
+    write_pending(session)
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
@@ -142,7 +177,7 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
             )
         if event.prev_hash != expected_prev:
             raise CheckFailed(f"audit event {event.seq}: does not follow event {event.seq - 1}")
-        if not hmac.compare_digest(_digest(key, event), event.hash):
+        if not hmac.compare_digest(_digest(key, _fields(event)), event.hash):
             raise CheckFailed(f"audit event {event.seq}: hash does not match its content")
         expected_prev = event.hash
         expected_seq += 1
@@ -164,4 +199,5 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
 
 
 def count_events(*, session: Session) -> int:
+    write_pending(session)
     return int(session.execute(select(func.count()).select_from(AuditEvent)).scalar_one())

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
@@ -49,16 +50,22 @@ def roles_at(*, session: Session, staff: Staff, entity_code: str, at: dt.datetim
 
 def current_head(*, session: Session, entity_code: str, at: dt.datetime) -> str | None:
     """Who acts as head of entity at `at`: an officer-in-charge in period, else the head."""
+    return heads_of(session=session, entity_codes=[entity_code], at=at).get(entity_code)
+
+
+def heads_of(*, session: Session, entity_codes: Iterable[str], at: dt.datetime) -> dict[str, str]:
+    """Who acts as head of each entity at `at` (entities with nobody are left out)."""
     rows = session.execute(
-        select(col(EntityRole.role), col(EntityRole.staff_index)).where(
-            col(EntityRole.entity_code) == entity_code,
+        select(col(EntityRole.entity_code), col(EntityRole.role), col(EntityRole.staff_index))
+        .where(
+            col(EntityRole.entity_code).in_(set(entity_codes)),
             col(EntityRole.role).in_(("head", "officer-in-charge")),
             col(EntityRole.starts_at) <= at,
             or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > at),
         )
+        .order_by(col(EntityRole.role))  # 'head' sorts first: an officer-in-charge prevails
     ).all()
-    by_role = {role: index for role, index in rows}
-    return by_role.get("officer-in-charge") or by_role.get("head")
+    return {entity_code: index for entity_code, _, index in rows}
 
 
 def acting_person(ctx: Ctx, index: str) -> Staff:

@@ -8,9 +8,11 @@ obligation closes its key is suffixed with `#<id>`, freeing the name for a later
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlmodel import col
 
 from models.clock import days_left, iso
@@ -21,6 +23,7 @@ from models.tables import Entity, Obligation
 from services.context import Ctx
 
 STATES = ("open", "met", "withdrawn")
+OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
 def policy_from(settings: Settings) -> ReminderPolicy:
@@ -33,9 +36,23 @@ def policy_from(settings: Settings) -> ReminderPolicy:
 
 
 def find_open(ctx: Ctx, key: str) -> Obligation | None:
-    return ctx.session.execute(
-        select(Obligation).where(col(Obligation.key) == key, col(Obligation.state) == "open")
-    ).scalar_one_or_none()
+    return open_by_keys(ctx, [key]).get(key)
+
+
+def open_by_keys(ctx: Ctx, keys: Sequence[str]) -> dict[str, Obligation]:
+    """The open obligations named by `keys`. Looked up by key alone, through its unique index
+    (a closed duty's key carries `#id`), and the state checked here: with `state = 'open'` in
+    the query SQLite may prefer the sweep's (state, next_stage_at) index and scan every open
+    duty once per lookup."""
+    found: dict[str, Obligation] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        for ob in ctx.session.execute(
+            select(Obligation).where(col(Obligation.key).in_(unique[start : start + 500]))
+        ).scalars():
+            if ob.state == "open":
+                found[ob.key] = ob
+    return found
 
 
 def obligation_values(
@@ -71,6 +88,83 @@ def obligation_values(
     }
 
 
+@dataclass(frozen=True)
+class Duty:
+    """A duty to open: who must do what, by when, under which clause, about which subject."""
+
+    key: str
+    clause: str
+    kind: str
+    subject: str
+    entity: Entity
+    assignee: str
+    due_at: dt.datetime
+    detail: str | None = None
+
+
+def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]:
+    """Open each duty unless it is open already (an open one is handed to the new assignee if
+    need be); returns the open obligations' ids by key. Set-based: one query finds the open
+    keys, one multi-row INSERT writes the new duties, each opening is audited."""
+    wanted = list({duty.key: duty for duty in duties}.values())
+    keys = [duty.key for duty in wanted]
+    existing = open_by_keys(ctx, keys)
+    ids: dict[str, int] = {}
+    fresh: list[dict[str, Any]] = []
+    zones: dict[str, str] = {}
+    policy = policy_from(ctx.settings)
+    for duty in wanted:
+        ob = existing.get(duty.key)
+        if ob is not None and ob.id is not None:
+            if ob.assignee != duty.assignee:
+                reassign(ctx, ob, assignee=duty.assignee, actor=actor)
+            ids[duty.key] = ob.id
+            continue
+        zones[duty.entity.code] = duty.entity.timezone
+        fresh.append(
+            obligation_values(
+                key=duty.key,
+                clause=duty.clause,
+                kind=duty.kind,
+                subject=duty.subject,
+                entity_code=duty.entity.code,
+                tz=duty.entity.timezone,
+                assignee=duty.assignee,
+                due_at=duty.due_at,
+                now=ctx.now,
+                policy=policy,
+                detail=duty.detail,
+            )
+        )
+    for start in range(0, len(fresh), 500):
+        chunk = fresh[start : start + 500]
+        ctx.session.execute(insert(OBLIGATION), chunk)
+        for key, oid in ctx.session.execute(
+            select(col(Obligation.key), col(Obligation.id)).where(
+                col(Obligation.key).in_([row["key"] for row in chunk])
+            )
+        ):
+            ids[key] = oid
+    for row in fresh:
+        ctx.audit(
+            actor=actor,
+            action="obligation.open",
+            subject=f"obligation:{ids[row['key']]}",
+            after={
+                "id": ids[row["key"]],
+                "clause": row["clause"],
+                "kind": row["kind"],
+                "subject": row["subject"],
+                "entity": row["entity_code"],
+                "assignee": row["assignee"],
+                "due_at": iso(row["due_at"]),
+                "days_left": days_left(row["due_at"], ctx.now, zones[row["entity_code"]]),
+                "state": "open",
+            },
+        )
+    return ids
+
+
 def open_obligation(
     ctx: Ctx,
     *,
@@ -85,34 +179,9 @@ def open_obligation(
     detail: str | None = None,
 ) -> Obligation:
     """Open the duty `key` unless it is already open (then it is returned unchanged)."""
-    existing = find_open(ctx, key)
-    if existing is not None:
-        if existing.assignee != assignee:
-            reassign(ctx, existing, assignee=assignee, actor=actor)
-        return existing
-    ob = Obligation(
-        **obligation_values(
-            key=key,
-            clause=clause,
-            kind=kind,
-            subject=subject,
-            entity_code=entity.code,
-            tz=entity.timezone,
-            assignee=assignee,
-            due_at=due_at,
-            now=ctx.now,
-            policy=policy_from(ctx.settings),
-            detail=detail,
-        )
-    )
-    ctx.session.add(ob)
-    ctx.session.flush()
-    ctx.audit(
-        actor=actor,
-        action="obligation.open",
-        subject=f"obligation:{ob.id}",
-        after=obligation_view(ctx, ob, entity.timezone),
-    )
+    duty = Duty(key, clause, kind, subject, entity, assignee, due_at, detail)
+    ob = ctx.session.get(Obligation, open_many(ctx, [duty], actor=actor)[key])
+    assert ob is not None  # just found or written in this transaction
     return ob
 
 

@@ -22,7 +22,7 @@ from models.hr import HANDOVER_CHECKLIST, EventIn
 from models.tables import Account, Authorization, Entity, HREvent, Staff
 from notifications.templates import Alert, render_alerts
 from services import obligations
-from services.accounts import refresh_entry_obligation
+from services.accounts import refresh_entry_obligations
 from services.context import Ctx
 from services.recipients import Directory, Item, Recipient, write_once
 
@@ -206,6 +206,8 @@ def _after_revocation(
         people={i for r in remaining.values() for i in r.values()},
     )
     alerts: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
+    handovers: list[obligations.Duty] = []
+    designate: list[Account] = []
     for account_id, causes in touched.items():
         account = accounts[account_id]
         entity = session.get(Entity, account.entity_code)
@@ -214,21 +216,19 @@ def _after_revocation(
         left = remaining.get(account_id, {})
         keeper = left.get("administrator") or left.get("alternate") or head
         for event in {e.event_id: e for e, _ in causes}.values():
-            ob = obligations.open_obligation(
-                ctx,
-                key=f"handover:{account_id}:{event.event_id}",
-                clause="4.2",
-                kind="credential-handover",
-                subject=f"account:{account_id}",
-                entity=entity,
-                assignee=keeper,
-                due_at=due_after(
-                    event.effective_on, ctx.settings.handover_days, zones[entity.code]
-                ),
-                actor=HR_ACTOR,
+            handovers.append(
+                obligations.Duty(
+                    key=f"handover:{account_id}:{event.event_id}",
+                    clause="4.2",
+                    kind="credential-handover",
+                    subject=f"account:{account_id}",
+                    entity=entity,
+                    assignee=keeper,
+                    due_at=due_after(
+                        event.effective_on, ctx.settings.handover_days, zones[entity.code]
+                    ),
+                )
             )
-            assert ob.id is not None
-            report.obligations.add(ob.id)
             roles = ", ".join(sorted({a.role for e, a in causes if e.event_id == event.event_id}))
             note = Alert(
                 title=f"{event.type}: staff member {event.staff_index} no longer runs "
@@ -243,10 +243,7 @@ def _after_revocation(
             for rcpt in directory.person(head):
                 alerts[rcpt].append(Item(f"hr:{event.event_id}:{account_id}:{rcpt.address}", note))
         if any(a.role in ("administrator", "alternate") for _, a in causes):
-            refresh_entry_obligation(ctx, account, actor=HR_ACTOR)  # designate anew: 3.4(d), 3.6
-            entry = obligations.find_open(ctx, f"entry:{account_id}")
-            if entry is not None and entry.id is not None:
-                report.obligations.add(entry.id)
+            designate.append(account)  # designate anew: 3.4(d), 3.6
         if not left:
             report.orphaned.append(account_id)
             alarm = Alert(
@@ -273,6 +270,8 @@ def _after_revocation(
                         alarm,
                     )
                 )
+    report.obligations.update(obligations.open_many(ctx, handovers, actor=HR_ACTOR).values())
+    report.obligations.update(refresh_entry_obligations(ctx, designate, actor=HR_ACTOR).values())
     messages, _ = write_once(ctx, alerts, render_alerts)
     report.alerts = messages
 

@@ -594,7 +594,7 @@ def _dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: b
     from models.clock import iso
 
     try:
-        return dispatch(events, as_of=iso(_now(as_of)) if as_of else None, batch=batch)
+        return dispatch(events, as_of=iso(_now(as_of)) if as_of else None, inline=batch)
     except Exception as exc:  # stored already: the daily sweep applies it
         raise CheckFailed(
             f"hr: events stored, but processing could not run now ({type(exc).__name__}); "
