@@ -69,23 +69,24 @@ def message_values(
 OUTBOX = Outbox.__table__  # type: ignore[attr-defined]  # SQLModel types its table loosely
 
 
-def insert_many(*, session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Write messages in the caller's transaction, set-based; returns their ids by Message-ID."""
-    ids: dict[str, int] = {}
+def insert_many(
+    *, session: Session, rows: list[dict[str, Any]], ids: bool = True
+) -> dict[str, int]:
+    """Write messages in the caller's transaction, set-based; returns their ids by Message-ID
+    (none when `ids` is false: a sweep has no use for them)."""
+    found: dict[str, int] = {}
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
         # Core, not the ORM's bulk path: a sweep writes thousands of large digests at once.
         session.execute(insert(OUTBOX), chunk)
-        ids.update(
-            session.execute(
+        if ids:
+            for message_id, oid in session.execute(
                 select(col(Outbox.message_id), col(Outbox.id)).where(
                     col(Outbox.message_id).in_([r["message_id"] for r in chunk])
                 )
-            )
-            .tuples()
-            .all()
-        )
-    return ids
+            ):
+                found[message_id] = oid
+    return found
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlmodel import col
 
-from models.tables import EntityRole, Notice, Staff
+from models.tables import Notice, Staff
 from notifications import outbox
 from notifications.channels import TeamsChannel
 from notifications.templates import language_of
+from services.authority import heads_of
 from services.context import Ctx
 
 P = TypeVar("P")
@@ -37,27 +38,20 @@ class Directory:
 
     def __init__(self, ctx: Ctx, *, entities: Iterable[str], people: Iterable[str] = ()) -> None:
         self._settings = ctx.settings
-        codes = set(entities)
-        self.heads: dict[str, str] = {}
-        rows = ctx.session.execute(
-            select(col(EntityRole.entity_code), col(EntityRole.staff_index))
-            .where(
-                col(EntityRole.entity_code).in_(codes),
-                col(EntityRole.role).in_(("head", "officer-in-charge")),
-                col(EntityRole.starts_at) <= ctx.now,
-                or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
-            )
-            .order_by(col(EntityRole.role))  # 'head' sorts first; an officer-in-charge wins
-        ).all()
-        for entity_code, index in rows:
-            self.heads[entity_code] = index
-        wanted = set(people) | set(self.heads.values())
-        self.staff: dict[str, Staff] = {
-            s.index_number: s
-            for s in ctx.session.execute(
-                select(Staff).where(col(Staff.index_number).in_(wanted))
-            ).scalars()
-        }
+        self.heads = heads_of(session=ctx.session, entity_codes=entities, at=ctx.now)
+        wanted = sorted({p for p in people if p} | set(self.heads.values()))
+        # (e-mail, language, status) by index: plain rows, a sweep reads thousands of people
+        self.staff: dict[str, tuple[str, str | None, str]] = {}
+        for start in range(0, len(wanted), 500):
+            for index, email, language, status in ctx.session.execute(
+                select(
+                    col(Staff.index_number),
+                    col(Staff.email),
+                    col(Staff.language),
+                    col(Staff.status),
+                ).where(col(Staff.index_number).in_(wanted[start : start + 500]))
+            ):
+                self.staff[index] = (email, language, status)
         self.tags = TeamsChannel(ctx.settings).tags()
         # Answers are memoised: a sweep asks for the same few thousand people 300k times.
         self._people: dict[str | None, list[Recipient]] = {}
@@ -72,12 +66,10 @@ class Directory:
         found = self._people.get(index)
         if found is None:
             staff = self.staff.get(index or "")
-            if staff is None or staff.status != "active":
+            if index is None or staff is None or staff[2] != "active":
                 found = self.registry()
             else:
-                found = [
-                    Recipient("email", staff.email, staff.index_number, language_of(staff.language))
-                ]
+                found = [Recipient("email", staff[0], index, language_of(staff[1]))]
             self._people[index] = found
         return found
 
@@ -164,25 +156,34 @@ def write_digests(
 ) -> tuple[int, int]:
     """One outbox message per recipient holding all its payloads (the caller guarantees they
     were not told before); returns (messages, payloads) written."""
-    ids = _write(ctx, items, render)
-    return len(ids), sum(len(batch) for rcpt, batch in items.items() if rcpt in ids)
+    return write_rendered(ctx, render_messages(ctx, items, render))
 
 
-def _write(
+@dataclass
+class Rendered:
+    """Messages rendered and not yet written: their column values and recipients, by id."""
+
+    rows: list[dict[str, Any]]
+    recipients: dict[str, Recipient]
+    payloads: int
+
+
+def render_messages(
     ctx: Ctx,
     items: Mapping[Recipient, Sequence[P]],
     render: Callable[[list[P], str], tuple[str, str]],
-) -> dict[Recipient, int]:
-    """Render and insert one message per recipient with payloads; their outbox ids."""
-    messages: list[dict[str, Any]] = []
-    by_message: dict[str, Recipient] = {}
+) -> Rendered:
+    """Render one message per recipient with payloads (no database work: a caller may let the
+    database work on something else meanwhile)."""
+    rendered = Rendered([], {}, 0)
     for rcpt, batch in items.items():
         if not batch:
             continue
         subject, body = render(list(batch), rcpt.language)
         message_id = outbox.new_message_id()
-        by_message[message_id] = rcpt
-        messages.append(
+        rendered.recipients[message_id] = rcpt
+        rendered.payloads += len(batch)
+        rendered.rows.append(
             outbox.message_values(
                 message_id=message_id,
                 channel=rcpt.channel,
@@ -194,7 +195,24 @@ def _write(
                 language=rcpt.language,
             )
         )
-    if not messages:
+    return rendered
+
+
+def write_rendered(ctx: Ctx, rendered: Rendered) -> tuple[int, int]:
+    """Insert rendered messages; returns (messages, payloads) written."""
+    if rendered.rows:
+        outbox.insert_many(session=ctx.session, rows=rendered.rows, ids=False)
+    return len(rendered.rows), rendered.payloads
+
+
+def _write(
+    ctx: Ctx,
+    items: Mapping[Recipient, Sequence[P]],
+    render: Callable[[list[P], str], tuple[str, str]],
+) -> dict[Recipient, int]:
+    """Render and insert one message per recipient with payloads; their outbox ids."""
+    rendered = render_messages(ctx, items, render)
+    if not rendered.rows:
         return {}
-    ids = outbox.insert_many(session=ctx.session, rows=messages)
-    return {by_message[message_id]: ids[message_id] for message_id in by_message}
+    ids = outbox.insert_many(session=ctx.session, rows=rendered.rows)
+    return {rcpt: ids[message_id] for message_id, rcpt in rendered.recipients.items()}

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from models.tables import Entity, Obligation
 from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
 from services.obligations import policy_from
-from services.recipients import Directory, Recipient, write_digests
+from services.recipients import Directory, Recipient, render_messages, write_rendered
 
 NEXT_STEP = {
     "inventory-entry": "smgov account show {n} — then complete what it lists as missing "
@@ -195,8 +196,14 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                             escalation(plan.days_left, rcpt.language, to_head),
                         )
                     )
-    _reschedule(ctx, rescheduled)
-    report.queued, report.lines = write_digests(ctx, items, render_digest)
+    # The database rewrites the schedules while the digests are rendered: the UPDATE waits on
+    # the database (the GIL released), the rendering on Python. Nothing else touches the session
+    # until the thread is joined.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reschedule") as pool:
+        pending = pool.submit(_reschedule, ctx, rescheduled)
+        rendered = render_messages(ctx, items, render_digest)
+        pending.result()  # re-raises whatever the UPDATE raised
+    report.queued, report.lines = write_rendered(ctx, rendered)
     if report.queued:
         ctx.audit(
             actor="smgov",
