@@ -360,3 +360,123 @@ class TestKilledDuringDelivery:
         for message in repeats:
             assert in_flight[message.message_id] > 0, f"{message.message_id} sent twice"
             in_flight[message.message_id] -= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# outages
+
+
+class TestOutages:
+    def test_teams_500_then_timeout_then_back(
+        self,
+        uow: Callable[..., Any],
+        cli_env: dict[str, str],
+        smgov: Callable[..., Any],
+        smtp: SMTPServer,
+        prefect_api: str,
+        db_url: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The Teams endpoint answers 500 for one sweep and then times out for the next: both are
+        failures kept for a later attempt, the e-mail goes out regardless, and when Teams is back
+        the message is delivered; nothing is lost (design: the outbox; 4.2's channels)."""
+        recipients = seed_duties(uow, 1)
+        with HTTPSEndpoint() as teams:
+            config = tmp_path / "apprise.yaml"
+            config.write_text(
+                "urls:\n"
+                f"  - workflows://127.0.0.1:{teams.port}/ohchrflow/ohchrsig/?rto=1&cto=2:\n"
+                "    - tag: entity-ohchr\n"
+            )
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(teams.cert_path))
+            cli_env.update(
+                {
+                    **sweep_env(cli_env, smtp),
+                    "SMGOV_APPRISE_CONFIG": str(config),
+                    "REQUESTS_CA_BUNDLE": str(teams.cert_path),
+                }
+            )
+            outcomes = []
+            for day, status, delay in (
+                ("2026-03-04", 500, 0.0),
+                ("2026-03-05", 202, 3.0),
+                ("2026-03-06", 202, 0.0),
+            ):
+                teams.status, teams.delay = status, delay
+                result = smgov("sweep", "--as-of", day, "--json")
+                assert result.code == 0, result.err
+                summary = result.json()
+                outcomes.append((summary["sent"], summary["failed"]))
+            assert outcomes == [(1, 1), (0, 1), (1, 0)]
+            teams_rows = rows(db_url, "SELECT status, attempts FROM outbox WHERE channel='teams'")
+            assert teams_rows == [("sent", 3)]
+            posts = teams.requests
+            assert len(posts) == 3 and all(p.json == posts[0].json for p in posts)
+        assert [m.rcpt_tos[0] for m in smtp.messages] == recipients
+
+
+class TestDatabaseDropped:
+    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+    def test_connections_terminated_mid_sweep(
+        self,
+        uow: Callable[..., Any],
+        cli_env: dict[str, str],
+        db_url: str,
+        prefect_api: str,
+    ) -> None:
+        """PostgreSQL terminates every connection of the sweep twice while it is delivering
+        (after the 2nd and the 5th e-mail): the sweep reconnects and finishes, each message is
+        delivered exactly once and the outbox says so (design: the outbox)."""
+        recipients = seed_duties(uow, 12)
+        admin = create_engine(
+            make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        name = make_url(db_url).database
+        terminated: list[int] = []
+
+        def drop(count: int) -> None:
+            if count in (2, 5):
+                with admin.connect() as conn:
+                    pids = conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = :n AND pid <> pg_backend_pid()"
+                        ),
+                        {"n": name},
+                    ).all()
+                terminated.append(len(pids))
+
+        try:
+            with SMTPServer(on_message=drop) as smtp:
+                summary = run_to_end(sweep_env(cli_env, smtp))
+                assert summary["sent"] == 12 and summary["failed"] == 0
+                assert assert_consistent(db_url, recipients, smtp) == [], "nothing sent twice"
+        finally:
+            admin.dispose()
+        assert len(terminated) == 2 and all(terminated), "the sweep's connections were dropped"
+
+
+# ---------------------------------------------------------------------------------------------
+# concurrency
+
+
+class TestConcurrentSweeps:
+    def test_four_sweeps_at_once(
+        self,
+        uow: Callable[..., Any],
+        cli_env: dict[str, str],
+        db_url: str,
+        smtp: SMTPServer,
+        prefect_api: str,
+    ) -> None:
+        """Four sweep processes started together (row claiming: FOR UPDATE SKIP LOCKED on
+        PostgreSQL, the write lock on SQLite) all exit 0 and deliver each of 40 messages exactly
+        once (design: the outbox)."""
+        recipients = seed_duties(uow, 40)
+        env = sweep_env(cli_env, smtp)
+        procs = [start_sweep(env) for _ in range(4)]
+        outputs = [p.communicate(timeout=240) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], [o[1][-2000:] for o in outputs]
+        assert assert_consistent(db_url, recipients, smtp) == [], "nothing sent twice"
+        assert len(smtp.messages) == 40
