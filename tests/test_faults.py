@@ -285,6 +285,7 @@ def ephemeral_home(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 class TestKilledDuringDelivery:
+    @pytest.mark.kill
     def test_sigkill_during_delivery(
         self,
         uow: Callable[..., Any],
