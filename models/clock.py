@@ -17,6 +17,9 @@ from models.errors import Refused
 
 UTC = dt.UTC
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The years smgov accepts in dates and --as-of: wide enough for any account (the bulletin dates
+#: from 2026), narrow enough that deadlines computed from them never overflow the calendar.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 def system_now() -> dt.datetime:
@@ -46,21 +49,28 @@ def parse_instant(text: str, *, field: str = "--as-of") -> dt.datetime:
     try:
         if _DATE_ONLY.match(value):
             day = dt.date.fromisoformat(value)
-            return dt.datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
+            instant = dt.datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        else:
+            parsed = dt.datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            instant = parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise Refused(field, f"'{text}' is not an ISO 8601 date or datetime") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if not FIRST_YEAR <= instant.year <= LAST_YEAR:
+        raise Refused(field, f"must lie between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return instant
 
 
 def parse_date(text: str, *, field: str) -> dt.date:
     """Parse an ISO calendar date (e.g. `--created-on`)."""
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError as exc:
         raise Refused(field, f"'{text}' is not an ISO 8601 date (YYYY-MM-DD)") from exc
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise Refused(field, f"must lie between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return day
 
 
 def ensure_utc(instant: dt.datetime) -> dt.datetime:

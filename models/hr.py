@@ -49,6 +49,8 @@ def parse_event(raw: dict[str, Any]) -> EventIn:
             return None
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise Refused(name, "must be text")
+        if isinstance(value, int) and abs(value) >= 10**limit:  # str() of a huge int raises
+            raise Refused(name, f"must be at most {limit} printable characters")
         out = str(value).strip()
         if len(out) > limit or any(ord(c) < 32 for c in out):
             raise Refused(name, f"must be at most {limit} printable characters")

@@ -7,11 +7,17 @@ and are read with `.get_secret_value()` only at the point of use, never stored o
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from models.clock import check_timezone
 from models.errors import Refused
@@ -71,6 +77,29 @@ class Settings(BaseSettings):
             return check_timezone(value)
         except Refused as exc:
             raise ValueError(str(exc)) from exc
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Settings come from the environment, then from the secrets directory named by
+        SMGOV_SECRETS_DIR (one file per setting, named like its variable, e.g.
+        `SMGOV_SMTP_PASSWORD`, as Docker and systemd credentials provide them) — nowhere else."""
+        folder = os.environ.get("SMGOV_SECRETS_DIR")
+        if not folder:
+            return (init_settings, env_settings)
+        if not Path(folder).is_dir():
+            raise ValueError(f"SMGOV_SECRETS_DIR: {folder} is not a directory")
+        return (
+            init_settings,
+            env_settings,
+            SecretsSettingsSource(settings_cls, secrets_dir=folder),
+        )
 
     @property
     def home_dir(self) -> Path:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
-from models.errors import NotFound, Refused
+from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import check_content_languages, join_languages, split_languages
 from models.platforms import (
     PlatformError,
@@ -306,6 +306,15 @@ def authorize(
         subject=f"account:{account.id}",
     )
     person = get_staff(ctx, staff)
+    if person.index_number == by:
+        raise NotAuthorized(
+            "--staff",
+            "nobody authorizes themselves: another head of entity or officer-in-charge must",
+            "3.7",
+            actor=by,
+            action="authorize",
+            subject=f"account:{account.id}",
+        )
     if person.status != "active":
         raise Refused(
             "--staff",

@@ -192,6 +192,16 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
             action="request.decide",
             subject=subject,
         )
+    evidence = json.loads(request.evidence)
+    if decision == "approve" and by in (evidence.get("administrator"), evidence.get("alternate")):
+        raise NotAuthorized(
+            "--by",
+            "approving would authorize the decider themselves: nobody authorizes themselves",
+            "3.7",
+            actor=by,
+            action="request.decide",
+            subject=subject,
+        )
     _record(ctx, request, event=decision, by=by, reason=why)
     if decision != "return":
         request.decided_at, request.decided_by = ctx.now, by

@@ -113,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events: list[EventIn] = [parse_event(item) for item in raw]
         except (ValueError, Refused) as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
+        except RecursionError:  # JSON nested deeper than the parser can follow
+            return JSONResponse({"error": "body: nested too deeply"}, status_code=422)
         with unit_of_work(engine, config, system_now()) as ctx:
             report = record(ctx, events, source="webhook")
         fresh = set(report.stored)

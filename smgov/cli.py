@@ -135,17 +135,24 @@ def _csv_rows(
     row 1). A missing column, a bad encoding or broken CSV is one refusal naming the file."""
     import csv
 
+    reader: csv.DictReader[str] | None = None
     try:
         with open(file, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
+            # strict: a stray or unterminated quote is broken CSV, never silently joined rows
+            reader = csv.DictReader(handle, strict=True)
             absent = [c for c in columns if c not in (reader.fieldnames or [])]
             if absent:
                 raise Refused(
                     field, f"missing columns: {', '.join(absent)} (expected {','.join(columns)})"
                 )
             yield from enumerate(reader, start=2)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise Refused(field, f"cannot read {file} as UTF-8 CSV: {type(exc).__name__}") from exc
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else 0
+        raise Refused(field, f"cannot read {file}: broken CSV at line {line}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise Refused(field, f"cannot read {file}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise Refused(field, f"cannot read {file}: {exc.strerror or type(exc).__name__}") from exc
 
 
 def _date(text: str | None, field: str) -> dt.date | None:
@@ -734,8 +741,8 @@ def incident_report(
         return report
 
     settings = _settings()
-    now = _now(as_of)
     report = _run(use_case, as_of=as_of)
+    now = _now(as_of)  # after the alerts were written at their own `now`: deliver them at once
     delivered = deliver(_engine(settings), settings, now=now)
     typer.echo(
         f"incident {report.incident} recorded; {delivered.sent} messages sent, "
@@ -881,7 +888,7 @@ def account_import(
             )
         except importer.ImportRefused as refused:
             for number, error in refused.errors:
-                sys.stderr.write(f"error: row {number}: {error}\n")
+                sys.stderr.write(f"error: row {number}: {one_line(error)}\n")
             raise
     summary = {
         "rows": report.rows,
@@ -1371,6 +1378,21 @@ def serve() -> None:
 # entry point
 
 
+def one_line(message: str) -> str:
+    """A refusal as one line: control, line-separating and bidirectional-override characters
+    (which a hostile value could carry into the message) are shown escaped, never obeyed."""
+    import unicodedata
+
+    return "".join(
+        f"\\u{ord(c):04x}"
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp")
+        or "\u202a" <= c <= "\u202e"
+        or "\u2066" <= c <= "\u2069"
+        else c
+        for c in message
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console script: run the command, turning every refusal into one `error:` line."""
     command = typer.main.get_command(app)
@@ -1382,16 +1404,16 @@ def main(argv: list[str] | None = None) -> None:
         shown.show()
         sys.exit(0)
     except parse_errors.UsageError as exc:
-        sys.stderr.write(f"error: {exc.format_message().splitlines()[0]}\n")
+        sys.stderr.write(f"error: {one_line(exc.format_message().splitlines()[0])}\n")
         sys.exit(2)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
         sys.exit(1)
     except Refused as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
         sys.exit(2)
     except CheckFailed as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
         sys.exit(1)
 
 

@@ -91,6 +91,71 @@ class TestAuditChain:
         result = audited("audit", "verify")
         assert result.code == 1 and "audit event 1" in result.err
 
+    def test_first_of_several_broken_links_is_named(self, audited: Smgov, db_url: str) -> None:
+        """With events 2 and 4 both edited, verify names event 2: the first broken link."""
+        _sql(db_url, "UPDATE audit_event SET subject = 'x' WHERE seq IN (2, 4)")
+        result = audited("audit", "verify")
+        assert result.code == 1
+        assert result.err == "error: audit event 2: hash does not match its content\n"
+
+    def test_forgery_without_the_key_fails(self, audited: Smgov, db_url: str) -> None:
+        """Someone with database access but not the key edits event 3 and recomputes every
+        following link with a key of their own (or re-chains the whole trail): the chain still
+        breaks at the first forged event."""
+        _forge(db_url, b"guessed-key", from_seq=3, edit={"actor": "mallory"})
+        result = audited("audit", "verify")
+        assert result.code == 1 and result.err.startswith("error: audit event 3:")
+        _forge(db_url, b"", from_seq=1, edit={})
+        result = audited("audit", "verify")
+        assert result.code == 1 and result.err.startswith("error: audit event 1:")
+
+    def test_inserted_in_the_middle_is_named(self, audited: Smgov, db_url: str) -> None:
+        """A row slipped in between events 2 and 3 (later events renumbered, its prev_hash
+        copied from event 2) cannot carry a valid keyed hash: verify names event 3."""
+        _sql(db_url, "UPDATE audit_event SET seq = seq + 1000 WHERE seq >= 3")
+        _sql(db_url, "UPDATE audit_event SET seq = seq - 999 WHERE seq >= 1000")
+        _sql(
+            db_url,
+            "INSERT INTO audit_event (seq, actor, action, subject, outcome, recorded_at, "
+            "effective_at, prev_hash, hash) SELECT 3, '200001', 'entity.set-head', 'entity:UNEP', "
+            "'done', recorded_at, effective_at, hash, hash FROM audit_event WHERE seq = 2",
+        )
+        result = audited("audit", "verify")
+        assert result.code == 1 and result.err.startswith("error: audit event 3:")
+
+    def test_newest_replaced_caught(self, audited: Smgov, db_url: str) -> None:
+        """The newest events deleted and replaced by forged ones: without the key they fail on
+        their own, and against the checkpoint kept elsewhere too."""
+        mark = audited("audit", "checkpoint").out.strip()
+        _forge(db_url, b"not-the-key", from_seq=4, edit={"outcome": "refused"})
+        result = audited("audit", "verify", "--checkpoint", mark)
+        assert result.code == 1 and result.err.startswith("error: audit event 4:")
+
+
+def _forge(url: str, key: bytes, *, from_seq: int, edit: dict[str, str]) -> None:
+    """What an attacker with write access to the database can do: edit event `from_seq` and
+    recompute its hash and every later link, with a key that is not the chain's."""
+    from sqlmodel import Session, col, select
+
+    from models.tables import AuditEvent
+    from services.audit import GENESIS, _digest
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        events = list(session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))))
+        prev = GENESIS
+        for event in events:
+            if event.seq >= from_seq:
+                if event.seq == from_seq:
+                    for name, value in edit.items():
+                        setattr(event, name, value)
+                event.prev_hash = prev
+                event.hash = _digest(key, event)
+                session.add(event)
+            prev = event.hash
+        session.commit()
+    engine.dispose()
+
 
 def _schema(url: str) -> dict[str, Any]:
     engine = create_engine(url)
