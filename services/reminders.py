@@ -23,6 +23,7 @@ from models.reminders import stage_starts_at
 from models.tables import Entity, Obligation
 from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
+from services.links import reminder_step
 from services.obligations import policy_from
 from services.recipients import Directory, Item, Recipient, write_once
 
@@ -118,7 +119,9 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                     days_left=-k,
                     role=role,
                     assignee=ob.assignee,
-                    next_step=_next_step(ob.kind, ob.subject, ob.assignee),
+                    next_step=reminder_step(
+                        ctx, rcpt.index, ob, _next_step(ob.kind, ob.subject, ob.assignee)
+                    ),
                     escalation=escalation_text(
                         -k,
                         policy.escalate_head_after,
