@@ -2,16 +2,17 @@
 page where its recipient does what is due.
 
 A link is bound to one staff member and one task (a subject such as `request:12` or
-`account:7`), is single-use and expires after `link_ttl_days`. The token is 256 random bits;
-only its SHA-256 is stored, so a copy of the database opens nothing. Redeeming a link signs its
-holder in for that one task only; what they may then do is still decided by the same services
-and authority rules as the CLI (3.1(a), 3.7, 4.2).
+`account:7`), is single-use and expires after `link_ttl_days`. Its token is a random nonce
+signed with a key kept outside the database (notifications.signing): the `link_token` row holds
+the nonce, never the token, and messages in the outbox hold a placeholder that becomes the link
+only as the message is sent. Redeeming a link signs its holder in for that one task only; what
+they may then do is still decided by the same services and authority rules as the CLI (3.1(a),
+3.7, 4.2).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -21,25 +22,18 @@ from sqlmodel import col
 from models.clock import iso
 from models.errors import NotAuthorized, Refused
 from models.tables import Assessment, LinkToken, Obligation, Staff
+from notifications.signing import PLACEHOLDER, nonce_of, token_for, web_key
 from services.context import Ctx
 
-TOKEN_BYTES = 32
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def link_url(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/link/{token}"
+NONCE_BYTES = 16
 
 
 def issue(ctx: Ctx, *, staff_index: str, task: str) -> str:
-    """A fresh link token for `staff_index` to do `task`; returns the token (stored hashed)."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    """Record a fresh link for `staff_index` to do `task`; returns its nonce."""
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
     ctx.session.add(
         LinkToken(
-            token_hash=_digest(token),
+            nonce=nonce,
             staff_index=staff_index,
             task=task,
             issued_at=ctx.now,
@@ -47,15 +41,20 @@ def issue(ctx: Ctx, *, staff_index: str, task: str) -> str:
         )
     )
     ctx.session.flush()
-    return token
+    return nonce
+
+
+def token(ctx: Ctx, nonce: str) -> str:
+    """The signed token of a link (what the e-mail carries; never stored)."""
+    return token_for(web_key(ctx.settings), nonce)
 
 
 def browser_link(ctx: Ctx, *, staff_index: str | None, task: str) -> str | None:
-    """The link to put in a message to `staff_index`, or None when no web door is configured
-    or the recipient is not one staff member (the registry team, a Teams channel)."""
+    """The placeholder of a new link to put in a message to `staff_index`, or None when no web
+    door is configured or the recipient is not one staff member (the registry team, Teams)."""
     if not ctx.settings.public_url or not staff_index:
         return None
-    return link_url(ctx.settings.public_url, issue(ctx, staff_index=staff_index, task=task))
+    return PLACEHOLDER.format(nonce=issue(ctx, staff_index=staff_index, task=task))
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,16 @@ class Grant:
 
 
 def redeem(ctx: Ctx, token: str) -> Grant:
-    """Use a link once. A link that is unknown, already used, expired, or whose staff member is
-    no longer active is refused (and the refusal audited); nothing else changes."""
-    row = ctx.session.execute(
-        select(LinkToken).where(col(LinkToken.token_hash) == _digest(token)).with_for_update()
-        if ctx.session.get_bind().dialect.name == "postgresql"
-        else select(LinkToken).where(col(LinkToken.token_hash) == _digest(token))
-    ).scalar_one_or_none()
+    """Use a link once. A link that is forged, unknown, already used, expired, or whose staff
+    member is no longer active is refused (and the refusal audited); nothing else changes."""
+    nonce = nonce_of(web_key(ctx.settings), token)
+    query = select(LinkToken).where(col(LinkToken.nonce) == (nonce or ""))
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = ctx.session.execute(query).scalar_one_or_none() if nonce else None
     if row is None:
         raise Refused("link", "this link is not valid: ask for a new one or sign in")
-    subject = f"link:{row.token_hash[:12]}"
+    subject = f"link:{row.nonce}"
     if row.used_at is not None:
         raise NotAuthorized(
             "link",

@@ -35,6 +35,7 @@ from models.errors import NotAuthorized, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
+from notifications.signing import derived, web_key
 from services import accounts, custody, links, obligations, reassessment, reports, requests
 from services.context import Ctx, run
 from services.entities import get_staff
@@ -53,18 +54,6 @@ class Stop(Exception):
         self.status = status
         self.message = message
         self.sign_in = sign_in
-
-
-def session_key(settings: Settings) -> str:
-    """SMGOV_SESSION_SECRET, or a random key kept in a 0600 file under home (never the DB)."""
-    if settings.session_secret is not None:
-        return settings.session_secret.get_secret_value()
-    path = settings.home_dir / "session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 class _Carrier:
@@ -107,7 +96,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     """Add the pages to the ASGI app."""
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_key(config),
+        secret_key=derived(web_key(config), "session"),
         session_cookie="smgov_session",
         max_age=config.session_hours * 3600,
         same_site="lax",

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +28,20 @@ from sqlalchemy.engine import Engine
 from models.clock import system_now
 from models.requests import parse_request
 from models.tables import Account, AccountRequest, LinkToken
+from notifications import signing
 from services import accounts, entities, links, requests
 from tests import org
 from tests.prefect_server import free_port
 from tests.servers import SMTPServer
+from tests.test_secrets import _dump_database
+
+with warnings.catch_warnings():
+    # authlib forces its deprecation warnings to "always" when imported; the mock provider still
+    # uses authlib.jose. Import both here, quietly, so the configured filters hold afterwards.
+    import authlib.deprecate  # noqa: F401 - imported first for its side effect on filters
+
+    warnings.simplefilter("ignore")
+    import oidc_provider_mock
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -42,7 +53,9 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LINK = re.compile(r"https?://\S+/link/[A-Za-z0-9_\-]+")
+SESSION_SECRET = "Pl4nted-session-secret-web"
+OIDC_SECRET = "Pl4nted-oidc-client-secret"
+LINK = re.compile(r"https?://\S+/link/[A-Za-z0-9_.\-]+")
 
 REQUEST = {
     "entity": "OHCHR",
@@ -83,9 +96,7 @@ def browser() -> Iterator[Any]:
 def identity_provider() -> Iterator[str]:
     """A local OpenID Connect provider (oidc-provider-mock): whoever types an e-mail as the
     subject is authenticated with that e-mail claim."""
-    from oidc_provider_mock import run_server_in_thread
-
-    with run_server_in_thread(require_nonce=True) as server:
+    with oidc_provider_mock.run_server_in_thread(require_nonce=True) as server:
         yield f"http://127.0.0.1:{server.server_port}"
 
 
@@ -150,10 +161,10 @@ def door(
             "SMGOV_SMTP_PORT": str(smtp.port),
             "SMGOV_SMTP_TLS": "none",
             "SMGOV_PUBLIC_URL": base,
-            "SMGOV_SESSION_SECRET": "test-session-secret",
+            "SMGOV_SESSION_SECRET": SESSION_SECRET,
             "SMGOV_OIDC_ISSUER": identity_provider,
             "SMGOV_OIDC_CLIENT_ID": "smgov",
-            "SMGOV_OIDC_CLIENT_SECRET": "test-oidc-client-secret",
+            "SMGOV_OIDC_CLIENT_SECRET": OIDC_SECRET,
         }
         with log.open("wb") as sink:
             proc = subprocess.Popen(
@@ -234,8 +245,11 @@ def _seed_request(door: Door, by: str = "100004") -> int:
 
 
 def _link_for(door: Door, staff: str, task: str, now: dt.datetime | None = None) -> str:
+    """A link as an e-mail would carry it (signed with the server's key)."""
     with door.uow(now or system_now()) as ctx:
-        return links.link_url(door.url, links.issue(ctx, staff_index=staff, task=task))
+        nonce = links.issue(ctx, staff_index=staff, task=task)
+    key = SESSION_SECRET.encode()
+    return signing.link_url(door.url, signing.token_for(key, nonce))
 
 
 class TestJourney:
@@ -243,7 +257,8 @@ class TestJourney:
         """2.1, 3.2, 3.7: a staff member files a request in the browser (signed in through
         OpenID Connect), sees the 3.2(a) survey and 2.3 parity before submitting; the head
         receives an e-mail with a one-task link, opens it, reads the decision page in French and
-        approves; the registry holds the approved account with its written authorization."""
+        approves; the registry holds the approved account with its written authorization. Neither
+        the session secret, the OIDC client secret nor the link's token is stored or logged."""
         staff = browser.new_context()
         page = staff.new_page()
         _sign_in(page, door, "comms.ohchr@un.example")
@@ -279,6 +294,11 @@ class TestJourney:
         assert (REQUEST["handle"], "approved") in door.accounts()
         row = door.request_row(request_id)
         assert row.state == "approved" and row.decided_by == "100001"
+        dump = _dump_database(str(door.engine.url.render_as_string(hide_password=False)))
+        mac = found[0].rsplit(".", 1)[1]
+        for needle in (SESSION_SECRET, OIDC_SECRET, mac):
+            assert needle.encode() not in dump
+            assert needle.encode() not in door.log.read_bytes()
 
 
 class TestRefusals:
@@ -352,18 +372,22 @@ class TestRefusals:
         ctx.close()
 
     def test_session_cookie_is_secure_and_http_only(self, door: Door, browser: Any) -> None:
-        """3.1(a): the session lives in a Secure, HTTP-only, SameSite cookie; no link token is
-        stored, only its SHA-256."""
+        """3.1(a): the session lives in a Secure, HTTP-only, SameSite cookie; the database holds
+        a link's nonce but never its signature, and a link with a forged signature opens
+        nothing."""
         request_id = _seed_request(door)
         link = _link_for(door, "100001", f"request:{request_id}")
         ctx = browser.new_context()
         ctx.new_page().goto(link)
         (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
-        token = link.rsplit("/", 1)[1]
+        nonce, mac = link.rsplit("/", 1)[1].split(".")
         with door.engine.connect() as conn:
-            stored = [str(h) for h in conn.execute(select(LinkToken.token_hash)).scalars()]  # type: ignore[call-overload]
-        assert token not in stored and all(len(h) == 64 for h in stored)
+            stored = [tuple(map(str, r)) for r in conn.execute(select(LinkToken)).all()]  # type: ignore[call-overload]
+        assert any(nonce in row for row in stored) and not any(mac in "".join(r) for r in stored)
+        forged = link.replace(mac, mac[::-1])
+        page = browser.new_context().new_page()
+        assert page.goto(forged).status == 400 and "not valid" in page.inner_text("#message")
         ctx.close()
 
 
@@ -454,3 +478,42 @@ class TestLanguagesAndAccessibility:
         page.wait_for_selector("#message")
         assert "separated" in page.inner_text("#message")
         assert door.request_row(request_id).state == "submitted"
+
+
+class TestReminderLinks:
+    def test_digest_carries_each_persons_own_link(
+        self, engine: Engine, settings: Any, uow: Callable[..., Any]
+    ) -> None:
+        """3.5: with the web door configured, a reminder digest to a staff member carries a link
+        bound to that person and the task (the account whose entry is due); the registry
+        team's copy carries none; the link opens once and then never again."""
+        from models.errors import NotAuthorized
+        from models.tables import Obligation, Outbox
+        from services.context import unit_of_work
+        from services.reminders import queue_due
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+        with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
+            account_id = org.account(ctx, created_on=dt.date(2026, 3, 1))
+        door = settings.model_copy(update={"public_url": "https://smgov.un.example/"})
+        late = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC)
+        with unit_of_work(engine, door, late) as ctx:
+            assert queue_due(ctx).queued >= 2
+            messages = ctx.session.execute(select(Outbox)).scalars().all()
+            assignee = ctx.session.execute(select(Obligation.assignee)).scalars().first()  # type: ignore[call-overload]
+        personal = [m for m in messages if m.recipient_index == assignee]
+        registry = [m for m in messages if m.recipient == "registry@un.example"]
+        assert personal and registry
+        assert "{smgov-link:" not in registry[0].body
+        assert "/link/" not in personal[0].body  # the outbox holds a placeholder, not the token
+        sent = signing.expand_links(personal[0].body, door)
+        (token,) = re.findall(r"https://smgov\.un\.example/link/([A-Za-z0-9_.\-]+)", sent)
+        with unit_of_work(engine, door, late) as ctx:
+            grant = links.redeem(ctx, token)
+        assert grant == links.Grant(str(assignee), f"account:{account_id}")
+        with (
+            pytest.raises(NotAuthorized, match="already used"),
+            unit_of_work(engine, door, late) as ctx,
+        ):
+            links.redeem(ctx, token)

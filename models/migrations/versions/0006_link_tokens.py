@@ -22,7 +22,7 @@ def upgrade() -> None:
     """Upgrade schema."""
     op.create_table(
         "link_token",
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
         sa.Column("staff_index", sa.String(length=20), nullable=False),
         sa.Column("task", sa.String(length=100), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
@@ -32,7 +32,7 @@ def upgrade() -> None:
             ["staff_index"],
             ["staff.index_number"],
         ),
-        sa.PrimaryKeyConstraint("token_hash"),
+        sa.PrimaryKeyConstraint("nonce"),
     )
     with op.batch_alter_table("link_token", schema=None) as batch_op:
         batch_op.create_index(
