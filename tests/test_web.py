@@ -348,13 +348,26 @@ class TestRefusals:
         assert door.accounts() == before
         ctx.close()
 
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_form_without_csrf_token_is_refused(self, door: Door, browser: Any) -> None:
         """3.1(a): a decision posted without the form's CSRF token (or with another) is refused
-        and nothing changes; the same session's real form is then accepted."""
+        and nothing changes; the same session's real form is then accepted. The session lives
+        in a Secure, HTTP-only, SameSite cookie; the database holds a link's nonce but never its
+        signature, and a link with a forged signature opens nothing."""
         request_id = _seed_request(door)
+        link = _link_for(door, "100001", f"request:{request_id}")
         ctx = browser.new_context()
         page = ctx.new_page()
-        page.goto(_link_for(door, "100001", f"request:{request_id}"))
+        page.goto(link)
+        (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+        nonce, mac = link.rsplit("/", 1)[1].split(".")
+        with door.engine.connect() as conn:
+            stored = [tuple(map(str, r)) for r in conn.execute(select(LinkToken)).all()]  # type: ignore[call-overload]
+        assert any(nonce in row for row in stored) and not any(mac in "".join(r) for r in stored)
+        forged = browser.new_context().new_page()
+        answer = forged.goto(link.replace(mac, mac[::-1]))
+        assert answer.status == 400 and "not valid" in forged.inner_text("#message")
         audited = door.audit_count()
         for form in (
             {"decision": "approve", "reason": "forged"},
@@ -369,25 +382,6 @@ class TestRefusals:
         page.click("button:has-text('Record the decision')")
         page.wait_for_url(re.compile(r".*\?done=rejected"))
         assert door.request_row(request_id).state == "rejected"
-        ctx.close()
-
-    def test_session_cookie_is_secure_and_http_only(self, door: Door, browser: Any) -> None:
-        """3.1(a): the session lives in a Secure, HTTP-only, SameSite cookie; the database holds
-        a link's nonce but never its signature, and a link with a forged signature opens
-        nothing."""
-        request_id = _seed_request(door)
-        link = _link_for(door, "100001", f"request:{request_id}")
-        ctx = browser.new_context()
-        ctx.new_page().goto(link)
-        (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
-        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
-        nonce, mac = link.rsplit("/", 1)[1].split(".")
-        with door.engine.connect() as conn:
-            stored = [tuple(map(str, r)) for r in conn.execute(select(LinkToken)).all()]  # type: ignore[call-overload]
-        assert any(nonce in row for row in stored) and not any(mac in "".join(r) for r in stored)
-        forged = link.replace(mac, mac[::-1])
-        page = browser.new_context().new_page()
-        assert page.goto(forged).status == 400 and "not valid" in page.inner_text("#message")
         ctx.close()
 
 
