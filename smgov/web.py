@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from models.assessment import DECISIONS as ASSESSMENT_DECISIONS
-from models.clock import system_now
+from models.clock import parse_instant, system_now
 from models.errors import NotAuthorized, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
@@ -105,9 +105,11 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     carrier = _Carrier()
     oauth = _oauth(config)
 
-    def call(use_case: Callable[[Ctx], T]) -> T:
+    def call(use_case: Callable[[Ctx], T], as_of: str | None = None) -> T:
+        """Run a service in its own unit of work at the real time (read pages: `?as_of=`)."""
         try:
-            return run(engine, config, system_now(), use_case)
+            now = parse_instant(as_of, field="as_of") if as_of else system_now()
+            return run(engine, config, now, use_case)
         except NotAuthorized as exc:
             raise Stop(403, str(exc)) from exc
         except Refused as exc:
@@ -234,13 +236,11 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     # ---- my tasks -----------------------------------------------------------------------
 
     @app.get("/tasks")
-    def my_tasks(request: Request) -> Response:
+    def my_tasks(request: Request, as_of: str | None = None) -> Response:
         if request.session.get("scope"):
             return RedirectResponse(path_of(str(request.session["scope"])), status_code=303)
         staff = signed_in(request)
-        rows = call(
-            lambda c: obligations.list_obligations(c, state="open", assignee=staff),
-        )
+        rows = call(lambda c: obligations.list_obligations(c, state="open", assignee=staff), as_of)
         lang = language(request)
         from notifications.templates import title_of
 
@@ -406,10 +406,12 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     # ---- compliance dashboard (3.1(c), 3.4, 2.3) -------------------------------------------
 
     @app.get("/dashboard")
-    def dashboard(request: Request, entity: str | None = None) -> Response:
+    def dashboard(
+        request: Request, entity: str | None = None, as_of: str | None = None
+    ) -> Response:
         staff = signed_in(request)
         code = entity or call(lambda c: get_staff(c, staff)).entity_code
-        report = call(lambda c: reports.compliance(c, entity=code))
+        report = call(lambda c: reports.compliance(c, entity=code), as_of)
         return page(request, "dashboard.html", report=report, chart=_chart)
 
     # ---- public: is this an official UN account? -------------------------------------------
