@@ -302,6 +302,7 @@ class TestJourney:
 
 
 class TestRefusals:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_reused_expired_and_foreign_links(self, door: Door, browser: Any) -> None:
         """3.1(a): a link works once, expires after link_ttl_days, and acts only as its own
         staff member on its own task: a reused link, an expired link, a requester's link used to
