@@ -60,6 +60,25 @@ class Settings(BaseSettings):
         default=None, description="apprise YAML with Teams Workflows URLs tagged entity-<code>"
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="the web door's address (e.g. https://smgov.un.org); set: e-mails carry links",
+    )
+    link_ttl_days: int = Field(default=7, ge=1, le=90, description="one-task e-mail links expire")
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs web session cookies; unset: a key file under home"
+    )
+    session_hours: int = Field(default=8, ge=1, le=72, description="a web session's lifetime")
+    cookie_secure: bool = Field(default=True, description="session cookies only over HTTPS")
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect issuer URL (e.g. Microsoft Entra ID tenant)"
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_email_claim: str = Field(
+        default="email", description="the ID token claim holding the staff member's e-mail"
+    )
+
     remind_days_before: tuple[int, ...] = (7, 3, 1)
     overdue_every_days: int = Field(default=7, ge=1)
     escalate_head_after_days: int = Field(default=1, ge=0)

@@ -346,3 +346,17 @@ class AccountActivity(SQLModel, table=True):
     posts_per_month: float | None = Field(default=None)
     followers: int | None = Field(default=None)
     imported_at: dt.datetime = Field(sa_column=_instant())
+
+
+class LinkToken(SQLModel, table=True):
+    """A one-task link sent by e-mail (the web door): bound to one staff member and one task,
+    single-use and expiring. The row holds the link's nonce only; the token that opens it is
+    signed with a key kept outside the database (notifications.signing)."""
+
+    __tablename__ = "link_token"
+    nonce: str = Field(primary_key=True, max_length=32)
+    staff_index: str = Field(foreign_key="staff.index_number", max_length=20, index=True)
+    task: str = Field(max_length=100)  # e.g. "request:12", "assessment:3", "account:7"
+    issued_at: dt.datetime = Field(sa_column=_instant())
+    expires_at: dt.datetime = Field(sa_column=_instant())
+    used_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))

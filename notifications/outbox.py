@@ -28,6 +28,7 @@ from models.errors import NotFound
 from models.settings import Settings
 from models.tables import Outbox
 from notifications.channels import Channel, Outgoing, channels_from
+from notifications.signing import expand_links
 from services.db import transaction
 
 BATCH = 25
@@ -214,7 +215,9 @@ def deliver(
                 ok, detail = False, f"unknown channel {row.channel}"
             else:
                 result = channel.send(
-                    Outgoing(row.message_id, row.recipient, row.subject, row.body)
+                    Outgoing(
+                        row.message_id, row.recipient, row.subject, expand_links(row.body, settings)
+                    )
                 )
                 ok, detail = result.ok, result.detail
             status = _settle(

@@ -242,7 +242,7 @@ def obligation_view(ctx: Ctx, ob: Obligation, tz: str) -> dict[str, Any]:
 
 
 def list_obligations(
-    ctx: Ctx, *, entity: str | None = None, state: str | None = None
+    ctx: Ctx, *, entity: str | None = None, state: str | None = None, assignee: str | None = None
 ) -> list[dict[str, Any]]:
     """Obligations as they stood at `ctx.now`: created by then; open unless closed by then."""
     if state is not None and state not in STATES:
@@ -255,6 +255,8 @@ def list_obligations(
     )
     if entity:
         query = query.where(col(Obligation.entity_code) == entity)
+    if assignee:
+        query = query.where(col(Obligation.assignee) == assignee)
     if state == "open":
         query = query.where(
             or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now)

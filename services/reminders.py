@@ -29,6 +29,7 @@ from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
 from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
+from services.links import LinkBatch, tasks_of, with_link
 from services.obligations import policy_from
 from services.recipients import Directory, Recipient, render_messages, write_rendered
 
@@ -142,6 +143,8 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
         ctx, entities={row.entity_code for row in due}, people={row.assignee for row in due}
     )
     schedule = _schedules(policy, now)
+    links = LinkBatch(ctx)  # the web door: each line to a named person carries their own link
+    tasks = tasks_of(ctx, ((row[0], row[1], row[3]) for row in due)) if links.enabled else {}
     audience_of = functools.cache(policy.audience)
 
     @functools.cache
@@ -192,7 +195,12 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                             plan.days_left,
                             role,
                             assignee,
-                            next_step,
+                            with_link(
+                                next_step,
+                                links.placeholder(staff_index=rcpt.staff_index, task=tasks[oid])
+                                if links.enabled
+                                else None,
+                            ),
                             escalation(plan.days_left, rcpt.language, to_head),
                         )
                     )
@@ -203,6 +211,7 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
         pending = pool.submit(_reschedule, ctx, rescheduled)
         rendered = render_messages(ctx, items, render_digest)
         pending.result()  # re-raises whatever the UPDATE raised
+    links.write()
     report.queued, report.lines = write_rendered(ctx, rendered)
     if report.queued:
         ctx.audit(

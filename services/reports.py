@@ -241,6 +241,9 @@ def _chart(parity: dict[str, dict[str, bool]]) -> str:
     return "".join(parts)
 
 
+parity_chart = _chart  # the web door draws the same chart
+
+
 def as_html(report: dict[str, Any]) -> str:
     """One self-contained page: a section per entity with its parity chart."""
     sections = []

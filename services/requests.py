@@ -38,9 +38,11 @@ from services.accounts import get_account, refresh_entry_obligation
 from services.authority import acting_person, current_head, roles_at
 from services.context import Ctx
 from services.entities import get_entity
+from services.links import browser_link
 from services.recipients import Directory, Item, Recipient, write_once
 
 DECISION_DAYS = 10
+DECIDE_LINK = "Or decide in the browser (a link for you alone, valid once): "
 
 
 def get_request(ctx: Ctx, request_id: int | str, *, lock: bool = False) -> AccountRequest:
@@ -282,6 +284,34 @@ def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
     return dict(view)
 
 
+def preview(ctx: Ctx, data: RequestIn) -> dict[str, Any]:
+    """What the requester sees before submitting (3.2(a), 2.3): the duplication survey against
+    every existing and pending account, and the entity's language parity. Writes nothing."""
+    entity = get_entity(ctx, data.entity, field="entity")
+    proposed = Candidate(
+        "request:new",
+        entity.code,
+        data.platform,
+        data.handle,
+        frozenset(data.languages),
+        data.evidence["purpose"],
+        data.evidence["audience"],
+    )
+    return {
+        "duplicates": [
+            {
+                "account": m.ref,
+                "owner": m.owner,
+                "url": m.url,
+                "score": m.score,
+                "reason": m.reason,
+            }
+            for m in survey(proposed, candidates(ctx))
+        ],
+        "parity": parity(ctx, entity.code),
+    }
+
+
 def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
     """Survey, parity, the head's decision duty and the head's notice (idempotent)."""
     assert request.id is not None
@@ -338,8 +368,10 @@ def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
     directory = Directory(ctx, entities={entity.code})
     items: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
     for rcpt in dict.fromkeys([*directory.person(head), *directory.teams(entity.code)]):
+        link = browser_link(ctx, staff_index=rcpt.staff_index, task=f"request:{request.id}")
+        personal = alert if link is None else Alert(alert.title, (*alert.lines, DECIDE_LINK + link))
         items[rcpt].append(
-            Item(f"request:{request.id}:{request.state}:{rcpt.address}:{rcpt.channel}", alert)
+            Item(f"request:{request.id}:{request.state}:{rcpt.address}:{rcpt.channel}", personal)
         )
     write_once(ctx, items, render_alerts)
     assert ob.id is not None

@@ -1,4 +1,5 @@
-"""The ASGI app started by `smgov api`: the HR intake webhook (POST /hr/events).
+"""The ASGI app started by `smgov api`: the HR intake webhook (POST /hr/events) and the web door
+(smgov.web: pages for heads of entities and staff, and the public /verify).
 
 Authenticated by HMAC-SHA256 over "<timestamp>.<raw body>" with SMGOV_HR_WEBHOOK_SECRET; a
 timestamp more than 300 s away is refused so a captured request cannot be replayed. Events are
@@ -26,6 +27,7 @@ from models.settings import Settings
 from services.context import unit_of_work
 from services.db import make_engine
 from services.separation import record
+from smgov.web import install as install_web
 
 WINDOW_SECONDS = 300
 
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(config.resolved_database_url)
     app = FastAPI(title="smgov", docs_url=None, redoc_url=None)
     batcher = _Batcher()
+    install_web(app, config, engine)
 
     @app.get("/health")
     def health() -> dict[str, str]:

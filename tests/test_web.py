@@ -1,0 +1,538 @@
+"""The web door (issue 11): `smgov api` serving pages to heads of entities and staff, driven in
+Debian's headless Chromium through Playwright, with a real SMTP server, a local OpenID Connect
+provider and the approval flow on the session's Prefect server. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+
+from models.clock import system_now
+from models.requests import parse_request
+from models.tables import Account, AccountRequest, LinkToken
+from notifications import signing
+from services import accounts, entities, links, reassessment, requests
+from tests import org
+from tests.prefect_server import free_port
+from tests.servers import SMTPServer
+from tests.test_secrets import _dump_database
+
+with warnings.catch_warnings():
+    # authlib forces its deprecation warnings to "always" when imported; the mock provider still
+    # uses authlib.jose. Import both here, quietly, so the configured filters hold afterwards.
+    import authlib.deprecate  # noqa: F401 - imported first for its side effect on filters
+
+    warnings.simplefilter("ignore")
+    import oidc_provider_mock
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SESSION_SECRET = "Pl4nted-session-secret-web"
+OIDC_SECRET = "Pl4nted-oidc-client-secret"
+LINK = re.compile(r"https?://\S+/link/[A-Za-z0-9_.\-]+")
+
+REQUEST = {
+    "entity": "OHCHR",
+    "platform": "instagram",
+    "handle": "unhumanrights_ar",
+    "languages": ["ar"],
+    "need": "Arabic-speaking audiences are not reached by the English and French accounts",
+    "purpose": "Human rights news in Arabic",
+    "strategy": "Daily posts drawn from the Office's Arabic press material",
+    "audience": "Arabic-speaking public, civil society and media",
+    "staffing": "Two Arabic-speaking communications officers, half time",
+    "administrator": "100002",
+    "alternate": "100003",
+    "risk": {
+        "rating": "medium",
+        "risks": "Impersonation, hostile campaigns",
+        "mitigations": "Two-step sign-in, escalation to DSS, moderation guidelines",
+    },
+    "editorial": "Cleared by the Chief of Communications before posting",
+    "languages_considered": "Arabic chosen for the largest audience gap (2.3)",
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium from Debian for the module (never a browser Playwright fetched)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def identity_provider() -> Iterator[str]:
+    """A local OpenID Connect provider (oidc-provider-mock): whoever types an e-mail as the
+    subject is authenticated with that e-mail claim."""
+    with oidc_provider_mock.run_server_in_thread(require_nonce=True) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@dataclass
+class Door:
+    url: str
+    smtp: SMTPServer
+    engine: Engine
+    uow: Callable[..., Any]
+    log: Path
+    shots: list[Path] = field(default_factory=list)
+
+    def mails_to(self, address: str) -> list[Any]:
+        return [m for m in self.smtp.messages if address in m.rcpt_tos]
+
+    def get(self, path: str) -> tuple[int, str]:
+        """A plain GET without a browser or a session (the public pages)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as answer:  # noqa: S310
+                return int(answer.status), answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode()
+
+    def request_row(self, request_id: int) -> AccountRequest:
+        with self.uow(system_now()) as ctx:
+            row = requests.get_request(ctx, request_id)
+            ctx.session.expunge(row)
+            return row
+
+    def accounts(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return [
+                (str(h), str(s))
+                for h, s in conn.execute(select(Account.handle, Account.state)).all()  # type: ignore[call-overload]
+            ]
+
+    def audit_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one())
+
+
+@pytest.fixture
+def door(
+    prefect_api: str,
+    cli_env: dict[str, str],
+    uow: Callable[..., Any],
+    engine: Engine,
+    identity_provider: str,
+    tmp_path: Path,
+) -> Iterator[Door]:
+    """`smgov api` as a user starts it, on a fresh organization, mailing a real SMTP server."""
+    with uow(org.T0) as ctx:
+        org.seed(ctx)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "api.log"
+    with SMTPServer() as smtp:
+        env = {
+            **cli_env,
+            "PREFECT_API_URL": prefect_api,
+            "SMGOV_SMTP_HOST": "127.0.0.1",
+            "SMGOV_SMTP_PORT": str(smtp.port),
+            "SMGOV_SMTP_TLS": "none",
+            "SMGOV_PUBLIC_URL": base,
+            "SMGOV_SESSION_SECRET": SESSION_SECRET,
+            "SMGOV_OIDC_ISSUER": identity_provider,
+            "SMGOV_OIDC_CLIENT_ID": "smgov",
+            "SMGOV_OIDC_CLIENT_SECRET": OIDC_SECRET,
+        }
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "smgov.cli", "api", "--port", str(port)],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    assert proc.poll() is None, log.read_text()
+                    try:
+                        with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
+                            break
+                    except OSError:
+                        assert time.monotonic() < deadline, log.read_text()
+                        time.sleep(0.2)
+                yield Door(base, smtp, engine, uow, log)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+
+
+def _shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"web-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5_000
+    return path
+
+
+def _sign_in(page: Any, door: Door, email: str) -> None:
+    """OpenID Connect sign-in at the identity provider, as a person does it."""
+    page.goto(f"{door.url}/signin")
+    page.fill("input[name=sub]", email)
+    page.click("button[type=submit]:has-text('Authorize')")
+    page.wait_for_url(f"{door.url}/tasks")
+
+
+def _file_request(page: Any, door: Door) -> int:
+    """Fill the 3.2 request form, look at the survey and parity, then submit."""
+    page.goto(f"{door.url}/requests/new")
+    page.get_by_label("Platform", exact=True).fill(REQUEST["platform"])
+    page.get_by_label("Handle").fill(REQUEST["handle"])
+    page.get_by_label("Languages (codes").fill("ar")
+    for name in (
+        "need",
+        "purpose",
+        "strategy",
+        "audience",
+        "staffing",
+        "administrator",
+        "alternate",
+        "editorial",
+        "languages_considered",
+    ):
+        page.fill(f"#{name}", REQUEST[name])
+    page.select_option("#risk-rating", "medium")
+    page.fill("#risk-risks", REQUEST["risk"]["risks"])
+    page.fill("#risk-mitigations", REQUEST["risk"]["mitigations"])
+    page.click("button[value=preview]")
+    page.wait_for_selector("#preview")
+    assert "Duplication survey" in page.inner_text("#preview")
+    assert page.locator("#preview svg[aria-label='language parity']").count() == 1
+    _shot(page, "request-preview")
+    page.click("button[value=submit]")
+    page.wait_for_url(re.compile(r".*/requests/\d+\?done=submitted"))
+    return int(page.url.split("/requests/")[1].split("?")[0])
+
+
+def _seed_request(door: Door, by: str = "100004") -> int:
+    with door.uow(system_now()) as ctx:
+        made = requests.submit(ctx, parse_request(REQUEST), by=by)
+        assert made.id is not None
+        return made.id
+
+
+def _link_for(door: Door, staff: str, task: str, now: dt.datetime | None = None) -> str:
+    """A link as an e-mail would carry it (signed with the server's key)."""
+    with door.uow(now or system_now()) as ctx:
+        nonce = links.issue(ctx, staff_index=staff, task=task)
+    key = SESSION_SECRET.encode()
+    return signing.link_url(door.url, signing.token_for(key, nonce))
+
+
+class TestJourney:
+    def test_request_filed_emailed_link_approved(self, door: Door, browser: Any) -> None:
+        """2.1, 3.2, 3.7: a staff member files a request in the browser (signed in through
+        OpenID Connect), sees the 3.2(a) survey and 2.3 parity before submitting; the head
+        receives an e-mail with a one-task link, opens it, reads the decision page in French and
+        approves; the registry holds the approved account with its written authorization. Neither
+        the session secret, the OIDC client secret nor the link's token is stored or logged."""
+        staff = browser.new_context()
+        page = staff.new_page()
+        _sign_in(page, door, "comms.ohchr@un.example")
+        request_id = _file_request(page, door)
+        assert page.inner_text("#state") == "submitted"
+        staff.close()
+
+        mail = next(iter(door.smtp.wait_for(1, timeout=60)))
+        assert mail.rcpt_tos == ["head.ohchr@un.example"]
+        found = LINK.findall(mail.body)
+        assert len(found) == 1, mail.body
+
+        head = browser.new_context()
+        page = head.new_page()
+        page.goto(found[0])
+        page.wait_for_url(f"{door.url}/requests/{request_id}")
+        assert "Your decision" in page.inner_text("main")
+        page.click("footer a[hreflang=fr]")
+        page.wait_for_selector("html[lang=fr]")
+        assert "Votre décision" in page.inner_text("main")
+        _shot(page, "decision-fr")
+        page.check("#decision-approve")
+        page.fill("#reason", "Besoin avéré ; la parité linguistique progresse (2.3).")
+        page.click("button:has-text('Enregistrer la décision')")
+        page.wait_for_url(re.compile(rf".*/requests/{request_id}\?done=approved"))
+        assert page.inner_text("#state") == "approved"
+        head.close()
+
+        deadline = time.monotonic() + 60
+        while door.request_row(request_id).account_id is None:
+            assert time.monotonic() < deadline, door.log.read_text()[-3000:]
+            time.sleep(0.3)
+        assert (REQUEST["handle"], "approved") in door.accounts()
+        row = door.request_row(request_id)
+        assert row.state == "approved" and row.decided_by == "100001"
+        dump = _dump_database(str(door.engine.url.render_as_string(hide_password=False)))
+        mac = found[0].rsplit(".", 1)[1]
+        for needle in (SESSION_SECRET, OIDC_SECRET, mac):
+            assert needle.encode() not in dump
+            assert needle.encode() not in door.log.read_bytes()
+
+
+class TestRefusals:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_reused_expired_and_foreign_links(self, door: Door, browser: Any) -> None:
+        """3.1(a): a link works once, expires after link_ttl_days, and acts only as its own
+        staff member on its own task: a reused link, an expired link, a requester's link used to
+        approve their own request, another staff member's link, and a link for another request
+        are each refused with a clear page, and the registry does not change."""
+        first, second = _seed_request(door), _seed_request(door)
+        head_link = _link_for(door, "100001", f"request:{first}")
+        old = _link_for(door, "100001", f"request:{first}", system_now() - dt.timedelta(days=8))
+        own = _link_for(door, "100004", f"request:{first}")
+        other = _link_for(door, "100002", f"request:{first}")
+        before = door.accounts()
+
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        page.goto(head_link)
+        assert page.url.endswith(f"/requests/{first}")
+        fresh = browser.new_context().new_page()
+        answer = fresh.goto(head_link)
+        assert answer.status == 403 and "already used" in fresh.inner_text("#message")
+        _shot(fresh, "link-reused")
+        answer = fresh.goto(old)
+        assert answer.status == 403 and "expired" in fresh.inner_text("#message")
+
+        # the head's session for request `first` cannot act on request `second`
+        csrf = page.input_value("input[name=csrf]")
+        answer = ctx.request.post(
+            f"{door.url}/requests/{second}/decide",
+            form={"csrf": csrf, "decision": "approve", "reason": "not my link"},
+        )
+        assert answer.status == 403 and "another task" in answer.text()
+
+        for link, rule in ((own, "their own request"), (other, "only the head")):
+            person = browser.new_context()
+            page = person.new_page()
+            page.goto(link)
+            page.check("#decision-approve")
+            page.fill("#reason", "trying")
+            page.click("form[action$='/decide'] button[type=submit]")
+            assert rule in page.inner_text("#message")
+            assert page.locator("#message + p").count() == 1  # "nothing was changed"
+            person.close()
+        assert door.request_row(first).state == "submitted"
+        assert door.request_row(second).state == "submitted"
+        assert door.accounts() == before
+        ctx.close()
+
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_form_without_csrf_token_is_refused(self, door: Door, browser: Any) -> None:
+        """3.1(a): a decision posted without the form's CSRF token (or with another) is refused
+        and nothing changes; the same session's real form is then accepted. The session lives
+        in a Secure, HTTP-only, SameSite cookie; the database holds a link's nonce but never its
+        signature, and a link with a forged signature opens nothing."""
+        request_id = _seed_request(door)
+        link = _link_for(door, "100001", f"request:{request_id}")
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        page.goto(link)
+        (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
+        assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+        nonce, mac = link.rsplit("/", 1)[1].split(".")
+        with door.engine.connect() as conn:
+            stored = [tuple(map(str, r)) for r in conn.execute(select(LinkToken)).all()]  # type: ignore[call-overload]
+        assert any(nonce in row for row in stored) and not any(mac in "".join(r) for r in stored)
+        forged = browser.new_context().new_page()
+        answer = forged.goto(link.replace(mac, mac[::-1]))
+        assert answer.status == 400 and "not valid" in forged.inner_text("#message")
+        audited = door.audit_count()
+        for form in (
+            {"decision": "approve", "reason": "forged"},
+            {"decision": "approve", "reason": "forged", "csrf": "guess"},
+        ):
+            answer = ctx.request.post(f"{door.url}/requests/{request_id}/decide", form=form)
+            assert answer.status == 403 and "did not come from this site" in answer.text()
+        assert door.request_row(request_id).state == "submitted"
+        assert door.audit_count() == audited
+        page.check("#decision-reject")
+        page.fill("#reason", "No demonstrated need (3.2(a))")
+        page.click("button:has-text('Record the decision')")
+        page.wait_for_url(re.compile(r".*\?done=rejected"))
+        assert door.request_row(request_id).state == "rejected"
+        ctx.close()
+
+
+class TestVerify:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_public_verify_answers_every_variant(self, door: Door) -> None:
+        """1.1(b): /verify?url=... answers without sign-in for the URL variants the CLI
+        accepts (alias, case, prefix, query, no scheme), the same as `account verify`."""
+        with door.uow(system_now()) as ctx:
+            org.account(ctx, url="https://x.com/unhumanrights")
+        for variant in (
+            "https://x.com/unhumanrights",
+            "https://twitter.com/UNHumanRights",
+            "x.com/UNHumanRights?lang=fr",
+            "http://mobile.twitter.com/unhumanrights/",
+            "  https://X.COM/UNHumanRights#top  ",
+        ):
+            status, body = door.get("/verify?url=" + quote(variant))
+            assert status == 200 and 'data-official="yes"' in body, variant
+            with door.uow(system_now()) as ctx:
+                assert accounts.verify_url(ctx, variant)["official"] is True
+        status, body = door.get("/verify?url=" + quote("https://x.com/not_the_un"))
+        assert status == 200 and 'data-registered="no"' in body
+        status, body = door.get("/verify?url=" + quote("not a url at all"))
+        assert status == 400 and "Nothing was changed" in body
+
+
+class TestLanguagesAndAccessibility:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_arabic_dashboard_and_no_serious_violations(self, door: Door, browser: Any) -> None:
+        """2.3: the dashboard renders right to left in Arabic with its language parity chart, as
+        of the date asked; the skip link is the keyboard's first stop and "my tasks" leads the
+        head to the decision; axe-core finds no serious or critical violation on the main pages
+        (verify, my tasks, request form, decision page, custody, assessment, dashboard); the
+        custody attestation (4.2) and the assessment with smgov's pre-filled findings (3.2) are
+        done in the page."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        with door.uow(system_now()) as ctx:
+            account_id = org.account(ctx)
+            org.complete(ctx, account_id)
+        request_id = _seed_request(door, by="100004")
+        axe = Axe()
+        ctx = browser.new_context()
+        page = ctx.new_page()
+
+        def check(name: str) -> None:
+            results = axe.run(page)
+            bad = [
+                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in results.response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            assert not bad, (name, json.dumps(bad))
+
+        page.goto(f"{door.url}/verify?url=x.com/unhumanrights")
+        check("verify")
+        with door.uow(system_now()) as c:
+            requests.carry_on(c, request_id)  # the approval flow's step: the head's duty opens
+        _sign_in(page, door, "head.ohchr@un.example")
+        check("tasks")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        page.click("main a:has-text('decide a request for a new account')")
+        page.wait_for_url(f"{door.url}/requests/{request_id}")
+        check("decision")
+        page.goto(f"{door.url}/accounts/{account_id}/custody")
+        check("custody")
+        page.fill("#vault_ref", "vault:kv/ohchr/x-unhumanrights")
+        page.click("form[action$='/custody'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/custody\?done=1"))
+        with door.uow(system_now()) as c:
+            reassessment.start(c, entity="OHCHR")
+            (assessment,) = reassessment.list_assessments(c, entity="OHCHR")
+        page.goto(f"{door.url}/assessments/{assessment['id']}")
+        assert page.locator("tbody tr th[scope=row]").count() >= 5  # smgov's findings, filled
+        check("assessment")
+        page.check("#decision-continue")
+        page.fill("#reason", "Meets the 3.2 criteria; parity to improve (2.3)")
+        page.click("form[action$='/decide'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*\?done=1"))
+        assert page.inner_text("#state") == "decided"
+        page.goto(f"{door.url}/dashboard?lang=ar&as_of=2026-11-30")
+        assert page.get_attribute("html", "dir") == "rtl"
+        assert page.get_attribute("html", "lang") == "ar"
+        assert "الامتثال" in page.inner_text("h1") and "2026-11-30" in page.inner_text("h1")
+        assert page.locator("#entity-OHCHR svg[aria-label='language parity']").count() == 1
+        _shot(page, "dashboard-ar")
+        check("dashboard-ar")
+        page.goto(f"{door.url}/requests/new?lang=en")
+        check("request-form")
+        ctx.close()
+
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_separated_staff_can_do_nothing(self, door: Door, browser: Any) -> None:
+        """4.2: a staff member separated after a link was sent can neither open it nor sign
+        in; the refusal is a clear page."""
+        request_id = _seed_request(door)
+        link = _link_for(door, "100001", f"request:{request_id}")
+        with door.uow(system_now()) as ctx:
+            head = entities.get_staff(ctx, "100001")
+            head.status = "separated"
+            ctx.session.add(head)
+        page = browser.new_context().new_page()
+        answer = page.goto(link)
+        assert answer.status == 403 and "not active staff" in page.inner_text("#message")
+        page.goto(f"{door.url}/signin")
+        page.fill("input[name=sub]", "head.ohchr@un.example")
+        page.click("button[type=submit]:has-text('Authorize')")
+        page.wait_for_selector("#message")
+        assert "separated" in page.inner_text("#message")
+        assert door.request_row(request_id).state == "submitted"
+
+
+class TestReminderLinks:
+    def test_digest_carries_each_persons_own_link(
+        self, engine: Engine, settings: Any, uow: Callable[..., Any]
+    ) -> None:
+        """3.5: with the web door configured, a reminder digest to a staff member carries a link
+        bound to that person and the task (the account whose entry is due); the registry
+        team's copy carries none; the link opens once and then never again."""
+        from models.errors import NotAuthorized
+        from models.tables import Obligation, Outbox
+        from services.context import unit_of_work
+        from services.reminders import queue_due
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+        with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
+            account_id = org.account(ctx, created_on=dt.date(2026, 3, 1))
+        door = settings.model_copy(update={"public_url": "https://smgov.un.example/"})
+        late = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC)
+        with unit_of_work(engine, door, late) as ctx:
+            assert queue_due(ctx).queued >= 2
+            messages = ctx.session.execute(select(Outbox)).scalars().all()
+            assignee = ctx.session.execute(select(Obligation.assignee)).scalars().first()  # type: ignore[call-overload]
+        personal = [m for m in messages if m.recipient_index == assignee]
+        registry = [m for m in messages if m.recipient == "registry@un.example"]
+        assert personal and registry
+        assert "{smgov-link:" not in registry[0].body
+        assert "/link/" not in personal[0].body  # the outbox holds a placeholder, not the token
+        sent = signing.expand_links(personal[0].body, door)
+        (token,) = re.findall(r"https://smgov\.un\.example/link/([A-Za-z0-9_.\-]+)", sent)
+        with unit_of_work(engine, door, late) as ctx:
+            grant = links.redeem(ctx, token)
+        assert grant == links.Grant(str(assignee), f"account:{account_id}")
+        with (
+            pytest.raises(NotAuthorized, match="already used"),
+            unit_of_work(engine, door, late) as ctx,
+        ):
+            links.redeem(ctx, token)
