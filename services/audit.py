@@ -60,8 +60,10 @@ def _digest(key: bytes, event: dict[str, Any]) -> str:
     return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
 
 
-def _fields(event: AuditEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in (*_FIELDS, "recorded_at", "effective_at")}
+def event_hash(key: bytes, event: AuditEvent) -> str:
+    """The keyed hash a stored event must carry (what `verify` recomputes)."""
+    fields = (*_FIELDS, "recorded_at", "effective_at")
+    return _digest(key, {name: getattr(event, name) for name in fields})
 
 
 def write_pending(session: Session) -> None:
@@ -177,7 +179,7 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
             )
         if event.prev_hash != expected_prev:
             raise CheckFailed(f"audit event {event.seq}: does not follow event {event.seq - 1}")
-        if not hmac.compare_digest(_digest(key, _fields(event)), event.hash):
+        if not hmac.compare_digest(event_hash(key, event), event.hash):
             raise CheckFailed(f"audit event {event.seq}: hash does not match its content")
         expected_prev = event.hash
         expected_seq += 1

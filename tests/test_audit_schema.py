@@ -138,7 +138,7 @@ def _forge(url: str, key: bytes, *, from_seq: int, edit: dict[str, str]) -> None
     from sqlmodel import Session, col, select
 
     from models.tables import AuditEvent
-    from services.audit import GENESIS, _digest
+    from services.audit import GENESIS, event_hash
 
     engine = create_engine(url)
     with Session(engine) as session:
@@ -150,7 +150,7 @@ def _forge(url: str, key: bytes, *, from_seq: int, edit: dict[str, str]) -> None
                     for name, value in edit.items():
                         setattr(event, name, value)
                 event.prev_hash = prev
-                event.hash = _digest(key, event)
+                event.hash = event_hash(key, event)
                 session.add(event)
             prev = event.hash
         session.commit()
