@@ -47,15 +47,11 @@ def check_vault_ref(value: str) -> str:
 
 
 def _holders(ctx: Ctx, account_id: int) -> dict[str, str]:
-    rows = (
-        ctx.session.execute(
-            select(col(Authorization.role), col(Authorization.staff_index)).where(
-                col(Authorization.account_id) == account_id, col(Authorization.revoked_at).is_(None)
-            )
+    rows = ctx.session.execute(
+        select(col(Authorization.role), col(Authorization.staff_index)).where(
+            col(Authorization.account_id) == account_id, col(Authorization.revoked_at).is_(None)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     return {role: index for role, index in rows}
 
 

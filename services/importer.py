@@ -98,7 +98,7 @@ class _Checker:
         self.default_entity = default_entity
         self.entities = {e.code: e for e in ctx.session.execute(select(Entity)).scalars()}
         self.staff = dict(
-            ctx.session.execute(select(col(Staff.index_number), col(Staff.status))).tuples().all()
+            ctx.session.execute(select(col(Staff.index_number), col(Staff.status))).all()
         )
         self.registered: dict[tuple[str, str], str] = {
             (p, u): e
@@ -304,9 +304,7 @@ class _Writer:
                 select(col(Account.url), col(Account.id)).where(
                     col(Account.url).in_([r.url for r in rows])
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         grants, changes, duties, assessments = [], [], [], []
         incomplete = 0

@@ -91,7 +91,7 @@ def _evidence(ctx: Ctx, account: Account, others: list[Any]) -> Evidence:
         select(col(Authorization.role), col(Authorization.staff_index), col(Staff.status))
         .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
         .where(col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None))
-    ).tuples():
+    ):
         holders.setdefault(role, (index, status))
     from models.languages import split_languages
     from models.survey import Candidate

@@ -48,7 +48,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
             col(Account.platform),
             col(Account.languages),
         ).where(col(Account.entity_code).in_(codes))
-    ).tuples():
+    ):
         states[code][state] += 1
         if state in LIVE:
             for lang in split_languages(langs):
@@ -69,7 +69,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
             col(Obligation.created_at) <= now,
             or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > now),
         )
-    ).tuples():
+    ):
         open_by_clause[code][clause] += 1
         if due_at < now:
             overdue_by_clause[code][clause] += 1
@@ -83,7 +83,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
             col(Account.state).in_(LIVE),
             col(Account.id).not_in(held),
         )
-    ).tuples():
+    ):
         orphans[code].append(account_id)
     campaigns: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in s.execute(
@@ -105,9 +105,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
                 .join(Outbox, col(Outbox.recipient_index) == col(Staff.index_number))
                 .where(col(Outbox.status) == "dead")
                 .group_by(col(Staff.entity_code))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     )
     stale_limit = now.timestamp() - ctx.settings.attestation_days * 86400
@@ -301,16 +299,12 @@ def clause_counts(ctx: Ctx) -> dict[str, tuple[int, int]]:
     sub-clauses (3.4 takes 3.4(d))."""
     from models.rules import RULES
 
-    rows = (
-        ctx.session.execute(
-            select(col(Obligation.clause), col(Obligation.due_at)).where(
-                col(Obligation.created_at) <= ctx.now,
-                or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now),
-            )
+    rows = ctx.session.execute(
+        select(col(Obligation.clause), col(Obligation.due_at)).where(
+            col(Obligation.created_at) <= ctx.now,
+            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now),
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     out: dict[str, tuple[int, int]] = {}
     for rule in RULES:
         mine = [

@@ -277,7 +277,7 @@ def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
             col(Account.entity_code) == entity_code,
             col(Account.state).in_(("approved", "active", "under-reassessment")),
         )
-    ).tuples():
+    ):
         for code in split_languages(languages):
             if code in OFFICIAL_LANGUAGES:
                 view[platform][code] = True

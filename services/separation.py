@@ -64,9 +64,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
             select(col(Staff.index_number), col(Entity.timezone))
             .join(Entity, col(Entity.code) == col(Staff.entity_code))
             .where(col(Staff.index_number).in_(people))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     for event in events:
         if event.event_id in known:
@@ -199,7 +197,7 @@ def _after_revocation(
         .order_by(col(Authorization.id))
     ).scalars():
         remaining[auth.account_id].setdefault(auth.role, auth.staff_index)
-    zones = dict(session.execute(select(col(Entity.code), col(Entity.timezone))).tuples().all())
+    zones = dict(session.execute(select(col(Entity.code), col(Entity.timezone))).all())
     directory = Directory(
         ctx,
         entities={a.entity_code for a in accounts.values()},
