@@ -411,10 +411,10 @@ def missing_for(ctx: Ctx, accounts: Sequence[Account]) -> dict[int, list[str]]:
             .order_by(col(Authorization.id))
         ):
             holders[account_id][role] = index  # the latest grant of a role speaks for it
-    people = {index for roles in holders.values() for index in roles.values()}
+    people = sorted({index for roles in holders.values() for index in roles.values()})
     staff: dict[str, PersonFacts] = {}
     for start in range(0, len(people), 500):
-        chunk = sorted(people)[start : start + 500]
+        chunk = people[start : start + 500]
         for index, status, email in ctx.session.execute(
             select(col(Staff.index_number), col(Staff.status), col(Staff.email)).where(
                 col(Staff.index_number).in_(chunk)

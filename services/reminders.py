@@ -197,9 +197,9 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                             assignee,
                             with_link(
                                 next_step,
-                                links.placeholder(staff_index=rcpt.staff_index, task=tasks[oid])
-                                if links.enabled
-                                else None,
+                                links.placeholder(
+                                    staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
+                                ),
                             ),
                             escalation(plan.days_left, rcpt.language, to_head),
                         )
