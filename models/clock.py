@@ -94,6 +94,7 @@ def local_date(instant: dt.datetime, tz: str) -> dt.date:
     return dt.date(local.year, local.month, local.day)
 
 
+@functools.lru_cache(maxsize=16384)  # as local_date: batches open thousands of duties a day
 def start_of_local_day(day: dt.date, tz: str) -> dt.datetime:
     """The first instant of calendar day `day` in `tz`, in UTC (DST-aware)."""
     local = pendulum.datetime(day.year, day.month, day.day, tz=zone(tz))

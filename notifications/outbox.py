@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -29,7 +29,7 @@ from models.settings import Settings
 from models.tables import Outbox
 from notifications.channels import Channel, Outgoing, channels_from
 from notifications.signing import expand_links
-from services.db import transaction
+from services.db import among, insert_rows, transaction
 
 BATCH = 25
 FIRST_RETRY = dt.timedelta(minutes=5)
@@ -71,22 +71,25 @@ OUTBOX = Outbox.__table__  # type: ignore[attr-defined]  # SQLModel types its ta
 
 
 def insert_many(
-    *, session: Session, rows: list[dict[str, Any]], ids: bool = True
+    *, session: Session, rows: Iterable[dict[str, Any]], ids: bool = True
 ) -> dict[str, int]:
     """Write messages in the caller's transaction, set-based; returns their ids by Message-ID
-    (none when `ids` is false: a sweep has no use for them)."""
+    (none when `ids` is false: a sweep has no use for them, and its rows, which may be produced
+    as they are written, go to the database in one stream)."""
+    if not ids:
+        insert_rows(session, OUTBOX, rows)
+        return {}
     found: dict[str, int] = {}
-    for start in range(0, len(rows), 1000):
-        chunk = rows[start : start + 1000]
-        # Core, not the ORM's bulk path: a sweep writes thousands of large digests at once.
-        session.execute(insert(OUTBOX), chunk)
-        if ids:
-            for message_id, oid in session.execute(
-                select(col(Outbox.message_id), col(Outbox.id)).where(
-                    col(Outbox.message_id).in_([r["message_id"] for r in chunk])
-                )
-            ):
-                found[message_id] = oid
+    listed = list(rows)
+    for start in range(0, len(listed), 1000):
+        chunk = listed[start : start + 1000]
+        insert_rows(session, OUTBOX, chunk)
+        for message_id, oid in session.execute(
+            select(col(Outbox.message_id), col(Outbox.id)).where(
+                among(session, col(Outbox.message_id), [r["message_id"] for r in chunk])
+            )
+        ):
+            found[message_id] = oid
     return found
 
 

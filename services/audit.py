@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso
 from models.errors import CheckFailed, Refused
 from models.settings import Settings
 from models.tables import AuditEvent
+from services.db import insert_rows
 
 GENESIS = "0" * 64
 _LOCK_ID = 0x536D676F  # "Smgo": the advisory lock that serializes audit appends on PostgreSQL
@@ -71,7 +72,7 @@ def write_pending(session: Session) -> None:
     INSERT). Runs before every commit, and before anything here reads the chain."""
     pending = session.info.pop(_PENDING, None)
     if pending and pending[0] is session.get_transaction():
-        session.execute(insert(AUDIT), pending[1])
+        insert_rows(session, AUDIT, pending[1])
 
 
 @sa_event.listens_for(Session, "before_commit")

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import iso
@@ -25,6 +25,7 @@ from models.errors import NotAuthorized, Refused
 from models.tables import Assessment, LinkToken, Staff
 from notifications.signing import PLACEHOLDER, nonce_of, token_for, web_key
 from services.context import Ctx
+from services.db import insert_rows
 
 NONCE_BYTES = 16
 LINK_TOKEN = LinkToken.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
@@ -189,8 +190,7 @@ class LinkBatch:
         return PLACEHOLDER.format(nonce=nonce)
 
     def write(self) -> None:
-        for start in range(0, len(self._rows), 1000):
-            self._ctx.session.execute(insert(LINK_TOKEN), self._rows[start : start + 1000])
+        insert_rows(self._ctx.session, LINK_TOKEN, self._rows)
         self._rows.clear()
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import col
 
 from models.clock import days_left, iso
@@ -21,6 +21,7 @@ from models.reminders import ReminderPolicy, stage_starts_at
 from models.settings import Settings
 from models.tables import Entity, Obligation
 from services.context import Ctx
+from services.db import among, insert_rows
 
 STATES = ("open", "met", "withdrawn")
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
@@ -48,7 +49,9 @@ def open_by_keys(ctx: Ctx, keys: Sequence[str]) -> dict[str, Obligation]:
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), 500):
         for ob in ctx.session.execute(
-            select(Obligation).where(col(Obligation.key).in_(unique[start : start + 500]))
+            select(Obligation).where(
+                among(ctx.session, col(Obligation.key), unique[start : start + 500])
+            )
         ).scalars():
             if ob.state == "open":
                 found[ob.key] = ob
@@ -138,10 +141,10 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
         )
     for start in range(0, len(fresh), 500):
         chunk = fresh[start : start + 500]
-        ctx.session.execute(insert(OBLIGATION), chunk)
+        insert_rows(ctx.session, OBLIGATION, chunk)
         for key, oid in ctx.session.execute(
             select(col(Obligation.key), col(Obligation.id)).where(
-                col(Obligation.key).in_([row["key"] for row in chunk])
+                among(ctx.session, col(Obligation.key), [row["key"] for row in chunk])
             )
         ):
             ids[key] = oid

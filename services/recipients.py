@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from models.tables import Notice, Staff
@@ -20,8 +20,10 @@ from notifications.channels import TeamsChannel
 from notifications.templates import language_of
 from services.authority import heads_of
 from services.context import Ctx
+from services.db import among, insert_rows
 
 P = TypeVar("P")
+NOTICE = Notice.__table__  # type: ignore[attr-defined]  # SQLModel types its table loosely
 
 
 class Recipient(NamedTuple):
@@ -49,7 +51,7 @@ class Directory:
                     col(Staff.email),
                     col(Staff.language),
                     col(Staff.status),
-                ).where(col(Staff.index_number).in_(wanted[start : start + 500]))
+                ).where(among(ctx.session, col(Staff.index_number), wanted[start : start + 500]))
             ):
                 self.staff[index] = (email, language, status)
         self.tags = TeamsChannel(ctx.settings).tags()
@@ -121,7 +123,9 @@ def write_once(
     for start in range(0, len(keys), 500):
         existing.update(
             ctx.session.execute(
-                select(col(Notice.key)).where(col(Notice.key).in_(keys[start : start + 500]))
+                select(col(Notice.key)).where(
+                    among(ctx.session, col(Notice.key), keys[start : start + 500])
+                )
             ).scalars()
         )
     fresh: dict[Recipient, list[Item[P]]] = {}
@@ -133,8 +137,9 @@ def write_once(
     ids = _write(ctx, {rcpt: [item.payload for item in new] for rcpt, new in fresh.items()}, render)
     if not ids:
         return 0, 0
-    ctx.session.execute(
-        insert(Notice),
+    insert_rows(
+        ctx.session,
+        NOTICE,
         [
             {
                 "key": item.key[:400],
@@ -155,54 +160,32 @@ def write_digests(
     render: Callable[[list[P], str], tuple[str, str]],
 ) -> tuple[int, int]:
     """One outbox message per recipient holding all its payloads (the caller guarantees they
-    were not told before); returns (messages, payloads) written."""
-    return write_rendered(ctx, render_messages(ctx, items, render))
+    were not told before); returns (messages, payloads) written. Each message is rendered as it
+    is written: on PostgreSQL the rows stream to the server (COPY), which stores one digest
+    while the next renders."""
+    batches = [(rcpt, list(batch)) for rcpt, batch in items.items() if batch]
+    outbox.insert_many(
+        session=ctx.session,
+        rows=(_message(ctx, rcpt, batch, render) for rcpt, batch in batches),
+        ids=False,
+    )
+    return len(batches), sum(len(batch) for _, batch in batches)
 
 
-@dataclass
-class Rendered:
-    """Messages rendered and not yet written: their column values and recipients, by id."""
-
-    rows: list[dict[str, Any]]
-    recipients: dict[str, Recipient]
-    payloads: int
-
-
-def render_messages(
-    ctx: Ctx,
-    items: Mapping[Recipient, Sequence[P]],
-    render: Callable[[list[P], str], tuple[str, str]],
-) -> Rendered:
-    """Render one message per recipient with payloads (no database work: a caller may let the
-    database work on something else meanwhile)."""
-    rendered = Rendered([], {}, 0)
-    for rcpt, batch in items.items():
-        if not batch:
-            continue
-        subject, body = render(list(batch), rcpt.language)
-        message_id = outbox.new_message_id()
-        rendered.recipients[message_id] = rcpt
-        rendered.payloads += len(batch)
-        rendered.rows.append(
-            outbox.message_values(
-                message_id=message_id,
-                channel=rcpt.channel,
-                recipient=rcpt.address,
-                subject=subject,
-                body=body,
-                now=ctx.now,
-                recipient_index=rcpt.staff_index,
-                language=rcpt.language,
-            )
-        )
-    return rendered
-
-
-def write_rendered(ctx: Ctx, rendered: Rendered) -> tuple[int, int]:
-    """Insert rendered messages; returns (messages, payloads) written."""
-    if rendered.rows:
-        outbox.insert_many(session=ctx.session, rows=rendered.rows, ids=False)
-    return len(rendered.rows), rendered.payloads
+def _message(
+    ctx: Ctx, rcpt: Recipient, batch: list[P], render: Callable[[list[P], str], tuple[str, str]]
+) -> dict[str, Any]:
+    """The outbox row of one message to `rcpt` holding `batch`."""
+    subject, body = render(batch, rcpt.language)
+    return outbox.message_values(
+        channel=rcpt.channel,
+        recipient=rcpt.address,
+        subject=subject,
+        body=body,
+        now=ctx.now,
+        recipient_index=rcpt.staff_index,
+        language=rcpt.language,
+    )
 
 
 def _write(
@@ -211,8 +194,10 @@ def _write(
     render: Callable[[list[P], str], tuple[str, str]],
 ) -> dict[Recipient, int]:
     """Render and insert one message per recipient with payloads; their outbox ids."""
-    rendered = render_messages(ctx, items, render)
-    if not rendered.rows:
+    rows = {
+        rcpt: _message(ctx, rcpt, list(batch), render) for rcpt, batch in items.items() if batch
+    }
+    if not rows:
         return {}
-    ids = outbox.insert_many(session=ctx.session, rows=rendered.rows)
-    return {rcpt: ids[message_id] for message_id, rcpt in rendered.recipients.items()}
+    ids = outbox.insert_many(session=ctx.session, rows=list(rows.values()))
+    return {rcpt: ids[row["message_id"]] for rcpt, row in rows.items()}

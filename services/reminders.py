@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +29,10 @@ from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
 from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
+from services.db import update_rows
 from services.links import LinkBatch, tasks_of, with_link
-from services.obligations import policy_from
-from services.recipients import Directory, Recipient, render_messages, write_rendered
+from services.obligations import OBLIGATION, policy_from
+from services.recipients import Directory, Recipient, write_digests
 
 NEXT_STEP = {
     "inventory-entry": "smgov account show {n} — then complete what it lists as missing "
@@ -157,62 +158,67 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
             to_head=to_head,
         )
 
-    rescheduled: list[tuple[int, int, dt.datetime, int | None]] = []
-    items: dict[Recipient, list[Line]] = defaultdict(list)
-    for oid, kind, clause, subject, entity, assignee, due_at, r_stage, r_assignee, tz in due:
+    # First the decisions: which swept duties are told a stage now (each duty's next stage
+    # follows from its due instant and timezone alone).
+    told: list[tuple[Any, _Schedule]] = []
+    for row in due:
+        assignee, due_at, r_stage, r_assignee, tz = row[5:]
         plan = schedule(due_at, tz)
         stage = plan.stage
-        told_before = r_stage is not None and stage is not None
-        if stage is None or (told_before and r_assignee == assignee and r_stage >= stage):
-            rescheduled.append((oid, plan.next_stage, plan.next_stage_at, None))
-            continue
-        rescheduled.append((oid, plan.next_stage, plan.next_stage_at, stage))
-        report.obligations += 1
-        head = directory.head(entity)
-        to_head = head is not None and head != assignee
-        audience: list[tuple[str, list[Recipient]]] = [("assignee", directory.person(assignee))]
-        # A new assignee at a stage already told hears of it; the others heard already.
-        if not (told_before and r_stage >= stage):
-            roles = audience_of(stage)
-            if "head" in roles and to_head:
-                audience.append(("head", directory.person(head)))
-            if "registry" in roles and assignee != "registry":
-                audience.append(("registry", directory.registry()))
-            audience.append(("assignee" if stage <= 0 else "head", directory.teams(entity)))
-        next_step = _next_step(kind, subject, assignee)
-        seen: set[Recipient] = set()
-        for role, recipients in audience:
-            for rcpt in recipients:
-                if rcpt not in seen:
-                    seen.add(rcpt)
-                    items[rcpt].append(
-                        Line(
-                            clause,
-                            kind,
-                            subject,
-                            entity,
-                            plan.due_local,
-                            plan.days_left,
-                            role,
-                            assignee,
-                            with_link(
-                                next_step,
-                                links.placeholder(
-                                    staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
-                                ),
-                            ),
-                            escalation(plan.days_left, rcpt.language, to_head),
-                        )
-                    )
-    # The database rewrites the schedules while the digests are rendered: the UPDATE waits on
-    # the database (the GIL released), the rendering on Python. Nothing else touches the session
-    # until the thread is joined.
+        if stage is not None and not (
+            r_stage is not None and r_assignee == assignee and r_stage >= stage
+        ):
+            told.append((row, plan))
+    report.obligations = len(told)
+    rescheduled = _Rescheduled(due, {row[0] for row, _ in told}, schedule)
+    # The database rewrites the schedules while the lines are built: the UPDATE
+    # waits on the database (the GIL released), the rendering on Python. Nothing else touches
+    # the session until the thread is joined.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reschedule") as pool:
         pending = pool.submit(_reschedule, ctx, rescheduled)
-        rendered = render_messages(ctx, items, render_digest)
+        items: dict[Recipient, list[Line]] = defaultdict(list)
+        for (oid, kind, clause, subject, entity, assignee, _, r_stage, _, _), plan in told:
+            stage = plan.stage
+            assert stage is not None  # told duties have a stage due
+            head = directory.head(entity)
+            to_head = head is not None and head != assignee
+            audience: list[tuple[str, list[Recipient]]] = [("assignee", directory.person(assignee))]
+            # A new assignee at a stage already told hears of it; the others heard already.
+            if r_stage is None or r_stage < stage:
+                roles = audience_of(stage)
+                if "head" in roles and to_head:
+                    audience.append(("head", directory.person(head)))
+                if "registry" in roles and assignee != "registry":
+                    audience.append(("registry", directory.registry()))
+                audience.append(("assignee" if stage <= 0 else "head", directory.teams(entity)))
+            next_step = _next_step(kind, subject, assignee)
+            seen: set[Recipient] = set()
+            for role, recipients in audience:
+                for rcpt in recipients:
+                    if rcpt not in seen:
+                        seen.add(rcpt)
+                        items[rcpt].append(
+                            Line(
+                                clause,
+                                kind,
+                                subject,
+                                entity,
+                                plan.due_local,
+                                plan.days_left,
+                                role,
+                                assignee,
+                                with_link(
+                                    next_step,
+                                    links.placeholder(
+                                        staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
+                                    ),
+                                ),
+                                escalation(plan.days_left, rcpt.language, to_head),
+                            )
+                        )
         pending.result()  # re-raises whatever the UPDATE raised
     links.write()
-    report.queued, report.lines = write_rendered(ctx, rendered)
+    report.queued, report.lines = write_digests(ctx, items, render_digest)
     if report.queued:
         ctx.audit(
             actor="smgov",
@@ -227,54 +233,70 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
     return report
 
 
-_RESCHEDULE = {
-    # PostgreSQL: one statement, the rows passed as arrays.
-    "postgresql": """
+@dataclass(frozen=True)
+class _Rescheduled:
+    """The swept duties (due rows), those told a stage now, and the schedule of each due
+    instant in each timezone."""
+
+    due: Sequence[Any]
+    told: set[int]
+    schedule: Callable[[Any, str], _Schedule]
+
+
+# PostgreSQL: the ids travel as two comma-separated texts and the schedules as a few thousand
+# (due instant, timezone) rows; the server joins them to the duties, so the driver does no work
+# per duty and the thread waits on the database (GIL released) while the lines are built.
+_RESCHEDULE = """
 UPDATE obligation AS o
-SET next_stage = v.ns, next_stage_at = v.nsa,
-    reminded_stage = COALESCE(v.rs, o.reminded_stage),
-    reminded_assignee = CASE WHEN v.rs IS NULL THEN o.reminded_assignee ELSE o.assignee END
-FROM unnest(CAST(:ids AS integer[]), CAST(:ns AS integer[]), CAST(:nsa AS timestamptz[]),
-            CAST(:rs AS integer[])) AS v(id, ns, nsa, rs)
-WHERE o.id = v.id
-""",
-    # SQLite: the driver's executemany of one prepared statement.
-    "sqlite": """
-UPDATE obligation
-SET next_stage = ?, next_stage_at = ?, reminded_stage = COALESCE(?, reminded_stage),
-    reminded_assignee = CASE WHEN ? IS NULL THEN reminded_assignee ELSE assignee END
-WHERE id = ?
-""",
-}
+SET next_stage = s.next_stage, next_stage_at = s.next_stage_at,
+    reminded_stage = CASE WHEN v.told THEN s.stage ELSE o.reminded_stage END,
+    reminded_assignee = CASE WHEN v.told THEN o.assignee ELSE o.reminded_assignee END
+FROM (
+    SELECT CAST(x AS integer) AS id, true AS told FROM unnest(string_to_array(:told, ',')) AS x
+    UNION ALL
+    SELECT CAST(x AS integer), false FROM unnest(string_to_array(:quiet, ',')) AS x
+) AS v, entity AS e,
+unnest(CAST(:due AS timestamptz[]), CAST(:tz AS text[]), CAST(:stage AS integer[]),
+       CAST(:ns AS integer[]), CAST(:nsa AS timestamptz[]))
+    AS s(due_at, tz, stage, next_stage, next_stage_at)
+WHERE o.id = v.id AND e.code = o.entity_code AND s.due_at = o.due_at AND s.tz = e.timezone
+"""
 
 
-def _stored(instant: dt.datetime, dialect: str) -> Any:
-    """An instant as the `UTCDateTime` column stores it (SQLite: naive UTC text)."""
-    utc = instant.astimezone(dt.UTC)
-    return f"{utc:%Y-%m-%d %H:%M:%S.%f}" if dialect == "sqlite" else utc
-
-
-def _reschedule(ctx: Ctx, rows: list[tuple[int, int, dt.datetime, int | None]]) -> None:
-    """Write the swept obligations' next stages, and the stage told where one was (rows of
-    (id, next stage, its instant, stage told or None)), in one statement, bypassing per-row
-    ORM work: a 100k-account sweep reschedules 100k obligations."""
+def _reschedule(ctx: Ctx, swept: _Rescheduled) -> None:
+    """Write the swept duties' next stages, and for those told now the stage and to whom
+    (the rows are locked, so the assignee read is current), in one set-based update,
+    bypassing per-row ORM work: a 100k-account sweep reschedules 100k obligations."""
     connection = ctx.session.connection()
-    dialect = connection.dialect.name
-    stored = functools.cache(lambda instant: _stored(instant, dialect))
-    if dialect == "postgresql":
+    if connection.dialect.name == "postgresql":
+        plans = {(row[6], row[9]): swept.schedule(row[6], row[9]) for row in swept.due}
         connection.execute(
-            text(_RESCHEDULE["postgresql"]),
+            text(_RESCHEDULE),
             {
-                "ids": [r[0] for r in rows],
-                "ns": [r[1] for r in rows],
-                "nsa": [r[2] for r in rows],
-                "rs": [r[3] for r in rows],
+                "told": ",".join(str(oid) for oid in swept.told),
+                "quiet": ",".join(str(row[0]) for row in swept.due if row[0] not in swept.told),
+                "due": [due_at for due_at, _ in plans],
+                "tz": [tz for _, tz in plans],
+                "stage": [plan.stage for plan in plans.values()],
+                "ns": [plan.next_stage for plan in plans.values()],
+                "nsa": [plan.next_stage_at for plan in plans.values()],
             },
         )
     else:
-        connection.exec_driver_sql(
-            _RESCHEDULE["sqlite"], [(ns, stored(nsa), rs, rs, oid) for oid, ns, nsa, rs in rows]
-        )
+        rows = []
+        for oid, *_, assignee, due_at, r_stage, r_assignee, tz in swept.due:
+            plan = swept.schedule(due_at, tz)
+            told = oid in swept.told
+            rows.append(
+                {
+                    "id": oid,
+                    "next_stage": plan.next_stage,
+                    "next_stage_at": plan.next_stage_at,
+                    "reminded_stage": plan.stage if told else r_stage,
+                    "reminded_assignee": assignee if told else r_assignee,
+                }
+            )
+        update_rows(ctx.session, OBLIGATION, rows)
     # Obligations this session already holds as objects are read afresh when next touched.
     for obj in list(ctx.session.identity_map.values()):
         if isinstance(obj, Obligation):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -24,9 +25,11 @@ from notifications.templates import Alert, render_alerts
 from services import obligations
 from services.accounts import refresh_entry_obligations
 from services.context import Ctx
+from services.db import among, update_rows
 from services.recipients import Directory, Item, Recipient, write_once
 
 HR_ACTOR = "hr"
+AUTHORIZATION = Authorization.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
 @dataclass
@@ -54,7 +57,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
         known.update(
             ctx.session.execute(
                 select(col(HREvent.event_id)).where(
-                    col(HREvent.event_id).in_(ids[start : start + 500])
+                    among(ctx.session, col(HREvent.event_id), ids[start : start + 500])
                 )
             ).scalars()
         )
@@ -63,7 +66,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
         ctx.session.execute(
             select(col(Staff.index_number), col(Entity.timezone))
             .join(Entity, col(Entity.code) == col(Staff.entity_code))
-            .where(col(Staff.index_number).in_(people))
+            .where(among(ctx.session, col(Staff.index_number), people))
         ).all()
     )
     for event in events:
@@ -120,18 +123,29 @@ def apply_due(ctx: Ctx) -> ApplyReport:
     people = {e.staff_index for e in events}
     staff = {
         s.index_number: s
-        for s in session.execute(select(Staff).where(col(Staff.index_number).in_(people))).scalars()
+        for s in session.execute(
+            select(Staff).where(among(session, col(Staff.index_number), people))
+        ).scalars()
     }
     entity_codes = set(session.execute(select(col(Entity.code))).scalars())
-    held: dict[str, list[Authorization]] = defaultdict(list)
+    # Authorizations as plain rows, revoked by one set-based update: a batch revokes thousands.
+    held: dict[str, list[Any]] = defaultdict(list)
     for auth in session.execute(
-        select(Authorization).where(
-            col(Authorization.staff_index).in_(people), col(Authorization.revoked_at).is_(None)
+        select(
+            col(Authorization.id),
+            col(Authorization.staff_index),
+            col(Authorization.account_id),
+            col(Authorization.role),
+            col(Authorization.granted_at),
+        ).where(
+            among(session, col(Authorization.staff_index), people),
+            col(Authorization.revoked_at).is_(None),
         )
-    ).scalars():
+    ):
         held[auth.staff_index].append(auth)
 
-    touched: dict[int, list[tuple[HREvent, Authorization]]] = defaultdict(list)
+    revocations: list[dict[str, Any]] = []
+    touched: dict[int, list[tuple[HREvent, str]]] = defaultdict(list)
     for event in events:
         person = staff[event.staff_index]
         before = {"status": person.status, "entity": person.entity_code}
@@ -151,11 +165,15 @@ def apply_due(ctx: Ctx) -> ApplyReport:
         revoked = []
         if event.type != "return":  # a return restores status only: authorize again (3.7)
             for auth in held.pop(event.staff_index, []):
-                auth.revoked_at = max(event.effective_at, auth.granted_at)
-                auth.revoked_by = f"{HR_ACTOR}:{event.event_id}"[:20]
-                auth.revoked_reason = f"{event.type} (HR event {event.event_id}), 4.2"
-                session.add(auth)
-                touched[auth.account_id].append((event, auth))
+                revocations.append(
+                    {
+                        "id": auth.id,
+                        "revoked_at": max(event.effective_at, auth.granted_at),
+                        "revoked_by": f"{HR_ACTOR}:{event.event_id}"[:20],
+                        "revoked_reason": f"{event.type} (HR event {event.event_id}), 4.2",
+                    }
+                )
+                touched[auth.account_id].append((event, auth.role))
                 revoked.append({"account": auth.account_id, "role": auth.role})
         event.state = "applied"
         event.applied_at = now
@@ -176,24 +194,33 @@ def apply_due(ctx: Ctx) -> ApplyReport:
             },
         )
     session.flush()
+    update_rows(session, AUTHORIZATION, revocations)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Authorization):
+            session.expire(obj)  # read afresh when next touched
     if touched:
         _after_revocation(ctx, touched, report)
     return report
 
 
 def _after_revocation(
-    ctx: Ctx, touched: dict[int, list[tuple[HREvent, Authorization]]], report: ApplyReport
+    ctx: Ctx, touched: dict[int, list[tuple[HREvent, str]]], report: ApplyReport
 ) -> None:
     """Handover, designation and orphan alerts for the accounts whose authorizations went."""
     session = ctx.session
     accounts = {
         a.id: a
-        for a in session.execute(select(Account).where(col(Account.id).in_(touched))).scalars()
+        for a in session.execute(
+            select(Account).where(among(session, col(Account.id), touched))
+        ).scalars()
     }
     remaining: dict[int, dict[str, str]] = defaultdict(dict)
     for auth in session.execute(
         select(Authorization)
-        .where(col(Authorization.account_id).in_(touched), col(Authorization.revoked_at).is_(None))
+        .where(
+            among(session, col(Authorization.account_id), touched),
+            col(Authorization.revoked_at).is_(None),
+        )
         .order_by(col(Authorization.id))
     ).scalars():
         remaining[auth.account_id].setdefault(auth.role, auth.staff_index)
@@ -227,7 +254,7 @@ def _after_revocation(
                     ),
                 )
             )
-            roles = ", ".join(sorted({a.role for e, a in causes if e.event_id == event.event_id}))
+            roles = ", ".join(sorted({r for e, r in causes if e.event_id == event.event_id}))
             note = Alert(
                 title=f"{event.type}: staff member {event.staff_index} no longer runs "
                 f"{account.url}",
@@ -240,7 +267,7 @@ def _after_revocation(
             )
             for rcpt in directory.person(head):
                 alerts[rcpt].append(Item(f"hr:{event.event_id}:{account_id}:{rcpt.address}", note))
-        if any(a.role in ("administrator", "alternate") for _, a in causes):
+        if any(role in ("administrator", "alternate") for _, role in causes):
             designate.append(account)  # designate anew: 3.4(d), 3.6
         if not left:
             report.orphaned.append(account_id)
