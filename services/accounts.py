@@ -462,7 +462,7 @@ def refresh_entry_obligations(
     entry's duty is met; an incomplete one's is opened: 3.5 for an account registered or created
     now, else 3.6 (a change to bring into the registry within 10 days)."""
     keys = {account.id: f"entry:{account.id}" for account in accounts}
-    open_now = obligations.open_by_keys(ctx, list(keys.values()))
+    open_now = obligations.open_rows(ctx, list(keys.values()))
     gaps = missing_for(ctx, accounts)
     codes = {account.entity_code for account in accounts}
     heads = heads_of(session=ctx.session, entity_codes=codes, at=ctx.now)
@@ -476,7 +476,8 @@ def refresh_entry_obligations(
             continue
         if (not gaps[account.id] and not awaiting) or account.state in ("withdrawn", "closed"):
             if key in open_now:
-                ob = open_now.pop(key)
+                ob = ctx.session.get(Obligation, open_now.pop(key).id)
+                assert ob is not None  # found open in this transaction
                 obligations.close(ctx, ob, state="met", reason="entry complete (3.4)", actor=actor)
                 met = True
             continue
@@ -504,7 +505,7 @@ def refresh_entry_obligations(
 
         refresh(ctx)
     opened = obligations.open_many(ctx, duties, actor=actor)
-    ids = {int(key.partition(":")[2]): ob.id for key, ob in open_now.items() if ob.id is not None}
+    ids = {int(key.partition(":")[2]): row.id for key, row in open_now.items()}
     ids.update({int(key.partition(":")[2]): oid for key, oid in opened.items()})
     return ids
 

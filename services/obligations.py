@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 from sqlmodel import col
@@ -41,10 +41,8 @@ def find_open(ctx: Ctx, key: str) -> Obligation | None:
 
 
 def open_by_keys(ctx: Ctx, keys: Sequence[str]) -> dict[str, Obligation]:
-    """The open obligations named by `keys`. Looked up by key alone, through its unique index
-    (a closed duty's key carries `#id`), and the state checked here: with `state = 'open'` in
-    the query SQLite may prefer the sweep's (state, next_stage_at) index and scan every open
-    duty once per lookup."""
+    """The open obligations named by `keys`, as ORM objects (to change them); looked up by key
+    alone, as `open_rows` explains."""
     found: dict[str, Obligation] = {}
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), 500):
@@ -55,6 +53,35 @@ def open_by_keys(ctx: Ctx, keys: Sequence[str]) -> dict[str, Obligation]:
         ).scalars():
             if ob.state == "open":
                 found[ob.key] = ob
+    return found
+
+
+class OpenDuty(NamedTuple):
+    """An open obligation as a plain row: what a batch needs to decide, without an ORM object."""
+
+    key: str
+    id: int
+    assignee: str
+
+
+def open_rows(ctx: Ctx, keys: Sequence[str]) -> dict[str, OpenDuty]:
+    """The open obligations named by `keys`, as plain rows. Looked up by key alone, through its
+    unique index (a closed duty's key carries `#id`), and the state checked here: with
+    `state = 'open'` in the query SQLite may prefer the sweep's index of open duties and scan
+    every one of them once per lookup."""
+    found: dict[str, OpenDuty] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        for key, oid, assignee, state in ctx.session.execute(
+            select(
+                col(Obligation.key),
+                col(Obligation.id),
+                col(Obligation.assignee),
+                col(Obligation.state),
+            ).where(among(ctx.session, col(Obligation.key), unique[start : start + 500]))
+        ):
+            if state == "open":
+                found[key] = OpenDuty(key, oid, assignee)
     return found
 
 
@@ -111,17 +138,19 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
     keys, one multi-row INSERT writes the new duties, each opening is audited."""
     wanted = list({duty.key: duty for duty in duties}.values())
     keys = [duty.key for duty in wanted]
-    existing = open_by_keys(ctx, keys)
+    existing = open_rows(ctx, keys)
     ids: dict[str, int] = {}
     fresh: list[dict[str, Any]] = []
     zones: dict[str, str] = {}
     policy = policy_from(ctx.settings)
     for duty in wanted:
-        ob = existing.get(duty.key)
-        if ob is not None and ob.id is not None:
-            if ob.assignee != duty.assignee:
+        row = existing.get(duty.key)
+        if row is not None:
+            if row.assignee != duty.assignee:
+                ob = ctx.session.get(Obligation, row.id)
+                assert ob is not None  # found open in this transaction
                 reassign(ctx, ob, assignee=duty.assignee, actor=actor)
-            ids[duty.key] = ob.id
+            ids[duty.key] = row.id
             continue
         zones[duty.entity.code] = duty.entity.timezone
         fresh.append(

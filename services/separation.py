@@ -26,7 +26,7 @@ from services import obligations
 from services.accounts import refresh_entry_obligations
 from services.context import Ctx
 from services.db import among, update_rows
-from services.recipients import Directory, Item, Recipient, write_once
+from services.recipients import Directory, Recipient, write_digests
 
 HR_ACTOR = "hr"
 AUTHORIZATION = Authorization.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
@@ -224,19 +224,25 @@ def _after_revocation(
         .order_by(col(Authorization.id))
     ).scalars():
         remaining[auth.account_id].setdefault(auth.role, auth.staff_index)
-    zones = dict(session.execute(select(col(Entity.code), col(Entity.timezone))).all())
+    entities = {
+        e.code: e
+        for e in session.execute(
+            select(Entity).where(
+                among(session, col(Entity.code), {a.entity_code for a in accounts.values()})
+            )
+        ).scalars()
+    }
     directory = Directory(
         ctx,
         entities={a.entity_code for a in accounts.values()},
         people={i for r in remaining.values() for i in r.values()},
     )
-    alerts: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
+    alerts: dict[Recipient, list[Alert]] = defaultdict(list)
     handovers: list[obligations.Duty] = []
     designate: list[Account] = []
     for account_id, causes in touched.items():
         account = accounts[account_id]
-        entity = session.get(Entity, account.entity_code)
-        assert entity is not None
+        entity = entities[account.entity_code]
         head = directory.head(account.entity_code) or "registry"
         left = remaining.get(account_id, {})
         keeper = left.get("administrator") or left.get("alternate") or head
@@ -250,7 +256,7 @@ def _after_revocation(
                     entity=entity,
                     assignee=keeper,
                     due_at=due_after(
-                        event.effective_on, ctx.settings.handover_days, zones[entity.code]
+                        event.effective_on, ctx.settings.handover_days, entity.timezone
                     ),
                 )
             )
@@ -266,7 +272,7 @@ def _after_revocation(
                 ),
             )
             for rcpt in directory.person(head):
-                alerts[rcpt].append(Item(f"hr:{event.event_id}:{account_id}:{rcpt.address}", note))
+                alerts[rcpt].append(note)
         if any(role in ("administrator", "alternate") for _, role in causes):
             designate.append(account)  # designate anew: 3.4(d), 3.6
         if not left:
@@ -288,16 +294,13 @@ def _after_revocation(
                 *directory.teams(account.entity_code),
             ]
             for rcpt in dict.fromkeys(recipients):
-                alerts[rcpt].append(
-                    Item(
-                        f"orphan:{account_id}:{causes[0][0].event_id}:"
-                        f"{rcpt.address}:{rcpt.channel}",
-                        alarm,
-                    )
-                )
+                alerts[rcpt].append(alarm)
     report.obligations.update(obligations.open_many(ctx, handovers, actor=HR_ACTOR).values())
     report.obligations.update(refresh_entry_obligations(ctx, designate, actor=HR_ACTOR).values())
-    messages, _ = write_once(ctx, alerts, render_alerts)
+    # Once only without notice rows: these alerts are written in the transaction that moves
+    # their events from pending to applied (under the events' row locks), so no later run can
+    # write them again.
+    messages, _ = write_digests(ctx, alerts, render_alerts)
     report.alerts = messages
 
 
