@@ -144,13 +144,13 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
     zones: dict[str, str] = {}
     policy = policy_from(ctx.settings)
     for duty in wanted:
-        row = existing.get(duty.key)
-        if row is not None:
-            if row.assignee != duty.assignee:
-                ob = ctx.session.get(Obligation, row.id)
+        found = existing.get(duty.key)
+        if found is not None:
+            if found.assignee != duty.assignee:
+                ob = ctx.session.get(Obligation, found.id)
                 assert ob is not None  # found open in this transaction
                 reassign(ctx, ob, assignee=duty.assignee, actor=actor)
-            ids[duty.key] = row.id
+            ids[duty.key] = found.id
             continue
         zones[duty.entity.code] = duty.entity.timezone
         fresh.append(
