@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -320,22 +321,23 @@ def bench_floor(url: str) -> tuple[float, int]:
     return seconds, rows
 
 
+def _hr_people(n: int) -> list[str]:
+    """The 1,000 staff members (not heads) an HR batch separates: up to 1,000 of the generated
+    staff, 19 per entity from the first entity on."""
+    people = [f"{e:04d}{s:02d}" for e in range(max(n // 200, 5)) for s in range(1, 20)]
+    return people[:1000]
+
+
 def bench_hr(url: str, home: Path, n: int) -> tuple[float, int]:
     from services.separation import apply_due, record
 
     settings = settings_for(url, home)
     engine = make_engine(url)
-    people = [f"{e:04d}{s:02d}" for e in range(max(n // 200, 5)) for s in range(1, 20)]
     events = [
         parse_event(
-            {
-                "event_id": f"B-{i}",
-                "type": "separation",
-                "staff": people[i],
-                "effective": "2026-05-31",
-            }
+            {"event_id": f"B-{i}", "type": "separation", "staff": person, "effective": "2026-05-31"}
         )
-        for i in range(min(1000, len(people)))
+        for i, person in enumerate(_hr_people(n))
     ]
 
     def run() -> int:
@@ -349,9 +351,108 @@ def bench_hr(url: str, home: Path, n: int) -> tuple[float, int]:
     return seconds, len(events) if revoked >= 0 else 0
 
 
-def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, float]:
-    """One HR event at a time through a running `smgov api`, with a Prefect server already
-    running: seconds from the signed POST until the person's authorizations are revoked."""
+@contextlib.contextmanager
+def prefect_api(prefect_home: Path) -> Iterator[str]:
+    """A Prefect server running for the measures that need one, as in production; its URL."""
+    from tests import prefect_server
+
+    prefect_home.mkdir(exist_ok=True)
+    servers = prefect_server.start(prefect_home)
+    try:
+        yield next(servers)
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(servers)
+
+
+def bench_hr_flow(url: str, home: Path, n: int, api_url: str) -> dict[str, float]:
+    """The same 1,000 separations end to end through the HR batch door: `smgov hr import FILE.csv`
+    as a user runs it (a new process, Prefect server already running), which stores the rows and
+    applies them in one `separation` flow run (revocations, handover duties, first notices,
+    alerts) and then delivers the messages (to the local mail folder: no SMTP server is set).
+    Measured from the command's start: seconds until every authorization of the 1,000 people is
+    revoked (a second connection polls), and until the command exits."""
+    path = home / "hr-batch.csv"
+    people = _hr_people(n)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "type", "staff", "effective", "new_entity"])
+        for i, person in enumerate(people):
+            writer.writerow([f"F-{i}", "separation", person, "2026-05-31", ""])
+    env = {
+        **os.environ,
+        "SMGOV_HOME": str(home),
+        "SMGOV_DATABASE_URL": url,
+        "SMGOV_AUDIT_KEY": "bench",
+        "SMGOV_ISSUANCE_DATE": "2026-01-15",
+        "SMGOV_REGISTRY_EMAIL": "registry@un.example",
+        "PREFECT_API_URL": api_url,
+        "PREFECT_HOME": str(home / "prefect"),
+    }
+    engine = make_engine(url)
+    count = text(
+        "SELECT count(*) FROM written_authorization "
+        "WHERE revoked_at IS NULL AND staff_index IN ("
+        + ", ".join(f"'{p}'" for p in people)  # generated index numbers, digits only
+        + ")"
+    )
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "smgov"),
+            "hr",
+            "import",
+            str(path),
+            "--json",
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    revoked_s = None
+    try:
+        while revoked_s is None:
+            with engine.connect() as conn:
+                if conn.execute(count).scalar_one() == 0:
+                    revoked_s = time.perf_counter() - started
+            if proc.poll() is not None and revoked_s is None:
+                with engine.connect() as conn:
+                    left = conn.execute(count).scalar_one()
+                raise RuntimeError(
+                    f"hr import ended with {left} authorizations left: "
+                    f"{proc.stderr.read().decode() if proc.stderr else ''}"
+                )
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.dispose()
+    total_s = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"hr import exited {proc.returncode}: {err.decode()}")
+    summary = json.loads(out)
+    if summary["applied"] != len(people):
+        raise RuntimeError(f"hr import applied {summary['applied']} of {len(people)}")
+    return {
+        "hr_flow_events": len(people),
+        "hr_flow_revoked_s": revoked_s,
+        "hr_flow_total_s": total_s,
+        "hr_flow_events_per_s": len(people) / revoked_s,
+    }
+
+
+def bench_intake(url: str, home: Path, n: int, api_url: str, samples: int = 6) -> dict[str, float]:
+    """HR events through the HR intake, a running `smgov api` with a Prefect server already
+    running, as the HR system sends them (signed POSTs to /hr/events):
+      - the batch: the 1,000 separations in one POST (a JSON list), which the intake stores and
+        applies in one `separation` flow run: seconds from the POST until every authorization
+        of the 1,000 people is revoked, and events per second;
+      - latency: then one event at a time, seconds from the POST until that person's
+        authorizations are revoked (first, median and max of the rest)."""
     import statistics
     import urllib.request
 
@@ -362,10 +463,6 @@ def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, f
     from tests import prefect_server
 
     secret = secrets.token_hex(16)  # this run's own webhook secret
-    prefect_home = home / "prefect"
-    prefect_home.mkdir(exist_ok=True)
-    servers = prefect_server.start(prefect_home)
-    api_url = next(servers)
     port = prefect_server.free_port()
     env = {
         **os.environ,
@@ -373,9 +470,10 @@ def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, f
         "SMGOV_DATABASE_URL": url,
         "SMGOV_AUDIT_KEY": "bench",
         "SMGOV_ISSUANCE_DATE": "2026-01-15",
+        "SMGOV_REGISTRY_EMAIL": "registry@un.example",
         "SMGOV_HR_WEBHOOK_SECRET": secret,
         "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_HOME": str(home / "prefect"),
     }
     log = (home / "api.log").open("wb")
     proc = subprocess.Popen(
@@ -387,19 +485,39 @@ def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, f
         cwd=ROOT,
     )
     engine = make_engine(url)
-    # administrators of distinct accounts, one per sample
-    with engine.connect() as conn:
-        people = list(
-            conn.execute(
-                select(col(Authorization.staff_index))
-                .where(col(Authorization.revoked_at).is_(None))
-                .group_by(col(Authorization.staff_index))
-                .limit(samples)
-            ).scalars()
+    base = f"http://127.0.0.1:{port}"
+
+    def post(payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        stamp = str(int(time.time()))
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{base}/hr/events",
+            data=body,
+            headers={
+                "content-type": "application/json",
+                "x-smgov-timestamp": stamp,
+                "x-smgov-signature": sign(secret, stamp, body),
+            },
+            method="POST",
         )
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            assert answer.status == 202
+
+    def wait_revoked(people: list[str], started: float) -> float:
+        held = text(
+            "SELECT count(*) FROM written_authorization WHERE revoked_at IS NULL "
+            "AND staff_index IN (" + ", ".join(f"'{p}'" for p in people) + ")"
+        )  # generated index numbers, digits only
+        while True:
+            with engine.connect() as conn:
+                if conn.execute(held).scalar_one() == 0:
+                    return time.perf_counter() - started
+            if time.perf_counter() - started > 120:
+                raise RuntimeError(f"not applied within 120 s: {(home / 'api.log').read_text()}")
+            time.sleep(0.01)
+
     seconds: list[float] = []
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:  # until the intake has done its start-up run, as it has long before any event
@@ -411,53 +529,53 @@ def bench_latency(url: str, home: Path, n: int, samples: int = 6) -> dict[str, f
             if time.monotonic() > deadline:
                 raise RuntimeError((home / "api.log").read_text())
             time.sleep(0.2)
+        batch = _hr_people(n)
+        started = time.perf_counter()
+        post(
+            [
+                {"event_id": f"W-{i}", "type": "separation", "staff": p, "effective": "2026-05-31"}
+                for i, p in enumerate(batch)
+            ]
+        )
+        batch_s = wait_revoked(batch, started)
+        while True:  # the batch's flow run delivers its messages; then the intake is idle
+            with engine.connect() as conn:
+                if not conn.execute(
+                    text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+                ).scalar_one():
+                    break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        with engine.connect() as conn:  # administrators outside the batch, one per sample
+            people = list(
+                conn.execute(
+                    select(col(Authorization.staff_index))
+                    .where(col(Authorization.revoked_at).is_(None))
+                    .group_by(col(Authorization.staff_index))
+                    .limit(samples)
+                ).scalars()
+            )
         for i, person in enumerate(people):
-            body = json.dumps(
+            started = time.perf_counter()
+            post(
                 {
                     "event_id": f"LAT-{i}",
                     "type": "separation",
                     "staff": person,
                     "effective": "2026-05-01",
                 }
-            ).encode()
-            stamp = str(int(time.time()))
-            request = urllib.request.Request(  # noqa: S310 (loopback)
-                f"{base}/hr/events",
-                data=body,
-                headers={
-                    "content-type": "application/json",
-                    "x-smgov-timestamp": stamp,
-                    "x-smgov-signature": sign(secret, stamp, body),
-                },
-                method="POST",
             )
-            started = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                assert answer.status == 202
-            while True:
-                with engine.connect() as conn:
-                    left = conn.execute(
-                        text(
-                            "SELECT count(*) FROM written_authorization "
-                            "WHERE staff_index = :p AND revoked_at IS NULL"
-                        ),
-                        {"p": person},
-                    ).scalar_one()
-                if left == 0:
-                    break
-                if time.perf_counter() - started > 60:
-                    raise RuntimeError("the event was not applied within 60 s")
-                time.sleep(0.01)
-            seconds.append(time.perf_counter() - started)
+            seconds.append(wait_revoked([person], started))
             time.sleep(0.3)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
         engine.dispose()
-        with contextlib.suppress(StopIteration):
-            next(servers)
     return {
+        "hr_intake_events": len(batch),
+        "hr_intake_s": batch_s,
+        "hr_intake_events_per_s": len(batch) / batch_s,
         "latency_first_s": seconds[0],
         "latency_median_s": statistics.median(seconds[1:]),
         "latency_max_s": max(seconds[1:]),
@@ -579,8 +697,11 @@ def main() -> None:
                     row.update(
                         {"hr_events": events, "hr_s": hr_s, "hr_events_per_s": events / hr_s}
                     )
-                if "latency" in args.only:
-                    row.update(bench_latency(dbs.copy(backend, template), home, n))
+                if {"hr", "latency"} & set(args.only):
+                    with prefect_api(home / "prefect") as api_url:
+                        row.update(bench_intake(dbs.copy(backend, template), home, n, api_url))
+                        if "hr" in args.only:
+                            row.update(bench_hr_flow(dbs.copy(backend, template), home, n, api_url))
                 if "import" in args.only:
                     imported = bench_import(dbs.copy(backend, template), home, n)
                     row.update(

@@ -48,23 +48,30 @@ def deliver_due(as_of: str | None) -> dict[str, int]:
 
 
 def apply_hr_events(as_of: str | None) -> dict[str, int]:
-    """Act on every HR event due (4.2) and queue the notices about the duties it opened."""
+    """Act on every HR event due (4.2), then queue the first notices about the duties it opened.
+
+    Two transactions: the revocations, handover duties and orphan alerts commit together first,
+    so privileges are withdrawn without waiting for the notices to be rendered; the notices
+    follow. Should the second fail, nothing is lost: the duties are open and due, and the next
+    sweep tells them (at most once, as always)."""
     from services.context import unit_of_work
     from services.reminders import queue_due
     from services.separation import apply_due
 
     settings = Settings()
-    with (
-        engine_for(settings) as engine,
-        unit_of_work(engine, settings, effective_time(as_of)) as ctx,
-    ):
-        report = apply_due(ctx)
-        queued = queue_due(ctx, only=report.obligations) if report.obligations else None
+    now = effective_time(as_of)
+    with engine_for(settings) as engine:
+        with unit_of_work(engine, settings, now) as ctx:
+            report = apply_due(ctx)
+        queued = 0
+        if report.obligations:
+            with unit_of_work(engine, settings, now) as ctx:
+                queued = queue_due(ctx, only=report.obligations).queued
     return {
         "events": report.applied,
         "revoked": report.revoked,
         "orphaned": len(report.orphaned),
-        "alerts": report.alerts + (queued.queued if queued else 0),
+        "alerts": report.alerts + queued,
     }
 
 
