@@ -441,3 +441,53 @@ class TestCustodyAndIncidents:
         ]
         assert len(rotation) == 1 and rotation[0]["due_at"].startswith("2026-03-05")
         assert rotation[0]["assignee"] == "100002"
+
+
+class TestRevocationFirst:
+    def test_revocations_commit_before_notices_and_the_sweep_sends_what_failed(
+        self,
+        env: dict[str, str],
+        held: dict[str, int],
+        uow: Callable[..., Any],
+        db_url: str,
+        smgov: Smgov,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Applying HR events commits the revocations, the handover duty and the orphan alerts
+        before the first notices of the new duties are queued (issue 9); when queueing fails
+        the privileges stay withdrawn and the next sweep sends the handover notice once (4.2)."""
+        import services.reminders
+        from flows.common import apply_hr_events
+        from models.hr import parse_event
+        from services.separation import record
+
+        for key, value in env.items():
+            if key.startswith("SMGOV_"):
+                monkeypatch.setenv(key, value)
+        with uow(org.T0) as ctx:
+            event = {"event_id": "RF-1", "type": "separation", "staff": "100004"}
+            record(ctx, [parse_event({**event, "effective": "2026-03-01"})], source="test")
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the notices could not be queued")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(services.reminders, "queue_due", broken)
+            with pytest.raises(RuntimeError, match="could not be queued"):
+                apply_hr_events("2026-03-01T09:00:00+00:00")
+        held_now = "SELECT count(*) FROM written_authorization WHERE staff_index = '100004'"
+        assert _rows(db_url, held_now + " AND revoked_at IS NULL")[0][0] == 0
+        duties = _rows(
+            db_url,
+            "SELECT id FROM obligation WHERE kind = 'credential-handover' AND state = 'open'",
+        )
+        assert len(duties) == 1, "the handover duty committed with the revocation"
+        orphan = "SELECT count(*) FROM outbox WHERE subject LIKE '%ORPHANED%'"
+        assert _rows(db_url, orphan)[0][0] >= 1, "the orphan alert committed with it"
+        told = "SELECT count(*) FROM outbox WHERE body LIKE '%[4.2]%'"
+        assert _rows(db_url, told)[0][0] == 0
+        first = smgov("sweep", "--as-of", "2026-03-01T10:00:00+00:00", "--json")
+        assert first.code == 0 and first.json()["queued"] >= 1, first.err
+        assert _rows(db_url, told)[0][0] == 1, "the head hears of the handover from the sweep"
+        smgov("sweep", "--as-of", "2026-03-01T10:00:00+00:00", "--json")
+        assert _rows(db_url, told)[0][0] == 1, "and only once"
