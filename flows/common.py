@@ -48,28 +48,32 @@ def deliver_due(as_of: str | None) -> dict[str, int]:
 
 
 def apply_hr_events(as_of: str | None) -> dict[str, int]:
-    """Act on every HR event due (4.2), then queue the first notices about the duties it opened.
-
-    Two transactions: the revocations, handover duties and orphan alerts commit together first,
-    so privileges are withdrawn without waiting for the notices to be rendered; the notices
-    follow. Should the second fail, nothing is lost: the duties are open and due, and the next
-    sweep tells them (at most once, as always)."""
+    """Act on every HR event due (4.2), in three transactions, most urgent first:
+    1. the authorizations are revoked (and the people's status set) — privileges are withdrawn
+       without waiting for what follows;
+    2. the follow-up: handover duties, reopened entry duties and orphan alerts;
+    3. the first reminders of the duties step 2 opened.
+    Should a later step fail, nothing is lost: step 2 picks up every event step 1 left
+    `revoked` at the next run (this task retries, and every sweep runs it), and the duties
+    opened are due, so the next sweep tells them (once, as always)."""
     from services.context import unit_of_work
     from services.reminders import queue_due
-    from services.separation import apply_due
+    from services.separation import follow_up, revoke_due
 
     settings = Settings()
     now = effective_time(as_of)
     with engine_for(settings) as engine:
         with unit_of_work(engine, settings, now) as ctx:
-            report = apply_due(ctx)
+            revoked = revoke_due(ctx)
+        with unit_of_work(engine, settings, now) as ctx:
+            report = follow_up(ctx)
         queued = 0
         if report.obligations:
             with unit_of_work(engine, settings, now) as ctx:
                 queued = queue_due(ctx, only=report.obligations).queued
     return {
-        "events": report.applied,
-        "revoked": report.revoked,
+        "events": revoked.applied,
+        "revoked": revoked.revoked,
         "orphaned": len(report.orphaned),
         "alerts": report.alerts + queued,
     }

@@ -218,7 +218,8 @@ class Notice(SQLModel, table=True):
 class HREvent(SQLModel, table=True):
     """An HR event (separation, reassignment, return), stored before anything acts on it (4.2).
 
-    Idempotent by `event_id`. `state`: pending (waits for its effective time), applied, flagged
+    Idempotent by `event_id`. `state`: pending (waits for its effective time), revoked
+    (authorizations withdrawn; handover, designation and alerts to follow), applied, flagged
     (unknown staff member: kept, never dropped)."""
 
     __tablename__ = "hr_event"

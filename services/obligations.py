@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlmodel import col
 
 from models.clock import days_left, iso
@@ -168,15 +168,29 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
                 detail=duty.detail,
             )
         )
-    for start in range(0, len(fresh), 500):
-        chunk = fresh[start : start + 500]
-        insert_rows(ctx.session, OBLIGATION, chunk)
-        for key, oid in ctx.session.execute(
-            select(col(Obligation.key), col(Obligation.id)).where(
-                among(ctx.session, col(Obligation.key), [row["key"] for row in chunk])
-            )
-        ):
-            ids[key] = oid
+    if fresh and ctx.session.get_bind().dialect.name == "postgresql":
+        # The ids are drawn from the table's sequence first, so the new rows go in one COPY
+        # and nothing is read back.
+        drawn = ctx.session.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('obligation', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": len(fresh)},
+        ).scalars()
+        for row, oid in zip(fresh, drawn, strict=True):
+            row["id"] = ids[row["key"]] = oid
+        insert_rows(ctx.session, OBLIGATION, fresh)
+    else:
+        for start in range(0, len(fresh), 500):
+            chunk = fresh[start : start + 500]
+            insert_rows(ctx.session, OBLIGATION, chunk)
+            for key, oid in ctx.session.execute(
+                select(col(Obligation.key), col(Obligation.id)).where(
+                    among(ctx.session, col(Obligation.key), [row["key"] for row in chunk])
+                )
+            ):
+                ids[key] = oid
     for row in fresh:
         ctx.audit(
             actor=actor,

@@ -2,18 +2,22 @@
 credential handover, so that login credentials stay in the Organization's custody.
 
 Three doors (webhook, CSV, CLI) call `record`; events are stored first, idempotent by event id, and
-an event for an unknown staff member is kept and flagged. `apply_due` then acts, set-based, on
-every pending event whose effective time has come: it revokes the person's written authorizations
-(3.7), opens a handover obligation per account for the remaining authorized staff member (or the
-head), reopens the 3.4(d) entry duty so a new administrator or alternate is designated within 10
-days (3.6), and alerts the head and the registry team at once about accounts left orphaned.
+an event for an unknown staff member is kept and flagged. Then two steps act, set-based, on every
+pending event whose effective time has come. `revoke_due` first, in a transaction of its own in
+the flows, sets the person's status and revokes their written authorizations (3.7) — privileges
+are withdrawn without waiting for anything else (event state `revoked`). `follow_up` then opens a
+handover obligation per account for the remaining authorized staff member (or the head), reopens
+the 3.4(d) entry duty so a new administrator or alternate is designated within 10 days (3.6), and
+alerts the head and the registry team at once about accounts left orphaned (state `applied`).
+A run stopped between the two is completed by the next one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -30,6 +34,17 @@ from services.recipients import Directory, Recipient, write_digests
 
 HR_ACTOR = "hr"
 AUTHORIZATION = Authorization.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
+
+
+class Cause(NamedTuple):
+    """One withdrawn authorization and the HR event that withdrew it (plain values: a batch
+    handles ten thousand)."""
+
+    event_id: str
+    type: str
+    staff: str
+    effective_on: dt.date
+    role: str
 
 
 @dataclass
@@ -107,16 +122,41 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
 
 
 def apply_due(ctx: Ctx) -> ApplyReport:
-    """Act on every pending HR event whose effective time has come (set-based)."""
-    session, now = ctx.session, ctx.now
-    query = (
-        select(HREvent)
-        .where(col(HREvent.state) == "pending", col(HREvent.effective_at) <= now)
-        .order_by(col(HREvent.effective_at), col(HREvent.id))
+    """Act on every HR event whose effective time has come, both steps in this transaction:
+    `revoke_due`, then `follow_up` (the flows run them in transactions of their own)."""
+    report = revoke_due(ctx)
+    followed = follow_up(ctx)
+    report.orphaned, report.obligations, report.alerts = (
+        followed.orphaned,
+        followed.obligations,
+        followed.alerts,
     )
-    if session.get_bind().dialect.name == "postgresql":
+    return report
+
+
+def _due_events(ctx: Ctx, state: str, *, due_by: dt.datetime | None = None) -> list[HREvent]:
+    """The events in `state` (due by `due_by`), oldest first, locked for this transaction
+    (PostgreSQL: rows another run holds are skipped, so concurrent runs split the work)."""
+    query = select(HREvent).where(col(HREvent.state) == state)
+    if due_by is not None:
+        query = query.where(col(HREvent.effective_at) <= due_by)
+    query = query.order_by(col(HREvent.effective_at), col(HREvent.id))
+    if ctx.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    events = list(session.execute(query).scalars().all())
+    return list(ctx.session.execute(query).scalars().all())
+
+
+def _revoked_reason(event: HREvent) -> str:
+    """What a revocation by `event` records as its reason; `follow_up` finds them by it."""
+    return f"{event.type} (HR event {event.event_id}), 4.2"
+
+
+def revoke_due(ctx: Ctx) -> ApplyReport:
+    """Step one, at once (4.2): for every pending HR event whose effective time has come, set the
+    person's status and revoke every written authorization they hold (set-based); the event
+    becomes `revoked` until `follow_up` has handled its consequences."""
+    session, now = ctx.session, ctx.now
+    events = _due_events(ctx, "pending", due_by=now)
     report = ApplyReport()
     if not events:
         return report
@@ -145,7 +185,6 @@ def apply_due(ctx: Ctx) -> ApplyReport:
         held[auth.staff_index].append(auth)
 
     revocations: list[dict[str, Any]] = []
-    touched: dict[int, list[tuple[HREvent, str]]] = defaultdict(list)
     for event in events:
         person = staff[event.staff_index]
         before = {"status": person.status, "entity": person.entity_code}
@@ -170,12 +209,11 @@ def apply_due(ctx: Ctx) -> ApplyReport:
                         "id": auth.id,
                         "revoked_at": max(event.effective_at, auth.granted_at),
                         "revoked_by": f"{HR_ACTOR}:{event.event_id}"[:20],
-                        "revoked_reason": f"{event.type} (HR event {event.event_id}), 4.2",
+                        "revoked_reason": _revoked_reason(event),
                     }
                 )
-                touched[auth.account_id].append((event, auth.role))
                 revoked.append({"account": auth.account_id, "role": auth.role})
-        event.state = "applied"
+        event.state = "revoked"
         event.applied_at = now
         session.add(event)
         report.applied += 1
@@ -198,14 +236,48 @@ def apply_due(ctx: Ctx) -> ApplyReport:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Authorization):
             session.expire(obj)  # read afresh when next touched
-    if touched:
-        _after_revocation(ctx, touched, report)
     return report
 
 
-def _after_revocation(
-    ctx: Ctx, touched: dict[int, list[tuple[HREvent, str]]], report: ApplyReport
-) -> None:
+def follow_up(ctx: Ctx) -> ApplyReport:
+    """Step two, for every `revoked` event: the credential handover per account, the 3.4(d)
+    entry duty reopened, alerts about accounts left orphaned; the event becomes `applied`.
+    Whatever run did step one, this finds the authorizations each event revoked by their
+    recorded reason, so a run stopped between the steps is completed by the next one."""
+    session = ctx.session
+    events = _due_events(ctx, "revoked")
+    report = ApplyReport()
+    if not events:
+        return report
+    by_reason = {_revoked_reason(e): e for e in events}
+    touched: dict[int, list[Cause]] = defaultdict(list)
+    for account_id, role, reason in session.execute(
+        select(
+            col(Authorization.account_id),
+            col(Authorization.role),
+            col(Authorization.revoked_reason),
+        )
+        .where(
+            among(session, col(Authorization.staff_index), {e.staff_index for e in events}),
+            among(session, col(Authorization.revoked_reason), list(by_reason)),
+        )
+        .order_by(col(Authorization.id))
+    ):
+        event = by_reason[reason]
+        touched[account_id].append(
+            Cause(event.event_id, event.type, event.staff_index, event.effective_on, role)
+        )
+    if touched:
+        _after_revocation(ctx, touched, report)
+    for event in events:
+        event.state = "applied"
+        session.add(event)
+    report.applied = len(events)
+    session.flush()
+    return report
+
+
+def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyReport) -> None:
     """Handover, designation and orphan alerts for the accounts whose authorizations went."""
     session = ctx.session
     accounts = {
@@ -246,7 +318,10 @@ def _after_revocation(
         head = directory.head(account.entity_code) or "registry"
         left = remaining.get(account_id, {})
         keeper = left.get("administrator") or left.get("alternate") or head
-        for event in {e.event_id: e for e, _ in causes}.values():
+        roles_by_event: dict[str, set[str]] = defaultdict(set)
+        for cause in causes:
+            roles_by_event[cause.event_id].add(cause.role)
+        for event in {cause.event_id: cause for cause in causes}.values():
             handovers.append(
                 obligations.Duty(
                     key=f"handover:{account_id}:{event.event_id}",
@@ -260,10 +335,9 @@ def _after_revocation(
                     ),
                 )
             )
-            roles = ", ".join(sorted({r for e, r in causes if e.event_id == event.event_id}))
+            roles = ", ".join(sorted(roles_by_event[event.event_id]))
             note = Alert(
-                title=f"{event.type}: staff member {event.staff_index} no longer runs "
-                f"{account.url}",
+                title=f"{event.type}: staff member {event.staff} no longer runs {account.url}",
                 lines=(
                     f"HR event {event.event_id}, effective {event.effective_on.isoformat()}: "
                     f"written authorization ({roles}) withdrawn (4.2).",
@@ -273,7 +347,7 @@ def _after_revocation(
             )
             for rcpt in directory.person(head):
                 alerts[rcpt].append(note)
-        if any(role in ("administrator", "alternate") for _, role in causes):
+        if any(cause.role in ("administrator", "alternate") for cause in causes):
             designate.append(account)  # designate anew: 3.4(d), 3.6
         if not left:
             report.orphaned.append(account_id)
@@ -298,7 +372,7 @@ def _after_revocation(
     report.obligations.update(obligations.open_many(ctx, handovers, actor=HR_ACTOR).values())
     report.obligations.update(refresh_entry_obligations(ctx, designate, actor=HR_ACTOR).values())
     # Once only without notice rows: these alerts are written in the transaction that moves
-    # their events from pending to applied (under the events' row locks), so no later run can
+    # their events from revoked to applied (under the events' row locks), so no later run can
     # write them again.
     messages, _ = write_digests(ctx, alerts, render_alerts)
     report.alerts = messages

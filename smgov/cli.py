@@ -697,7 +697,8 @@ def hr_import(
 
 @hr_app.command("list")
 def hr_list(as_json: JsonOpt = False) -> None:
-    """HR events received, with their state (pending, applied, flagged)."""
+    """HR events received, with their state: pending, revoked (authorizations withdrawn, the
+    follow-up to come), applied, or flagged."""
     from services.separation import list_events
 
     _show(

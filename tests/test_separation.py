@@ -3,6 +3,7 @@ credential handover, orphaned accounts, custody and incidents — over real SMTP
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -491,3 +492,44 @@ class TestRevocationFirst:
         assert _rows(db_url, told)[0][0] == 1, "the head hears of the handover from the sweep"
         smgov("sweep", "--as-of", "2026-03-01T10:00:00+00:00", "--json")
         assert _rows(db_url, told)[0][0] == 1, "and only once"
+
+    def test_run_stopped_after_revoking_is_completed_by_the_next(
+        self,
+        env: dict[str, str],
+        held: dict[str, int],
+        uow: Callable[..., Any],
+        db_url: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Revocation commits on its own first; a run that stops there leaves the event
+        `revoked`, and the next run opens the handover and alerts once, from the revocations'
+        recorded reason (issue 9, 4.2)."""
+        from flows.common import apply_hr_events
+        from models.hr import parse_event
+        from services.separation import record, revoke_due
+
+        for key, value in env.items():
+            if key.startswith("SMGOV_"):
+                monkeypatch.setenv(key, value)
+        with uow(org.T0) as ctx:
+            event = {"event_id": "RF-2", "type": "separation", "staff": "100002"}
+            record(ctx, [parse_event({**event, "effective": "2026-03-01"})], source="test")
+        with uow(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)) as ctx:
+            assert revoke_due(ctx).revoked == 2  # administrator of two accounts
+        # ... and the run stops here.
+        assert _rows(db_url, "SELECT state FROM hr_event WHERE event_id = 'RF-2'") == [("revoked",)]
+        held_now = "SELECT count(*) FROM written_authorization WHERE staff_index = '100002'"
+        assert _rows(db_url, held_now + " AND revoked_at IS NULL")[0][0] == 0
+        handovers = "SELECT assignee FROM obligation WHERE kind = 'credential-handover'"
+        assert _rows(db_url, handovers) == []
+        summary = apply_hr_events("2026-03-01T10:00:00+00:00")
+        assert summary["events"] == 0 and summary["revoked"] == 0, "nothing revoked twice"
+        assert sorted(_rows(db_url, handovers)) == [("100003",), ("100003",)], (
+            "the alternate takes over the handover of both accounts"
+        )
+        assert _rows(db_url, "SELECT state FROM hr_event WHERE event_id = 'RF-2'") == [("applied",)]
+        messages = _rows(db_url, "SELECT count(*) FROM outbox")[0][0]
+        apply_hr_events("2026-03-01T11:00:00+00:00")
+        assert len(_rows(db_url, handovers)) == 2 and (
+            _rows(db_url, "SELECT count(*) FROM outbox")[0][0] == messages
+        ), "a second run opens nothing and writes nothing more"
