@@ -444,30 +444,42 @@ class TestCustodyAndIncidents:
         assert rotation[0]["assignee"] == "100002"
 
 
+@pytest.fixture
+def flow_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """This process's environment as a flow run's: the flows read their settings from it."""
+    for key, value in env.items():
+        if key.startswith("SMGOV_"):
+            monkeypatch.setenv(key, value)
+    return env
+
+
+def _separate(uow: Callable[..., Any], event_id: str, staff: str) -> None:
+    """Record a separation of `staff` effective 2026-03-01 (nothing acts on it yet)."""
+    from models.hr import parse_event
+    from services.separation import record
+
+    event = {"event_id": event_id, "type": "separation", "staff": staff, "effective": "2026-03-01"}
+    with uow(org.T0) as ctx:
+        record(ctx, [parse_event(event)], source="test")
+
+
 class TestRevocationFirst:
     def test_revocations_commit_before_notices_and_the_sweep_sends_what_failed(
         self,
-        env: dict[str, str],
+        flow_env: dict[str, str],
         held: dict[str, int],
         uow: Callable[..., Any],
         db_url: str,
         smgov: Smgov,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """Applying HR events commits the revocations, the handover duty and the orphan alerts
-        before the first notices of the new duties are queued (issue 9); when queueing fails
-        the privileges stay withdrawn and the next sweep sends the handover notice once (4.2)."""
+        """Applying HR events commits the revocations, then the handover duty and the orphan
+        alerts, before the first notices of the new duties are queued (issue 9); when queueing
+        fails all of that stays and the next sweep sends the handover notice once (4.2)."""
         import services.reminders
         from flows.common import apply_hr_events
-        from models.hr import parse_event
-        from services.separation import record
 
-        for key, value in env.items():
-            if key.startswith("SMGOV_"):
-                monkeypatch.setenv(key, value)
-        with uow(org.T0) as ctx:
-            event = {"event_id": "RF-1", "type": "separation", "staff": "100004"}
-            record(ctx, [parse_event({**event, "effective": "2026-03-01"})], source="test")
+        _separate(uow, "RF-1", "100004")
 
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("the notices could not be queued")
@@ -482,9 +494,9 @@ class TestRevocationFirst:
             db_url,
             "SELECT id FROM obligation WHERE kind = 'credential-handover' AND state = 'open'",
         )
-        assert len(duties) == 1, "the handover duty committed with the revocation"
+        assert len(duties) == 1, "the handover duty committed before the notices"
         orphan = "SELECT count(*) FROM outbox WHERE subject LIKE '%ORPHANED%'"
-        assert _rows(db_url, orphan)[0][0] >= 1, "the orphan alert committed with it"
+        assert _rows(db_url, orphan)[0][0] >= 1, "the orphan alert committed with the duty"
         told = "SELECT count(*) FROM outbox WHERE body LIKE '%[4.2]%'"
         assert _rows(db_url, told)[0][0] == 0
         first = smgov("sweep", "--as-of", "2026-03-01T10:00:00+00:00", "--json")
@@ -495,25 +507,18 @@ class TestRevocationFirst:
 
     def test_run_stopped_after_revoking_is_completed_by_the_next(
         self,
-        env: dict[str, str],
+        flow_env: dict[str, str],
         held: dict[str, int],
         uow: Callable[..., Any],
         db_url: str,
-        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Revocation commits on its own first; a run that stops there leaves the event
         `revoked`, and the next run opens the handover and alerts once, from the revocations'
         recorded reason (issue 9, 4.2)."""
         from flows.common import apply_hr_events
-        from models.hr import parse_event
-        from services.separation import record, revoke_due
+        from services.separation import revoke_due
 
-        for key, value in env.items():
-            if key.startswith("SMGOV_"):
-                monkeypatch.setenv(key, value)
-        with uow(org.T0) as ctx:
-            event = {"event_id": "RF-2", "type": "separation", "staff": "100002"}
-            record(ctx, [parse_event({**event, "effective": "2026-03-01"})], source="test")
+        _separate(uow, "RF-2", "100002")
         with uow(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)) as ctx:
             assert revoke_due(ctx).revoked == 2  # administrator of two accounts
         # ... and the run stops here.
