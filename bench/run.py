@@ -229,6 +229,14 @@ class Databases:
         self.admin.dispose()
 
 
+def observer(url: str) -> Any:
+    """An engine that only watches the database while smgov works: plain SQLAlchemy, whose
+    SQLite transactions begin deferred. (smgov's own engine begins every SQLite transaction
+    IMMEDIATE, taking the write lock: a poller using it every 10 ms would queue the writer it
+    is timing behind itself.)"""
+    return create_engine(url)
+
+
 def settings_for(url: str, home: Path) -> Settings:
     return Settings(
         home=home,
@@ -413,7 +421,7 @@ def bench_hr_flow(url: str, home: Path, n: int, api_url: str) -> dict[str, float
         "PREFECT_API_URL": api_url,
         "PREFECT_HOME": str(home / "prefect"),
     }
-    engine = make_engine(url)
+    engine = observer(url)
     count = text(
         "SELECT count(*) FROM written_authorization "
         "WHERE revoked_at IS NULL AND staff_index IN ("
@@ -508,7 +516,7 @@ def bench_intake(url: str, home: Path, n: int, api_url: str, samples: int = 6) -
         start_new_session=True,
         cwd=ROOT,
     )
-    engine = make_engine(url)
+    engine = observer(url)
     base = f"http://127.0.0.1:{port}"
 
     def post(payload: Any) -> None:
