@@ -1,7 +1,8 @@
 """The benchmark at the scale of the whole UN system (issue 9). Not part of the test suite.
 
     .venv/bin/python bench/run.py [--sizes 10000 100000] [--backends sqlite postgresql]
-                                  [--only sweep hr latency import report] [--repeat N]
+                                  [--only sweep deliver hr latency import report]
+                                  [--repeat N]
 
 For each size N (accounts) and backend it generates N/200 entities in 12 timezones, 20 staff per
 entity, N accounts in the six official languages and 2N obligations with due dates spread over
@@ -9,6 +10,8 @@ four months, then measures:
   sweep      services.reminders.queue_due as of one date: the due set, digests, outbox, notices
   floor      one hand-written INSERT ... SELECT writing one outbox row per recipient from the
              same due set, on a copy of the same data
+  deliver    after a sweep, its first 500 digests delivered to a local SMTP server (aiosmtpd in
+             a process of its own): messages and MB per second
   hr         1,000 separation events recorded and applied in one batch (events per second):
              the services alone; through the HR intake (`smgov api`, one signed POST of the
              1,000 events, one flow run, a Prefect server running) until every authorization
@@ -33,6 +36,7 @@ import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -267,6 +271,75 @@ def bench_sweep(url: str, home: Path) -> tuple[float, dict[str, int]]:
     seconds, result = timed(run)
     engine.dispose()
     return seconds, result
+
+
+def bench_deliver(url: str, home: Path, sample: int = 500) -> dict[str, float]:
+    """Delivery, measured apart from the sweep: on a copy, the sweep writes its digests (not
+    timed), then the outbox delivers the first `sample` of them to a real SMTP server running in
+    a process of its own (aiosmtpd, discarding what it accepts), each claimed, sent and settled
+    as in service. Messages and megabytes per second, and the time the whole sweep's outbox
+    would take at that rate."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from models.tables import Outbox
+    from notifications.outbox import deliver
+    from services.reminders import queue_due
+    from tests import prefect_server
+
+    settings = settings_for(url, home)
+    engine = make_engine(url)
+    with unit_of_work(engine, settings, AS_OF) as ctx:
+        queue_due(ctx)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(Outbox)).scalar_one()
+        picked = conn.execute(
+            select(col(Outbox.id), func.length(col(Outbox.body)))
+            .order_by(col(Outbox.id))
+            .limit(sample)
+        ).all()
+    port = prefect_server.free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            "-l",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the SMTP server did not start")
+            time.sleep(0.1)
+        smtp = settings.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none"}
+        )
+        seconds, report = timed(
+            lambda: deliver(engine, smtp, now=AS_OF, only={oid for oid, _ in picked})
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        engine.dispose()
+    if report.sent != len(picked):
+        raise RuntimeError(f"{report.sent} of {len(picked)} messages delivered")
+    return {
+        "deliver_messages": len(picked),
+        "deliver_s": seconds,
+        "deliver_messages_per_s": len(picked) / seconds,
+        "deliver_mb_per_s": sum(size for _, size in picked) / seconds / 1e6,
+        "deliver_all_s": total / (len(picked) / seconds),
+    }
 
 
 # The floor writes the same outbox rows as the sweep from the same due set, in one statement:
@@ -719,6 +792,15 @@ _ROWS: list[tuple[str, Any, str | None, Any]] = [
         lambda r: r["sweep_floor_ratio"] <= 3,
     ),
     (
+        "delivery to a local SMTP server, apart: 500 of the sweep's digests (all at that rate)",
+        lambda r: (
+            f"{r['deliver_messages_per_s']:.0f}/s, {r['deliver_mb_per_s']:.1f} MB/s "
+            f"({r['deliver_all_s']:.0f} s)"
+        ),
+        None,
+        None,
+    ),
+    (
         "1,000 HR separations, services alone: to revoked (follow-up done)",
         lambda r: f"{r['hr_events_per_s']:.0f}/s ({r['hr_s']:.2f} s; {r['hr_done_s']:.2f} s)",
         None,
@@ -813,7 +895,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["sweep", "hr", "latency", "import", "report"],
+        default=["sweep", "deliver", "hr", "latency", "import", "report"],
         help="measure only these",
     )
     parser.add_argument(
@@ -855,6 +937,8 @@ def main() -> None:
                             "floor_runs_s": [round(s, 2) for s, _ in floors],
                         }
                     )
+                if "deliver" in args.only:
+                    row.update(bench_deliver(dbs.copy(backend, template), home))
                 if "hr" in args.only:
                     batches = [
                         bench_hr(dbs.copy(backend, template), home, n) for _ in range(args.repeat)
