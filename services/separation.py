@@ -250,19 +250,27 @@ def follow_up(ctx: Ctx) -> ApplyReport:
     if not events:
         return report
     by_reason = {_revoked_reason(e): e for e in events}
+    revoked: list[tuple[int, int, str, str]] = []
+    for start in range(0, len(events), 500):  # bounded statements, whatever the batch
+        chunk = events[start : start + 500]
+        for oid, account_id, role, reason in session.execute(
+            select(
+                col(Authorization.id),
+                col(Authorization.account_id),
+                col(Authorization.role),
+                col(Authorization.revoked_reason),
+            ).where(
+                among(session, col(Authorization.staff_index), {e.staff_index for e in chunk}),
+                among(
+                    session,
+                    col(Authorization.revoked_reason),
+                    [_revoked_reason(e) for e in chunk],
+                ),
+            )
+        ):
+            revoked.append((oid, account_id, role, reason))
     touched: dict[int, list[Cause]] = defaultdict(list)
-    for account_id, role, reason in session.execute(
-        select(
-            col(Authorization.account_id),
-            col(Authorization.role),
-            col(Authorization.revoked_reason),
-        )
-        .where(
-            among(session, col(Authorization.staff_index), {e.staff_index for e in events}),
-            among(session, col(Authorization.revoked_reason), list(by_reason)),
-        )
-        .order_by(col(Authorization.id))
-    ):
+    for _, account_id, role, reason in sorted(revoked):
         event = by_reason[reason]
         touched[account_id].append(
             Cause(event.event_id, event.type, event.staff_index, event.effective_on, role)
