@@ -241,6 +241,26 @@ def observer(url: str) -> Any:
     return create_engine(url)
 
 
+def smgov_env(url: str, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an smgov process the benchmark starts, on this run's database."""
+    return {
+        **os.environ,
+        "SMGOV_HOME": str(home),
+        "SMGOV_DATABASE_URL": url,
+        "SMGOV_AUDIT_KEY": "bench",
+        "SMGOV_ISSUANCE_DATE": "2026-01-15",
+        **extra,
+    }
+
+
+def still_held(people: list[str]) -> Any:
+    """How many written authorizations these people still hold (the pollers' question)."""
+    return text(
+        "SELECT count(*) FROM written_authorization WHERE revoked_at IS NULL "
+        "AND staff_index IN (" + ", ".join(f"'{p}'" for p in people) + ")"
+    )  # generated index numbers, digits only
+
+
 def settings_for(url: str, home: Path) -> Settings:
     return Settings(
         home=home,
@@ -484,23 +504,15 @@ def bench_hr_flow(url: str, home: Path, n: int, api_url: str) -> dict[str, float
         writer.writerow(["event_id", "type", "staff", "effective", "new_entity"])
         for i, person in enumerate(people):
             writer.writerow([f"F-{i}", "separation", person, "2026-05-31", ""])
-    env = {
-        **os.environ,
-        "SMGOV_HOME": str(home),
-        "SMGOV_DATABASE_URL": url,
-        "SMGOV_AUDIT_KEY": "bench",
-        "SMGOV_ISSUANCE_DATE": "2026-01-15",
-        "SMGOV_REGISTRY_EMAIL": "registry@un.example",
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(home / "prefect"),
-    }
-    engine = observer(url)
-    count = text(
-        "SELECT count(*) FROM written_authorization "
-        "WHERE revoked_at IS NULL AND staff_index IN ("
-        + ", ".join(f"'{p}'" for p in people)  # generated index numbers, digits only
-        + ")"
+    env = smgov_env(
+        url,
+        home,
+        SMGOV_REGISTRY_EMAIL="registry@un.example",
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(home / "prefect"),
     )
+    engine = observer(url)
+    count = still_held(people)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -569,17 +581,14 @@ def bench_intake(url: str, home: Path, n: int, api_url: str, samples: int = 6) -
 
     secret = secrets.token_hex(16)  # this run's own webhook secret
     port = prefect_server.free_port()
-    env = {
-        **os.environ,
-        "SMGOV_HOME": str(home),
-        "SMGOV_DATABASE_URL": url,
-        "SMGOV_AUDIT_KEY": "bench",
-        "SMGOV_ISSUANCE_DATE": "2026-01-15",
-        "SMGOV_REGISTRY_EMAIL": "registry@un.example",
-        "SMGOV_HR_WEBHOOK_SECRET": secret,
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(home / "prefect"),
-    }
+    env = smgov_env(
+        url,
+        home,
+        SMGOV_REGISTRY_EMAIL="registry@un.example",
+        SMGOV_HR_WEBHOOK_SECRET=secret,
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(home / "prefect"),
+    )
     log = (home / "api.log").open("wb")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "smgov"), "api", "--port", str(port)],
@@ -609,10 +618,7 @@ def bench_intake(url: str, home: Path, n: int, api_url: str, samples: int = 6) -
             assert answer.status == 202
 
     def wait_revoked(people: list[str], started: float) -> float:
-        held = text(
-            "SELECT count(*) FROM written_authorization WHERE revoked_at IS NULL "
-            "AND staff_index IN (" + ", ".join(f"'{p}'" for p in people) + ")"
-        )  # generated index numbers, digits only
+        held = still_held(people)
         while True:
             with engine.connect() as conn:
                 if conn.execute(held).scalar_one() == 0:
@@ -714,13 +720,7 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
                     "2025-06-01",
                 ]
             )
-    env = {
-        **os.environ,
-        "SMGOV_HOME": str(home),
-        "SMGOV_DATABASE_URL": url,
-        "SMGOV_AUDIT_KEY": "bench",
-        "SMGOV_ISSUANCE_DATE": "2026-01-15",
-    }
+    env = smgov_env(url, home)
     # Peak memory is the child's own high-water mark (VmHWM): ru_maxrss would carry over the
     # parent's peak across fork and exec.
     code = (

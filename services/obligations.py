@@ -37,23 +37,9 @@ def policy_from(settings: Settings) -> ReminderPolicy:
 
 
 def find_open(ctx: Ctx, key: str) -> Obligation | None:
-    return open_by_keys(ctx, [key]).get(key)
-
-
-def open_by_keys(ctx: Ctx, keys: Sequence[str]) -> dict[str, Obligation]:
-    """The open obligations named by `keys`, as ORM objects (to change them); looked up by key
-    alone, as `open_rows` explains."""
-    found: dict[str, Obligation] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), 500):
-        for ob in ctx.session.execute(
-            select(Obligation).where(
-                among(ctx.session, col(Obligation.key), unique[start : start + 500])
-            )
-        ).scalars():
-            if ob.state == "open":
-                found[ob.key] = ob
-    return found
+    """The open obligation named `key`, as an ORM object (to change it)."""
+    found = open_rows(ctx, [key]).get(key)
+    return ctx.session.get(Obligation, found.id) if found is not None else None
 
 
 class OpenDuty(NamedTuple):
