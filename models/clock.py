@@ -121,3 +121,10 @@ def iso(instant: dt.datetime | None) -> str | None:
     if instant is None:
         return None
     return ensure_utc(instant).isoformat().replace("+00:00", "Z")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later; the 29th-31st fall back to the month's last day
+    (29 February 2028 + 12 months = 28 February 2029)."""
+    added = pendulum.date(day.year, day.month, day.day).add(months=months)
+    return dt.date(added.year, added.month, added.day)

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     handover_days: int = Field(default=2, ge=0, description="credential handover deadline (4.2)")
     rotation_days: int = Field(default=180, ge=1, description="credential rotation interval (4.2)")
     attestation_days: int = Field(default=180, ge=1, description="heads attest entries (3.1(c))")
+    decision_days: int = Field(default=10, ge=1, le=365, description="heads decide requests")
+    assessment_days: int = Field(default=30, ge=1, le=365, description="heads assess (3.3)")
+    closure_days: int = Field(default=30, ge=1, le=365, description="close withdrawn (3.8)")
+    reassessment_months: int = Field(
+        default=12, ge=1, le=60, description="months between reassessments (3.2, 3.3)"
+    )
     outbox_max_attempts: int = Field(default=8, ge=1)
     claim_lease_seconds: int = Field(default=30, ge=5)
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
-from models.clock import due_after, iso, local_date
+from models.clock import add_months, due_after, iso, local_date
 from models.errors import NotFound, Refused
 from models.registry import check_text
 from models.survey import survey
@@ -43,8 +43,6 @@ from services.entities import get_entity
 from services.requests import candidates
 
 ACTOR = "smgov"
-ASSESSMENT_DAYS = 30
-CLOSURE_DAYS = 30
 
 
 def schedule(ctx: Ctx) -> int:
@@ -167,7 +165,7 @@ def start(
         ).scalar_one_or_none()
         if exists is not None:
             continue
-        due_day = due or today + dt.timedelta(days=ASSESSMENT_DAYS)
+        due_day = due or today + dt.timedelta(days=ctx.settings.assessment_days)
         if due_day < today:
             raise Refused("--due", f"{due_day} lies before the effective date {today}")
         due_at = due_after(due_day, 0, target.timezone)
@@ -243,11 +241,7 @@ def start(
             )
             report["assessments"] += 1
         if scheduled:
-            target.next_reassessment_on = (
-                anchor.replace(year=anchor.year + 1)
-                if not (anchor.month == 2 and anchor.day == 29)
-                else anchor + dt.timedelta(365)
-            )
+            target.next_reassessment_on = add_months(anchor, ctx.settings.reassessment_months)
             ctx.session.add(target)
         ctx.audit(
             actor=ACTOR,
@@ -374,7 +368,8 @@ def decide(
 
 def _withdraw(ctx: Ctx, account: Account, entity: Entity, *, by: str, why: str) -> None:
     """3.8: approval withdrawn — every authorization revoked at once, the account withdrawn,
-    closure on the platform due within CLOSURE_DAYS; credentials stay in custody until then."""
+    closure on the platform due within `closure_days` (a setting); credentials stay in custody
+    until then."""
     for grant in ctx.session.execute(
         select(Authorization).where(
             col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None)
@@ -403,7 +398,9 @@ def _withdraw(ctx: Ctx, account: Account, entity: Entity, *, by: str, why: str) 
         subject=f"account:{account.id}",
         entity=entity,
         assignee=head or "registry",
-        due_at=due_after(local_date(ctx.now, entity.timezone), CLOSURE_DAYS, entity.timezone),
+        due_at=due_after(
+            local_date(ctx.now, entity.timezone), ctx.settings.closure_days, entity.timezone
+        ),
         actor=by,
     )
 

@@ -41,7 +41,6 @@ from services.entities import get_entity
 from services.links import browser_link
 from services.recipients import Directory, Item, Recipient, write_once
 
-DECISION_DAYS = 10
 DECIDE_LINK = "Or decide in the browser (a link for you alone, valid once): "
 
 
@@ -346,7 +345,9 @@ def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
         subject=f"request:{request.id}",
         entity=entity,
         assignee=head or "registry",
-        due_at=due_after(local_date(ctx.now, entity.timezone), DECISION_DAYS, entity.timezone),
+        due_at=due_after(
+            local_date(ctx.now, entity.timezone), ctx.settings.decision_days, entity.timezone
+        ),
         actor="smgov",
     )
     matches = json.loads(request.survey)

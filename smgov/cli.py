@@ -1332,7 +1332,8 @@ def demo(
 
 @app.command("clauses")
 def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
-    """Each actionable clause: the rule, its code, its tests, open and overdue obligations."""
+    """Each actionable item of the bulletin: its status (enforced, recorded, outside software),
+    the rule, its code, the tests marked to prove it, open and overdue obligations."""
     from models.rules import RULES, clause_tests, tests_for
     from services.reports import clause_counts
 
@@ -1344,6 +1345,8 @@ def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         rows.append(
             {
                 "clause": rule.clause,
+                "title": rule.title,
+                "status": rule.status,
                 "rule": rule.rule,
                 "code": rule.code,
                 "tests": tests_for(rule.clause, index),
@@ -1356,8 +1359,9 @@ def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         return
     for row in rows:
         typer.echo(
-            f"{row['clause']:7} open {row['open']:>4}  overdue {row['overdue']:>4}  "
-            f"tests {len(row['tests']):>3}  {row['rule']}"
+            f"{row['clause']:7} {row['status']:16} open {row['open']:>4}  "
+            f"overdue {row['overdue']:>4}  tests {len(row['tests']):>3}  {row['title']}: "
+            f"{row['rule']}"
         )
 
 

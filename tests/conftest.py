@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -34,9 +33,6 @@ RUN_ID = uuid.uuid4().hex[:8]
 UTC = dt.UTC
 
 
-CLAUSE = re.compile(r"(?<![\d.])([1-5]\.\d(?:\([a-e]\))?)(?![\d.])")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--write-clause-index",
@@ -46,11 +42,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test cites its clause in its docstring; that citation becomes its clause marker."""
+    """A clause marker names an item of the clause index (models/rules.py): a typo fails the run.
+    Only explicit markers count; a clause cited in a docstring proves nothing."""
+    from models.rules import cited
+
     for item in items:
-        doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
-        for clause in sorted(set(CLAUSE.findall(doc))):
-            item.add_marker(pytest.mark.clause(clause))
+        for mark in item.iter_markers("clause"):
+            if not mark.args or not cited(str(mark.args[0])):
+                raise pytest.UsageError(f"{item.nodeid}: clause marker {mark.args} is not an item")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

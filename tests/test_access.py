@@ -152,6 +152,7 @@ class TestTwoHeadsAtOnce:
 
 
 class TestWhoActs:
+    @pytest.mark.clause("3.1(a)")
     def test_by_is_required_and_checked(
         self, world: dict[str, int], smgov: Smgov, prefect_api: str
     ) -> None:
@@ -173,6 +174,7 @@ class TestWhoActs:
         assert former.code == 2 and former.err.startswith("error: --by: only the head of OHCHR")
         assert smgov(*base, "--by", "100005", "--as-of", "2026-02-05").code == 0
 
+    @pytest.mark.clause("3.1(a)")
     def test_nobody_decides_their_own_request(
         self, world: dict[str, int], smgov: Smgov, tmp_path: Path, db_url: str, prefect_api: str
     ) -> None:
@@ -205,6 +207,7 @@ class TestWhoActs:
         )
         assert counts(db_url) == before
 
+    @pytest.mark.clause("3.7")
     def test_nobody_authorizes_themselves(
         self, world: dict[str, int], smgov: Smgov, tmp_path: Path, db_url: str, prefect_api: str
     ) -> None:
@@ -253,6 +256,7 @@ class TestWhoActs:
         )
         assert refused.code == 2 and "nobody authorizes themselves (3.7)" in refused.err
 
+    @pytest.mark.clause("4.2")
     def test_separated_staff_can_do_nothing(
         self,
         world: dict[str, int],

@@ -115,6 +115,9 @@ def _audit(url: str) -> list[tuple[str, str]]:
 
 
 class TestEndToEnd:
+    @pytest.mark.clause("2.1")
+    @pytest.mark.clause("3.5")
+    @pytest.mark.clause("3.7")
     def test_request_to_active_account(
         self, office: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path, db_url: str
     ) -> None:
@@ -225,6 +228,7 @@ class TestEndToEnd:
 
 
 class TestWhoDecides:
+    @pytest.mark.clause("3.1(a)")
     def test_only_the_head_or_officer_in_charge(
         self, office: dict[str, str], smgov: Smgov, tmp_path: Path, db_url: str
     ) -> None:
@@ -325,6 +329,9 @@ class TestWhoDecides:
 
 
 class TestIncompleteRequest:
+    @pytest.mark.clause("3.2(a)")
+    @pytest.mark.clause("3.2(d)")
+    @pytest.mark.clause("3.2(e)")
     def test_each_missing_item_named(
         self, office: dict[str, str], smgov: Smgov, tmp_path: Path, db_url: str
     ) -> None:
@@ -360,6 +367,7 @@ class TestIncompleteRequest:
 
 
 class TestRegistrationDeadline:
+    @pytest.mark.clause("3.5")
     def test_created_but_not_completed(
         self, office: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path
     ) -> None:
@@ -405,6 +413,7 @@ class TestRegistrationDeadline:
 
 
 class TestReferenceList:
+    @pytest.mark.clause("3.2(a)")
     def test_other_un_organization_found(
         self, office: dict[str, str], smgov: Smgov, tmp_path: Path
     ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +22,7 @@ from models.errors import Refused
 from models.languages import check_content_languages, check_preferred_language
 from models.registry import EntryFacts, PersonFacts, check_entity_kind, missing_items
 from models.reminders import ReminderPolicy
+from models.requests import parse_request
 
 UTC = dt.UTC
 
@@ -39,11 +42,13 @@ class TestClock:
         with pytest.raises(Refused, match="--as-of"):
             parse_instant(text)
 
+    @pytest.mark.clause("3.5")
     def test_deadline_is_end_of_local_day(self) -> None:
         """3.5: a deadline is the end of the due day in the entity's timezone, stored in UTC."""
         due = end_of_local_day(dt.date(2026, 7, 10), "America/New_York")
         assert due == dt.datetime(2026, 7, 11, 3, 59, 59, 999999, tzinfo=UTC)
 
+    @pytest.mark.clause("3.5")
     def test_ten_days_after_creation(self) -> None:
         """3.5: ten local calendar days after creation, across the March DST change in Geneva."""
         due = due_after(dt.date(2026, 3, 25), 10, "Europe/Zurich")
@@ -64,6 +69,8 @@ class TestClock:
         assert days_left(due, late_evening, "Asia/Tokyo") == 1
         assert days_left(due, late_evening + dt.timedelta(minutes=2), "Asia/Tokyo") == 0
 
+    @pytest.mark.clause("3.4")
+    @pytest.mark.clause("3.6")
     @given(
         st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
         st.sampled_from(
@@ -100,10 +107,12 @@ class TestCompleteness:
         base.update(changes)
         return EntryFacts(**base)  # type: ignore[arg-type]
 
+    @pytest.mark.clause("3.4")
     def test_complete_entry(self) -> None:
         """3.4: (a)-(e) present, two different active people with contacts: complete."""
         assert missing_items(self.entry()) == []
 
+    @pytest.mark.clause("3.4")
     @pytest.mark.parametrize(
         ("changes", "clause"),
         [
@@ -125,16 +134,19 @@ class TestCompleteness:
 
 
 class TestEntityKinds:
+    @pytest.mark.clause("1.1(a)")
     def test_staff_representative_body_refused(self) -> None:
         """1.1(a): a staff representative body is not an entity; refused citing 1.1(a)."""
         with pytest.raises(Refused, match=r"1\.1\(a\)"):
             check_entity_kind("staff-representative-body")
 
+    @pytest.mark.clause("1.1(c)")
     @pytest.mark.parametrize("kind", ["Department", "peacekeeping mission", "coordinator-office"])
     def test_kinds_of_1_1_c(self, kind: str) -> None:
         """1.1(c): the kinds of entity a head of entity heads are accepted in any spelling."""
         assert check_entity_kind(kind)
 
+    @pytest.mark.clause("1.1(c)")
     def test_unknown_kind(self) -> None:
         """1.1(c): any other kind is refused naming the list."""
         with pytest.raises(Refused, match="kind"):
@@ -142,16 +154,19 @@ class TestEntityKinds:
 
 
 class TestLanguages:
+    @pytest.mark.clause("3.4(c)")
     def test_content_languages(self) -> None:
         """3.4(c): ISO 639-1 codes, case-folded, de-duplicated, ';' or ',' separated."""
         assert check_content_languages(["EN", "fr;ar", "en"]) == ["ar", "en", "fr"]
 
+    @pytest.mark.clause("3.4(c)")
     @pytest.mark.parametrize("bad", [["english"], ["xx"], []])
     def test_bad_content_languages(self, bad: list[str]) -> None:
         """3.4(c): an unknown code, or none, is refused."""
         with pytest.raises(Refused, match=r"3\.4\(c\)"):
             check_content_languages(bad)
 
+    @pytest.mark.clause("2.3")
     def test_preferred_language_is_official(self) -> None:
         """2.3: people read messages in one of the six official languages."""
         assert check_preferred_language("ZH") == "zh"
@@ -216,3 +231,77 @@ class TestReminderPolicy:
         nxt = self.policy.next_stage(k)
         assert nxt > k and self.policy.is_stage(nxt)
         assert not any(self.policy.is_stage(j) for j in range(k + 1, nxt))
+
+
+COMPLETE_REQUEST: dict[str, Any] = {
+    "entity": "OHCHR",
+    "platform": "x",
+    "handle": "UNRightsArabic",
+    "languages": ["ar"],
+    "need": "No Arabic channel exists",
+    "purpose": "Human rights news in Arabic",
+    "strategy": "Daily posts",
+    "audience": "Arabic-speaking public",
+    "staffing": "Two officers with Arabic",
+    "administrator": "100002",
+    "alternate": "100003",
+    "risk": {"rating": "medium", "risks": "Impersonation", "mitigations": "Verification"},
+    "editorial": "The chief clears every post",
+    "languages_considered": "Arabic first",
+}
+
+
+def _without(field: str) -> dict[str, Any]:
+    """The complete request less one item (`risk.risks` names an item inside `risk`)."""
+    request: dict[str, Any] = copy.deepcopy(COMPLETE_REQUEST)
+    *parents, leaf = field.split(".")
+    holder = request
+    for parent in parents:
+        holder = holder[parent]
+    del holder[leaf]
+    return request
+
+
+class TestRequestEvidence:
+    def test_complete_request_is_accepted(self) -> None:
+        """A request carrying every 3.2 item parses, its evidence kept item by item."""
+        parsed = parse_request(COMPLETE_REQUEST)
+        assert parsed.evidence["need"] == "No Arabic channel exists"
+        assert parsed.evidence["risk.rating"] == "medium"
+
+    @pytest.mark.parametrize(
+        ("field", "named"),
+        [
+            pytest.param("need", "3.2(a) demonstrated need", marks=pytest.mark.clause("3.2(a)")),
+            pytest.param("purpose", "3.2(b) purpose", marks=pytest.mark.clause("3.2(b)")),
+            pytest.param("strategy", "3.2(b) strategy", marks=pytest.mark.clause("3.2(b)")),
+            pytest.param(
+                "audience", "3.2(b) intended audience", marks=pytest.mark.clause("3.2(b)")
+            ),
+            pytest.param(
+                "staffing",
+                "3.2(c) expertise, staffing and resources",
+                marks=pytest.mark.clause("3.2(c)"),
+            ),
+            pytest.param(
+                "alternate", "3.2(c) proposed alternate", marks=pytest.mark.clause("3.2(c)")
+            ),
+            pytest.param("risk.risks", "3.2(d) risk analysis", marks=pytest.mark.clause("3.2(d)")),
+            pytest.param(
+                "risk.mitigations", "3.2(d) risk mitigations", marks=pytest.mark.clause("3.2(d)")
+            ),
+            pytest.param(
+                "editorial", "3.2(e) editorial standards", marks=pytest.mark.clause("3.2(e)")
+            ),
+            pytest.param(
+                "languages_considered", "2.3 languages considered", marks=pytest.mark.clause("2.3")
+            ),
+        ],
+    )
+    def test_each_missing_item_is_refused(self, field: str, named: str) -> None:
+        """A request missing one 3.2 item (or the 2.3 languages considered) is refused, naming
+        that item by its clause."""
+        with pytest.raises(Refused) as refused:
+            parse_request(_without(field))
+        assert str(refused.value).count(named) == 1
+        assert "missing" in str(refused.value)

@@ -77,6 +77,7 @@ def _rows(n: int, *, bad: set[int] = frozenset()) -> list[str]:  # type: ignore[
 
 
 class TestCampaign:
+    @pytest.mark.clause("3.4")
     def test_deadline_in_each_entity_timezone(self, world: dict[str, str], smgov: Smgov) -> None:
         """3.4: the deadline is issuance + 60 days at the end of the day in each entity's own
         timezone: New York and Bangkok get different UTC instants (issue 5, 1)."""
@@ -110,6 +111,7 @@ class TestCampaign:
         ).json()
         assert again["opened"] == 0 and again["already_open"] == 2
 
+    @pytest.mark.clause("3.4")
     def test_reminders_only_for_incomplete_and_outcome(
         self, world: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path
     ) -> None:
@@ -208,6 +210,7 @@ class TestImport:
         """`account import --template` prints the documented header (cli.md)."""
         assert smgov("account", "import", "--template").out.strip() == HEADER
 
+    @pytest.mark.clause("3.3")
     def test_initial_assessment_once(
         self, world: dict[str, str], smgov: Smgov, tmp_path: Path
     ) -> None:
@@ -228,6 +231,7 @@ class TestImport:
 
 
 class TestChangesAndAttestation:
+    @pytest.mark.clause("3.6")
     def test_reported_change_reminded_then_met(
         self, world: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path
     ) -> None:
@@ -279,6 +283,7 @@ class TestChangesAndAttestation:
         smgov("sweep", "--as-of", "2026-02-20")
         assert not [m for m in smtp.messages[start:] if "[3.6]" in m.body]
 
+    @pytest.mark.clause("3.1(c)")
     def test_attestation(self, world: dict[str, str], smgov: Smgov) -> None:
         """3.1(c): only the head attests; an entity with no account meets its inventory duty
         by attesting."""

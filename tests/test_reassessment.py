@@ -148,6 +148,7 @@ class TestCampaign:
         ).json()
         assert later["assessments"] == 0 and later["kept"] == 2
 
+    @pytest.mark.clause("3.2(c)")
     def test_separated_administrator_prefilled(
         self, registry: dict[str, int], smgov: Smgov
     ) -> None:
@@ -168,6 +169,7 @@ class TestCampaign:
 
 
 class TestDecisions:
+    @pytest.mark.clause("3.8")
     def test_withdraw_then_close(self, registry: dict[str, int], smgov: Smgov) -> None:
         """Withdrawal revokes every authorization, opens the closure duty; after closure evidence
         the account is closed and verify reports it not official (3.8; issue 6, 3)."""

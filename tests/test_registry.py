@@ -131,6 +131,7 @@ def org(smgov: Smgov) -> Smgov:
 
 
 class TestRegisterAndComplete:
+    @pytest.mark.clause("3.4(d)")
     def test_complete_with_administrator_and_alternate(self, org: Smgov) -> None:
         """3.4(d): with an administrator and a different alternate the entry shows complete."""
         shown = org("account", "show", "1", "--json").json()
@@ -173,6 +174,7 @@ class TestRegisterAndComplete:
         assert shown["languages"] == ["en", "fr"] and shown["entity"] == "OHCHR"
         assert set(shown) >= {"id", "platform", "handle", "url", "purpose", "audience", "state"}
 
+    @pytest.mark.clause("3.5")
     def test_new_account_gets_a_ten_day_obligation(self, org: Smgov) -> None:
         """3.5: an incomplete new entry opens an obligation due 10 days after creation."""
         obligations = org("obligation", "list", "--json").json()
@@ -180,6 +182,7 @@ class TestRegisterAndComplete:
             (o["clause"], o["kind"], o["subject"], o["assignee"], o["state"]) for o in obligations
         ] == [("3.5", "new-account-entry", "account:1", "100001", "open")]
 
+    @pytest.mark.clause("3.5")
     def test_completing_meets_the_obligation(self, org: Smgov) -> None:
         """3.5: once (a)-(e) are complete the obligation is met."""
         org(
@@ -209,6 +212,8 @@ class TestRegisterAndComplete:
         assert org("obligation", "list", "--state", "open", "--json").json() == []
         assert [o["state"] for o in org("obligation", "list", "--json").json()] == ["met"]
 
+    @pytest.mark.clause("3.4")
+    @pytest.mark.clause("5.1")
     def test_existing_account_is_due_sixty_days_after_issuance(self, org: Smgov) -> None:
         """3.4: an account created before issuance is due 60 days after SMGOV_ISSUANCE_DATE."""
         assert (
@@ -240,6 +245,7 @@ class TestRegisterAndComplete:
         assert due[0]["clause"] == "3.4"
         assert due[0]["due_at"].startswith("2026-03-16T22:59:59")  # 15 Jan + 60 days, Geneva
 
+    @pytest.mark.clause("3.6")
     def test_update_records_history(self, org: Smgov, db_url: str) -> None:
         """3.6: a change of a 3.4 field is recorded with who and when; nothing is deleted."""
         assert (
@@ -668,6 +674,7 @@ class TestBadInput:
         assert names in lines[0], (case, lines[0])
         assert snapshot(db_url) == before
 
+    @pytest.mark.clause("4.2")
     def test_separated_staff_cannot_be_authorized(self, with_admin: Smgov, db_url: str) -> None:
         """4.2: a separated staff member is refused as administrator or alternate."""
         from sqlalchemy import text
@@ -694,6 +701,7 @@ class TestBadInput:
         assert result.code == 2 and "separated" in result.err and "4.2" in result.err
         assert snapshot(db_url) == before
 
+    @pytest.mark.clause("3.7")
     def test_no_authority_is_refused_and_audited(self, with_admin: Smgov, db_url: str) -> None:
         """3.7: only the head grants written authorization; the refusal itself is audited."""
         before = snapshot(db_url)
@@ -718,6 +726,7 @@ class TestBadInput:
         assert len(added) == 1 and "refused" in added[0]
         assert with_admin("audit", "verify").code == 0
 
+    @pytest.mark.clause("3.1(c)")
     def test_staff_of_another_entity_cannot_register(self, org: Smgov) -> None:
         """3.1(c): staff of another entity may not write this entity's registry data."""
         result = org(

@@ -135,6 +135,7 @@ def inbox(smtp: SMTPServer, start: int) -> list[tuple[str, str]]:
 
 
 class TestStages:
+    @pytest.mark.clause("3.1(b)")
     def test_series_of_sweeps(
         self,
         wired: dict[str, str],
@@ -214,6 +215,7 @@ class TestStages:
             assert mail.body.count("\n1. ") == 1 and "\n2. " not in mail.body
             assert "due today" in mail.body or "échéance aujourd'hui" in mail.body
 
+    @pytest.mark.clause("3.5")
     def test_meeting_stops_reminders(
         self, wired: dict[str, str], duties: dict[str, int], smgov: Smgov, smtp: SMTPServer
     ) -> None:

@@ -102,6 +102,7 @@ class TestCompliance:
         one = _smgov(home, "report", "compliance", "--entity", "OHCHR", "--json")
         assert [e["code"] for e in json.loads(one.stdout)["entities"]] == ["OHCHR"]
 
+    @pytest.mark.clause("2.3")
     def test_html_in_headless_chromium(self, demo_home: tuple[Path, str], tmp_path: Path) -> None:
         """The HTML report opens in Debian's headless Chromium and shows one section per
         entity with its language parity chart (2.3); a screenshot is kept as an artifact."""

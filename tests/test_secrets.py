@@ -137,6 +137,7 @@ def _no_inherited_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+@pytest.mark.clause("4.2")
 def test_secrets_file_and_failures_leak_nothing(
     prefect_api: str,
     settings: Settings,

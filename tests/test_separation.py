@@ -152,6 +152,7 @@ def _today() -> str:
 
 
 class TestWebhook:
+    @pytest.mark.clause("4.2")
     def test_signed_separation_revokes_and_hands_over(
         self, api: _Api, held: dict[str, int], smgov: Smgov, smtp: SMTPServer, db_url: str
     ) -> None:
@@ -231,6 +232,7 @@ class TestWebhook:
 
 
 class TestEffectiveDates:
+    @pytest.mark.clause("4.2")
     def test_future_event_acts_on_its_date(
         self, env: dict[str, str], held: dict[str, int], smgov: Smgov
     ) -> None:
@@ -260,6 +262,7 @@ class TestEffectiveDates:
         assert all(a["revoked_on"] for a in after["authorizations"])
         assert after["status"] == "active", "reassigned within the entity: still active staff"
 
+    @pytest.mark.clause("3.7")
     def test_return_restores_status_only(
         self, env: dict[str, str], held: dict[str, int], smgov: Smgov
     ) -> None:
@@ -356,6 +359,7 @@ class TestCsvImport:
 
 
 class TestCustodyAndIncidents:
+    @pytest.mark.clause("4.2")
     def test_attest_meets_handover_and_schedules_rotation(
         self, env: dict[str, str], held: dict[str, int], smgov: Smgov, db_url: str
     ) -> None:
@@ -411,6 +415,8 @@ class TestCustodyAndIncidents:
             ("vault:kv/ohchr/x-un",)
         ]
 
+    @pytest.mark.clause("4.1(d)")
+    @pytest.mark.clause("4.2")
     def test_compromise_alerts_at_once(
         self, env: dict[str, str], held: dict[str, int], smgov: Smgov, smtp: SMTPServer
     ) -> None:
@@ -464,6 +470,7 @@ def _separate(uow: Callable[..., Any], event_id: str, staff: str) -> None:
 
 
 class TestRevocationFirst:
+    @pytest.mark.clause("4.2")
     def test_revocations_commit_before_notices_and_the_sweep_sends_what_failed(
         self,
         flow_env: dict[str, str],
@@ -505,6 +512,7 @@ class TestRevocationFirst:
         smgov("sweep", "--as-of", "2026-03-01T10:00:00+00:00", "--json")
         assert _rows(db_url, told)[0][0] == 1, "and only once"
 
+    @pytest.mark.clause("4.2")
     def test_run_stopped_after_revoking_is_completed_by_the_next(
         self,
         flow_env: dict[str, str],

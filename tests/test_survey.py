@@ -384,6 +384,7 @@ PRECISION_FLOOR = 0.8
 RECALL_FLOOR = 0.85
 
 
+@pytest.mark.clause("3.2(a)")
 def test_precision_and_recall_on_the_seeded_set(capsys: pytest.CaptureFixture[str]) -> None:
     """3.2(a): on 32 seeded accounts and 8 proposals the survey's precision and recall stay
     above their floors; the figures are printed with the test output."""
@@ -404,6 +405,7 @@ def test_precision_and_recall_on_the_seeded_set(capsys: pytest.CaptureFixture[st
     assert recall >= RECALL_FLOOR
 
 
+@pytest.mark.clause("3.2(a)")
 def test_other_platform_is_not_a_duplicate() -> None:
     """3.2(a): the same purpose on another platform is not a duplication of effort."""
     proposed = PROPOSALS[0][0]

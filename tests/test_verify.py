@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from services import accounts
 from tests import org
 from tests.conftest import Result
@@ -14,6 +16,7 @@ from tests.test_platforms import SAME_ACCOUNT
 
 
 class TestVerifyVariants:
+    @pytest.mark.clause("1.1(b)")
     def test_every_variant_on_every_platform(self, uow: Callable[..., Any]) -> None:
         """1.1(b): URL variants (alias, prefix, case, slash, query, no scheme) verify as the one
         registered account on every platform; other URLs verify as not registered."""

@@ -253,6 +253,10 @@ def _link_for(door: Door, staff: str, task: str, now: dt.datetime | None = None)
 
 
 class TestJourney:
+    @pytest.mark.clause("2.1")
+    @pytest.mark.clause("2.3")
+    @pytest.mark.clause("3.2(a)")
+    @pytest.mark.clause("3.7")
     def test_request_filed_emailed_link_approved(self, door: Door, browser: Any) -> None:
         """2.1, 3.2, 3.7: a staff member files a request in the browser (signed in through
         OpenID Connect), sees the 3.2(a) survey and 2.3 parity before submitting; the head
@@ -302,6 +306,7 @@ class TestJourney:
 
 
 class TestRefusals:
+    @pytest.mark.clause("3.1(a)")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_reused_expired_and_foreign_links(self, door: Door, browser: Any) -> None:
         """3.1(a): a link works once, expires after link_ttl_days, and acts only as its own
@@ -349,6 +354,7 @@ class TestRefusals:
         assert door.accounts() == before
         ctx.close()
 
+    @pytest.mark.clause("3.1(a)")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_form_without_csrf_token_is_refused(self, door: Door, browser: Any) -> None:
         """3.1(a): a decision posted without the form's CSRF token (or with another) is refused
@@ -387,6 +393,7 @@ class TestRefusals:
 
 
 class TestVerify:
+    @pytest.mark.clause("1.1(b)")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_public_verify_answers_every_variant(self, door: Door) -> None:
         """1.1(b): /verify?url=... answers without sign-in for the URL variants the CLI
@@ -411,6 +418,7 @@ class TestVerify:
 
 
 class TestLanguagesAndAccessibility:
+    @pytest.mark.clause("2.3")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_arabic_dashboard_and_no_serious_violations(self, door: Door, browser: Any) -> None:
         """2.3: the dashboard renders right to left in Arabic with its language parity chart, as
@@ -478,6 +486,7 @@ class TestLanguagesAndAccessibility:
         check("request-form")
         ctx.close()
 
+    @pytest.mark.clause("4.2")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_separated_staff_can_do_nothing(self, door: Door, browser: Any) -> None:
         """4.2: a staff member separated after a link was sent can neither open it nor sign
