@@ -163,6 +163,80 @@ def _person(user: Any, current: staff_service.Record | None = None) -> staff_ser
     )
 
 
+#: User and enterprise attributes smgov does not keep (Entra ID's default mappings send several:
+#: title, phone numbers, addresses, manager). PATCH operations on them are accepted and ignored,
+#: as POST and PUT drop them before validating; unknown attributes remain errors.
+UNKEPT = frozenset(
+    name.lower()
+    for name in (
+        "title",
+        "nickName",
+        "profileUrl",
+        "userType",
+        "timezone",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+        "costCenter",
+        "organization",
+        "division",
+        "manager",
+    )
+)
+
+
+def _root(path: str) -> str:
+    """The attribute a PATCH path starts from: `urn:...:User:manager` -> `manager`,
+    `addresses[type eq "work"].formatted` -> `addresses`, `name.givenName` -> `name`."""
+    head = path.split("[", 1)[0]
+    if head.lower().startswith("urn:"):
+        head = head.rsplit(":", 1)[-1]
+    return head.split(".", 1)[0].strip().lower()
+
+
+def _kept_operations(payload: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH request without the operations (or no-path values) on attributes not kept."""
+    operations = payload.get("Operations")
+    if not isinstance(operations, list):
+        return payload
+    kept: list[Any] = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            kept.append(operation)
+            continue
+        path = operation.get("path")
+        value = operation.get("value")
+        if isinstance(path, str) and path.strip():
+            if _root(path) not in UNKEPT:
+                kept.append(operation)
+        elif isinstance(value, dict):
+            rest = {k: v for k, v in value.items() if _root(str(k)) not in UNKEPT}
+            for key, inner in value.items():
+                if str(key).lower().startswith("urn:") and isinstance(inner, dict):
+                    rest[key] = {k: v for k, v in inner.items() if k.lower() not in UNKEPT}
+            if rest:
+                kept.append({**operation, "value": rest})
+        else:
+            kept.append(operation)
+    if operations and not kept:  # everything was about what smgov does not keep
+        kept = [{"op": "add", "value": {}}]
+    return {**payload, "Operations": kept}
+
+
+def _kept_resource(payload: dict[str, Any]) -> dict[str, Any]:
+    """A POST or PUT body without the attributes smgov does not keep (see UNKEPT)."""
+    out = {k: v for k, v in payload.items() if str(k).lower() not in UNKEPT}
+    for key, inner in payload.items():
+        if str(key).lower().startswith("urn:") and isinstance(inner, dict):
+            out[key] = {k: v for k, v in inner.items() if str(k).lower() not in UNKEPT}
+    return out
+
+
 def _attributes(request: Request) -> ResponseParameters[Any] | None:
     """The `attributes` / `excludedAttributes` query parameters (RFC 7644 3.9)."""
     params: dict[str, list[str]] = {}
@@ -374,7 +448,9 @@ def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:
             return _error(exc)
 
         def work() -> Response:
-            user = UserResource.model_validate(payload, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+            user = UserResource.model_validate(
+                _kept_resource(payload), scim_ctx=Context.RESOURCE_CREATION_REQUEST
+            )
             person = _person(user)
             change = transact(lambda c: staff_service.provision(c, person, cause=cause(request)))
             return answered(request, change, status=201)
@@ -428,7 +504,7 @@ def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:
 
         def work() -> Response:
             user = UserResource.model_validate(
-                payload, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+                _kept_resource(payload), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
             )
             change = transact(
                 lambda c: staff_service.update(
@@ -455,7 +531,7 @@ def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:
 
         def work() -> Response:
             patch = PatchOp[UserResource].model_validate(
-                payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+                _kept_operations(payload), scim_ctx=Context.RESOURCE_PATCH_REQUEST
             )
 
             def patched(rec: staff_service.Record) -> staff_service.Person:

@@ -58,7 +58,7 @@ class Scim:
         if token is not None:
             sent["authorization"] = f"Bearer {token}"
         where, _, query = path.partition("?")
-        target = f"{self.url}/scim/v2{where}" + ("?" + quote(query, safe="=&") if query else "")
+        target = f"{self.url}/scim/v2{where}" + ("?" + quote(query, safe="=&+%") if query else "")
         request = urllib.request.Request(  # noqa: S310 (our own http://127.0.0.1 server)
             target, data=data, method=method, headers=sent
         )

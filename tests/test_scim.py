@@ -248,6 +248,45 @@ class TestEntraLifecycle:
         assert '"300002"' in listed.stdout and "Office of Counter-Terrorism" in listed.stdout
 
 
+class TestEntraMappings:
+    def test_default_mappings_smgov_does_not_keep_are_accepted(
+        self, server: tuple[Scim, dict[str, int]]
+    ) -> None:
+        """Entra ID's default attribute mappings also send title, work phone and address and
+        the manager (as a bare id); smgov keeps none of them and accepts them all, on create and
+        on update, so provisioning does not fail for them. The matching query Entra ID sends
+        encodes spaces as '+'."""
+        scim, _ = server
+        made = scim.call(
+            "POST",
+            "/Users",
+            entra_user(
+                "300003",
+                "mapped@un.example",
+                **{
+                    "title": "Officer",
+                    "phoneNumbers": [{"type": "work", "value": "+41 22 917 1234"}],
+                    ENTERPRISE: {"department": "OHCHR", "manager": {"value": "100001"}},
+                },
+            ),
+        )
+        assert made.status == 201, made.body
+        answer = scim.call(
+            "PATCH",
+            "/Users/300003",
+            _patch(
+                {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+41 22 1"},
+                {"op": "Add", "path": 'addresses[type eq "work"].formatted', "value": "Geneva"},
+                {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "100001"},
+                {"op": "Add", "path": "title", "value": "Chief"},
+                {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"},
+            ),
+        )
+        assert answer.status == 200, answer.body
+        found = scim.call("GET", '/Users?filter=userName+eq+"mapped%40un.example"')
+        assert found.body["totalResults"] == 1
+
+
 class TestToken:
     def test_missing_or_wrong_token_is_refused(self, server: tuple[Scim, dict[str, int]]) -> None:
         """No bearer token, or another one: 401 with a SCIM error and nothing served."""

@@ -287,7 +287,7 @@ BAD = [
     (
         "PATCH",
         "/Users/400001",
-        _patch({"op": "replace", "path": "nickname[", "value": "x"}),
+        _patch({"op": "replace", "path": "displayName[", "value": "x"}),
         400,
         "invalidPath",
     ),
@@ -304,6 +304,13 @@ BAD = [
         _patch({"op": "replace", "path": "active", "value": "sometimes"}),
         400,
         "invalidValue",
+    ),
+    (
+        "PATCH",
+        "/Users/400001",
+        _patch({"op": "add", "path": "favouriteColour", "value": "blue"}),
+        400,
+        "invalidPath",
     ),
     ("PUT", "/Users/400001", b"\xff\xfe", 400, "invalidSyntax"),
     ("GET", "/Users?filter=userName eq", None, 400, "invalidFilter"),
