@@ -61,6 +61,9 @@ class TestEntityImport:
         )
         assert added.code == 0, added.err
         assert smgov("staff", "show", "500001", "--json").json()["entity"] == "DGC"
+        report = smgov("report", "compliance", "--entity", "dgc", "--format", "json").json()
+        assert [e["code"] for e in report["entities"]] == ["DGC"]
+        assert smgov("obligation", "list", "--entity", "Dgc", "--json").code == 0
 
     @pytest.mark.parametrize(
         ("row", "field"),
