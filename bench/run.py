@@ -1,7 +1,7 @@
 """The benchmark at the scale of the whole UN system (issue 9). Not part of the test suite.
 
     .venv/bin/python bench/run.py [--sizes 10000 100000] [--backends sqlite postgresql]
-                                  [--only sweep deliver hr latency import report]
+                                  [--only sweep deliver hr latency import staff-import report]
                                   [--repeat N]
 
 For each size N (accounts) and backend it generates N/200 entities in 12 timezones, 20 staff per
@@ -18,6 +18,8 @@ four months, then measures:
              is revoked; and through `smgov hr import FILE.csv` run as a new process
   latency    one event at a time through the HR intake, POST to revoked authorizations
   import     an N-row inventory CSV through `smgov account import` (rows/s, peak memory, in a
+             child process)
+  staff-import  a 10,000-row staff CSV through `smgov staff import` (rows/s, peak memory, in a
              child process)
   report     the compliance report over the whole registry
 and prints a table and writes bench/results/results.json. PostgreSQL is SMGOV_BENCH_POSTGRES_URL
@@ -720,7 +722,43 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
                     "2025-06-01",
                 ]
             )
-    env = smgov_env(url, home)
+    seconds, peak_mb = _child(
+        smgov_env(url, home),
+        ["account", "import", str(path), "--by", "000000", "--as-of", "2026-06-01", "--json"],
+    )
+    return {"seconds": seconds, "rows_per_s": n / seconds, "peak_mb": peak_mb}
+
+
+STAFF_IMPORT_ROWS = 10_000
+
+
+def bench_staff_import(url: str, home: Path, n: int = STAFF_IMPORT_ROWS) -> dict[str, float]:
+    """`smgov staff import` of n new staff members (index,name,email,entity,language) spread
+    over the registry's entities, codes in lower case, as a new process: rows/s, peak memory."""
+    path = home / "staff.csv"
+    languages = ("ar", "zh", "en", "fr", "ru", "es")
+    entities = max(1, n // 200)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "name", "email", "entity", "language"])
+        for i in range(n):
+            writer.writerow(
+                [
+                    f"S{i:07d}",
+                    f"Staff Member {i}",
+                    f"staff.{i}@un.example",
+                    f"e{i % entities:04d}",
+                    languages[i % 6],
+                ]
+            )
+    seconds, peak_mb = _child(
+        smgov_env(url, home), ["staff", "import", str(path), "--as-of", "2026-06-01", "--json"]
+    )
+    return {"seconds": seconds, "rows_per_s": n / seconds, "peak_mb": peak_mb}
+
+
+def _child(env: dict[str, str], args: list[str]) -> tuple[float, float]:
+    """Run `smgov ARGS` in a new process: its own seconds and peak memory (MB)."""
     # Peak memory is the child's own high-water mark (VmHWM): ru_maxrss would carry over the
     # parent's peak across fork and exec.
     code = (
@@ -731,19 +769,7 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
         "print('BENCH', time.perf_counter() - t, hwm)\n"
     )
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "account",
-            "import",
-            str(path),
-            "--by",
-            "000000",
-            "--as-of",
-            "2026-06-01",
-            "--json",
-        ],
+        [sys.executable, "-c", code, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -752,7 +778,7 @@ def bench_import(url: str, home: Path, n: int) -> dict[str, float]:
     )
     line = next(x for x in proc.stdout.splitlines() if x.startswith("BENCH"))
     seconds, rss_kb = float(line.split()[1]), int(line.split()[2])
-    return {"seconds": seconds, "rows_per_s": n / seconds, "peak_mb": rss_kb / 1024}
+    return seconds, rss_kb / 1024
 
 
 def bench_report(url: str, home: Path) -> float:
@@ -834,6 +860,12 @@ _ROWS: list[tuple[str, Any, str | None, Any]] = [
         lambda r: r["import_peak_mb"] < 500,
     ),
     (
+        "`smgov staff import` of 10,000 staff: rows/s, peak memory",
+        lambda r: f"{r['staff_import_rows_per_s']:,.0f}/s, {r['staff_import_peak_mb']:.0f} MB",
+        "< 500 MB",
+        lambda r: r["staff_import_peak_mb"] < 500,
+    ),
+    (
         "compliance report over the whole registry",
         lambda r: f"{r['report_s']:.2f} s",
         "< 5 s",
@@ -895,7 +927,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["sweep", "deliver", "hr", "latency", "import", "report"],
+        default=["sweep", "deliver", "hr", "latency", "import", "staff-import", "report"],
         help="measure only these",
     )
     parser.add_argument(
@@ -966,6 +998,15 @@ def main() -> None:
                             "import_s": imported["seconds"],
                             "import_rows_per_s": imported["rows_per_s"],
                             "import_peak_mb": imported["peak_mb"],
+                        }
+                    )
+                if "staff-import" in args.only:
+                    staffed = bench_staff_import(dbs.copy(backend, template), home)
+                    row.update(
+                        {
+                            "staff_import_s": staffed["seconds"],
+                            "staff_import_rows_per_s": staffed["rows_per_s"],
+                            "staff_import_peak_mb": staffed["peak_mb"],
                         }
                     )
                 if "report" in args.only:

@@ -36,6 +36,9 @@ class EventIn:
     staff: str
     effective_on: dt.date
     new_entity: str | None
+    # the instant it takes effect, when a door knows it (SCIM: now); else the start of
+    # `effective_on` in the person's entity's time zone
+    effective_at: dt.datetime | None = None
 
 
 def parse_event(raw: dict[str, Any]) -> EventIn:

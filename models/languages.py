@@ -231,3 +231,10 @@ def join_languages(codes: list[str]) -> str:
 def split_languages(stored: str) -> list[str]:
     """Inverse of `join_languages`."""
     return [c for c in stored.split(";") if c]
+
+
+def official_language(tag: str | None) -> str:
+    """The official language a BCP 47 tag from a directory names (`fr-CH` -> `fr`, `zh-Hans-CN`
+    -> `zh`, `es-419` -> `es`); any other language, or none, reads English."""
+    primary = (tag or "").strip().replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in OFFICIAL_LANGUAGES else "en"

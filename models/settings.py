@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default=None, description="Department of Safety and Security"
     )
     hr_webhook_secret: SecretStr | None = None
+    scim_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token of the SCIM door (/scim/v2); unset or blank: SCIM off",
+    )
     audit_key: SecretStr | None = Field(
         default=None, description="HMAC key of the audit chain; unset: a key file under home"
     )

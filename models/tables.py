@@ -19,12 +19,25 @@ class Entity(SQLModel, table=True):
     """An entity of the Secretariat headed by a head of entity (1.1(c))."""
 
     __tablename__ = "entity"
+    # Entity codes are case-insensitive: `dgc` is `DGC`. Migration 0008 adds a unique index on
+    # upper(code); services look codes up through `services.entities.get_entity`.
     code: str = Field(primary_key=True, max_length=20)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=40)
     timezone: str = Field(max_length=64)
     next_reassessment_on: dt.date | None = Field(default=None)
     attested_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    created_at: dt.datetime = Field(sa_column=_instant())
+
+
+class EntityAlias(SQLModel, table=True):
+    """The name the identity provider gives an entity (its `department`), mapped to the entity
+    (`smgov entity alias`); matched case-insensitively through `name_key`."""
+
+    __tablename__ = "entity_alias"
+    name_key: str = Field(primary_key=True, max_length=200)
+    directory_name: str = Field(max_length=200)
+    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
     created_at: dt.datetime = Field(sa_column=_instant())
 
 
@@ -35,12 +48,22 @@ class Staff(SQLModel, table=True):
     index_number: str = Field(primary_key=True, max_length=20)
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
-    entity_code: str = Field(foreign_key="entity.code", max_length=20, index=True)
+    # None: provisioned by the identity provider with a department no entity answers to
+    # (unplaced, `smgov staff list --unplaced`) until the registry places them.
+    entity_code: str | None = Field(
+        default=None, foreign_key="entity.code", max_length=20, index=True
+    )
     language: str = Field(default="en", max_length=2)
     status: str = Field(default="active", max_length=20)
     status_effective_at: dt.datetime = Field(sa_column=_instant())
     registry_officer: bool = Field(default=False)
     created_at: dt.datetime = Field(sa_column=_instant())
+    # Identity provider (SCIM): its userName when it differs from `email`, the department it
+    # named that no entity answers to, and the resource's version (ETag) and last change.
+    user_name: str | None = Field(default=None, max_length=254)
+    directory_department: str | None = Field(default=None, max_length=200)
+    version: int = Field(default=1)
+    modified_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
 
 class EntityRole(SQLModel, table=True):

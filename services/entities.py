@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlmodel import col
 
 from models.clock import check_timezone, iso, start_of_local_day
@@ -19,8 +19,19 @@ from services.context import Ctx
 OPERATOR = "operator"  # actor of set-up commands run by the registry team's operator (no --by)
 
 
+def find_entity(ctx: Ctx, code: str) -> Entity | None:
+    """The entity with this code, whatever its case (`dgc` is `DGC`), or None."""
+    text = code.strip()
+    entity = ctx.session.get(Entity, text)
+    if entity is None and text:
+        entity = ctx.session.execute(
+            select(Entity).where(func.upper(col(Entity.code)) == text.upper())
+        ).scalar_one_or_none()
+    return entity
+
+
 def get_entity(ctx: Ctx, code: str, *, field: str = "--entity") -> Entity:
-    entity = ctx.session.get(Entity, code.strip())
+    entity = find_entity(ctx, code)
     if entity is None:
         raise NotFound(field, f"entity {code} is not in the registry")
     return entity
@@ -43,8 +54,9 @@ def add_entity(ctx: Ctx, *, code: str, name: str, kind: str, timezone: str) -> E
         timezone=check_timezone(timezone, field="--timezone"),
         created_at=ctx.now,
     )
-    if ctx.session.get(Entity, entity.code) is not None:
-        raise Refused("code", f"entity {entity.code} is already in the registry", "1.1(b)")
+    known = find_entity(ctx, entity.code)
+    if known is not None:  # codes are case-insensitive: dgc is DGC
+        raise Refused("code", f"entity {known.code} is already in the registry", "1.1(b)")
     ctx.session.add(entity)
     ctx.session.flush()
     ctx.audit(

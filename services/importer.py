@@ -97,6 +97,7 @@ class _Checker:
         self.by = acting_person(ctx, by).index_number  # an unknown --by refuses the whole file
         self.default_entity = default_entity
         self.entities = {e.code: e for e in ctx.session.execute(select(Entity)).scalars()}
+        self.folded = {code.upper(): e for code, e in self.entities.items()}
         self.staff = dict(
             ctx.session.execute(select(col(Staff.index_number), col(Staff.status))).all()
         )
@@ -118,13 +119,14 @@ class _Checker:
             return value.strip() if isinstance(value, str) else ""
 
         code = cell("entity") or (self.default_entity or "")
-        if self.default_entity and code != self.default_entity:
+        if self.default_entity and code.upper() != self.default_entity.upper():
             raise Refused(
                 "entity", f"{code} is not the entity being imported ({self.default_entity})"
             )
-        entity = self.entities.get(code)
+        entity = self.folded.get(code.upper())  # codes are case-insensitive: dgc is DGC
         if entity is None:
             raise Refused("entity", f"entity {code or '(empty)'} is not in the registry")
+        code = entity.code
         if code not in self.allowed:
             require(
                 self.ctx,

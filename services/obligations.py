@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlmodel import col
 
 from models.clock import days_left, iso
@@ -286,7 +286,9 @@ def list_obligations(
         .order_by(col(Obligation.due_at), col(Obligation.id))
     )
     if entity:
-        query = query.where(col(Obligation.entity_code) == entity)
+        query = query.where(  # codes are case-insensitive: dgc is DGC
+            func.upper(col(Obligation.entity_code)) == entity.strip().upper()
+        )
     if assignee:
         query = query.where(col(Obligation.assignee) == assignee)
     if state == "open":

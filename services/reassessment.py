@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
@@ -460,7 +460,7 @@ def list_assessments(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, A
     query = select(Assessment).order_by(col(Assessment.id))
     if entity:
         query = query.join(Account, col(Account.id) == col(Assessment.account_id)).where(
-            col(Account.entity_code) == entity
+            func.upper(col(Account.entity_code)) == entity.strip().upper()  # dgc is DGC
         )
     return [assessment_view(ctx, a) for a in ctx.session.execute(query).scalars()]
 

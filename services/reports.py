@@ -36,7 +36,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
     s, now = ctx.session, ctx.now
     entities = list(s.execute(select(Entity).order_by(col(Entity.code))).scalars())
     if entity:
-        entities = [e for e in entities if e.code == entity]
+        entities = [e for e in entities if e.code.upper() == entity.strip().upper()]  # dgc is DGC
     codes = [e.code for e in entities]
     states: dict[str, Counter[str]] = defaultdict(Counter)
     parity: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))

@@ -77,10 +77,10 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
             ).scalars()
         )
     people = {e.staff for e in events}
-    zones = dict(
+    zones = dict(  # an unplaced staff member (no entity yet) is known: the default zone
         ctx.session.execute(
             select(col(Staff.index_number), col(Entity.timezone))
-            .join(Entity, col(Entity.code) == col(Staff.entity_code))
+            .outerjoin(Entity, col(Entity.code) == col(Staff.entity_code))
             .where(among(ctx.session, col(Staff.index_number), people))
         ).all()
     )
@@ -89,7 +89,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
             report.duplicates.append(event.event_id)
             continue
         known.add(event.event_id)
-        tz = zones.get(event.staff, ctx.settings.default_timezone)
+        tz = zones.get(event.staff) or ctx.settings.default_timezone
         flagged = event.staff not in zones
         ctx.session.add(
             HREvent(
@@ -97,7 +97,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
                 type=event.type,
                 staff_index=event.staff,
                 effective_on=event.effective_on,
-                effective_at=start_of_local_day(event.effective_on, tz),
+                effective_at=event.effective_at or start_of_local_day(event.effective_on, tz),
                 new_entity=event.new_entity,
                 source=source,
                 state="flagged" if flagged else "pending",
@@ -167,7 +167,8 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
             select(Staff).where(among(session, col(Staff.index_number), people))
         ).scalars()
     }
-    entity_codes = set(session.execute(select(col(Entity.code))).scalars())
+    # codes are case-insensitive: an event naming `dgc` moves the person to DGC
+    entity_codes = {c.upper(): c for c in session.execute(select(col(Entity.code))).scalars()}
     # Authorizations as plain rows, revoked by one set-based update: a batch revokes thousands.
     held: dict[str, list[Any]] = defaultdict(list)
     for auth in session.execute(
@@ -188,18 +189,23 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
     for event in events:
         person = staff[event.staff_index]
         before = {"status": person.status, "entity": person.entity_code}
+        moved_to = entity_codes.get((event.new_entity or "").upper())
         if event.type == "return":
             person.status = "active"
-            if event.new_entity in entity_codes:
-                person.entity_code = event.new_entity
+            if moved_to is not None:
+                person.entity_code = moved_to
+                person.directory_department = None
         elif event.type == "separation":
             person.status = "separated"
-        elif event.new_entity and event.new_entity != person.entity_code:
-            if event.new_entity in entity_codes:
-                person.entity_code = event.new_entity  # moved within the registry's entities
+        elif event.new_entity and moved_to != person.entity_code:
+            if moved_to is not None:
+                person.entity_code = moved_to  # moved within the registry's entities
+                person.directory_department = None
             else:
                 person.status = "reassigned"  # moved to a unit the registry does not hold
         person.status_effective_at = event.effective_at
+        person.version += 1  # the directory's copy (SCIM ETag) is stale now
+        person.modified_at = now
         session.add(person)
         revoked = []
         if event.type != "return":  # a return restores status only: authorize again (3.7)

@@ -27,6 +27,7 @@ from models.settings import Settings
 from services.context import unit_of_work
 from services.db import make_engine
 from services.separation import record
+from smgov.scim import router as scim_router
 from smgov.web import install as install_web
 
 WINDOW_SECONDS = 300
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="smgov", docs_url=None, redoc_url=None)
     batcher = _Batcher()
     install_web(app, config, engine)
+    app.include_router(scim_router(config, engine, batcher.add))  # SCIM 2.0 at /scim/v2
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -195,6 +195,50 @@ def entity_add(
     typer.echo(f"entity {entity.code} added")
 
 
+@entity_app.command("import")
+def entity_import(
+    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
+    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Import entities from CSV (code,name,kind,timezone): all rows or none (unless --partial);
+    codes are case-insensitive (dgc is DGC)."""
+    from services import staff as staff_service
+
+    def read() -> Iterator[tuple[int, dict[str, Any]]]:
+        return _csv_rows(file, staff_service.ENTITY_COLUMNS, field="FILE.csv")
+
+    try:
+        report = _run(
+            lambda c: staff_service.import_entities(c, read=read, partial=partial), as_of=as_of
+        )
+    except staff_service.ImportRefused as refused:
+        for number, error in refused.errors[:-1]:
+            sys.stderr.write(f"error: row {number}: {one_line(error)}\n")
+        number, error = refused.errors[-1]
+        raise Refused(f"FILE.csv row {number}", one_line(error)) from refused
+    _imported(report, "entities", as_json)
+
+
+@entity_app.command("alias")
+def entity_alias(
+    code: str,
+    directory_name: Annotated[
+        str,
+        typer.Option("--directory-name", help="the department name the identity provider sends"),
+    ],
+    as_of: AsOfOpt = None,
+) -> None:
+    """Map the identity provider's name for an entity (SCIM `department`) to the entity."""
+    from services import staff as staff_service
+
+    row = _run(
+        lambda c: staff_service.alias(c, code=code, directory_name=directory_name), as_of=as_of
+    )
+    typer.echo(f"directory name '{row.directory_name}' is entity {row.entity_code}")
+
+
 @entity_app.command("set-head")
 def entity_set_head(
     code: str, staff: Annotated[str, typer.Option("--staff")], as_of: AsOfOpt = None
@@ -309,17 +353,112 @@ def staff_add(
 @staff_app.command("list")
 def staff_list(
     entity: Annotated[str | None, typer.Option("--entity")] = None,
+    unplaced: Annotated[
+        bool,
+        typer.Option(
+            "--unplaced", help="only staff whose directory department names no entity yet"
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
-    """List staff members."""
-    from services import entities
+    """List staff members with their status (active, separated, reassigned)."""
+    from services import staff as staff_service
 
-    _show(
-        _run(lambda c: entities.list_staff(c, entity=entity), as_of=as_of),
-        as_json,
-        ["index", "name", "entity", "status", "language", "email"],
+    rows = [
+        {
+            "index": r.index,
+            "name": r.name,
+            "email": r.email,
+            "entity": r.entity,
+            "language": r.language,
+            "status": r.status,
+            "department": r.department,
+            "unplaced": r.unplaced,
+        }
+        for r in _run(
+            lambda c: staff_service.list_staff(c, entity=entity, unplaced=unplaced), as_of=as_of
+        )
+    ]
+    _show(rows, as_json, ["index", "name", "entity", "status", "language", "email", "department"])
+
+
+@staff_app.command("update")
+def staff_update(
+    index: str,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="a new entity: a reassignment (4.2)")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="ar, zh, en, fr, ru or es")
+    ] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Change a staff member's details; a new entity is a reassignment through the HR inbox
+    (their written authorizations are withdrawn, 4.2)."""
+    from services import staff as staff_service
+
+    if name is None and email is None and entity is None and language is None:
+        raise Refused("INDEX", "name what changes: --name, --email, --entity or --language")
+    change = _run(
+        lambda c: staff_service.update_staff(
+            c, index, name=name, email=email, entity=entity, language=language
+        ),
+        as_of=as_of,
     )
+    typer.echo(f"staff member {change.record.index} updated")
+    if change.events:
+        _dispatch_hr(change.events, as_of, batch=False)
+        typer.echo(f"reassigned to {change.record.entity}: written authorizations withdrawn (4.2)")
+
+
+@staff_app.command("import")
+def staff_import(
+    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
+    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Import staff from CSV (index,name,email,entity,language): every row checked, nothing
+    imported if any is bad (unless --partial); importing the same file again changes nothing."""
+    from services import staff as staff_service
+
+    def read() -> Iterator[tuple[int, dict[str, Any]]]:
+        return _csv_rows(file, staff_service.STAFF_COLUMNS, field="FILE.csv")
+
+    try:
+        report = _run(
+            lambda c: staff_service.import_staff(c, read=read, partial=partial), as_of=as_of
+        )
+    except staff_service.ImportRefused as refused:
+        for number, error in refused.errors[:-1]:
+            sys.stderr.write(f"error: row {number}: {one_line(error)}\n")
+        number, error = refused.errors[-1]
+        raise Refused(f"FILE.csv row {number}", one_line(error)) from refused
+    if report.events:
+        _dispatch_hr(report.events, as_of, batch=True)
+    _imported(report, "staff members", as_json)
+
+
+def _imported(report: Any, what: str, as_json: bool) -> None:
+    summary = {
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": [{"row": n, "error": e} for n, e in report.rejected],
+    }
+    if as_json:
+        output.emit_json(summary)
+        return
+    typer.echo(
+        f"{report.created} {what} added, {report.updated} updated, {report.unchanged} "
+        f"unchanged, {len(report.rejected)} rows rejected"
+    )
+    for number, error in report.rejected:
+        typer.echo(f"  row {number}: {error}")
 
 
 @staff_app.command("show")
@@ -760,9 +899,11 @@ def api(
     import uvicorn
 
     from smgov.api import create_app
+    from smgov.scim import scim_token
 
     _quiet_prefect()
     settings = _settings()
+    scim_token(settings)  # a short SCIM token is refused before anything starts
     _engine(settings).dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

@@ -285,7 +285,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     def new_request(request: Request) -> Response:
         staff = signed_in(request, "request:new")
         person = call(lambda c: get_staff(c, staff))
-        return _request_form(request, staff, {"entity": person.entity_code})
+        return _request_form(request, staff, {"entity": person.entity_code or ""})
 
     @app.post("/requests/new")
     async def post_request(request: Request) -> Response:
