@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -24,7 +22,7 @@ from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso
 from models.errors import CheckFailed, Refused
-from models.settings import Settings
+from models.settings import Settings, key_file
 from models.tables import AuditEvent
 from services.db import insert_rows
 
@@ -36,15 +34,11 @@ AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]  # SQLModel types its
 
 
 def audit_key(settings: Settings) -> bytes:
-    """The chain's HMAC key: SMGOV_AUDIT_KEY, or a random key kept in a 0600 file under home."""
+    """The chain's HMAC key: SMGOV_AUDIT_KEY, or a random key kept in a 0600 file under home
+    (created atomically: concurrent first starts agree on one key)."""
     if settings.audit_key is not None:
         return settings.audit_key.get_secret_value().encode()
-    path: Path = settings.home_dir / "audit.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return key_file(settings.home_dir / "audit.key")
 
 
 _FIELDS = ("seq", "actor", "action", "subject", "outcome", "before", "after", "prev_hash")

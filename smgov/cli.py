@@ -82,11 +82,20 @@ ByOpt = Annotated[str, typer.Option("--by", help="index number of the person act
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except Exception as exc:  # pydantic's ValidationError: name the setting, one line
-        first = str(exc).splitlines()
-        detail = first[1:3] if len(first) > 2 else first
+    except ValidationError as exc:  # name the setting and the rule, one line, no value
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise Refused(
+            "settings", f"{'SMGOV_' + name.upper() + ': ' if name else ''}{message}"
+        ) from exc
+    except Exception as exc:  # e.g. SMGOV_SECRETS_DIR is not a directory
+        lines = str(exc).splitlines()
+        detail = lines[1:3] if len(lines) > 2 else lines
         raise Refused("settings", " ".join(s.strip() for s in detail)) from exc
 
 
@@ -1396,6 +1405,9 @@ def one_line(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console script: run the command, turning every refusal into one `error:` line."""
+    import os
+
+    os.umask(0o077)  # whatever the caller's umask, smgov's files are private (0600/0700)
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="smgov", standalone_mode=False)

@@ -53,7 +53,7 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SESSION_SECRET = "Pl4nted-session-secret-web"
+SESSION_SECRET = "Pl4nted-session-secret-web-0123456789"
 OIDC_SECRET = "Pl4nted-oidc-client-secret"
 LINK = re.compile(r"https?://\S+/link/[A-Za-z0-9_.\-]+")
 
