@@ -42,7 +42,9 @@ def token_for(key: bytes, nonce: str) -> str:
 def nonce_of(key: bytes, token: str) -> str | None:
     """The nonce of a genuine token, or None for a forged or mangled one."""
     nonce, _, mac = token.partition(".")
-    if not nonce or not mac or not hmac.compare_digest(mac, _mac(key, nonce)):
+    if not nonce or not mac or not token.isascii():  # compare_digest takes ASCII text only
+        return None
+    if not hmac.compare_digest(mac.encode(), _mac(key, nonce).encode()):
         return None
     return nonce
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -645,6 +646,12 @@ def hr_event(
     if report.duplicates:
         typer.echo(f"HR event {ident} was already recorded: nothing changed")
         return
+    if report.conflicts:
+        raise Refused(
+            "--id",
+            f"HR event {ident} was recorded before with other content: this one is kept as a "
+            "conflict (see 'smgov hr list'), not applied",
+        )
     state = "flagged: unknown staff member" if report.flagged else "stored"
     typer.echo(f"HR event {ident} {state}")
     if report.stored:
@@ -687,6 +694,7 @@ def hr_import(
     summary = {
         "stored": len(report.stored),
         "duplicates": len(report.duplicates),
+        "conflicts": report.conflicts,
         "flagged": report.flagged,
         "bad_rows": bad,
         "applied": outcome.get("events", 0),
@@ -773,7 +781,18 @@ def api(
     _quiet_prefect()
     settings = _settings()
     _engine(settings).dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    import signal
+
+    def stopped(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    # uvicorn shuts down on SIGTERM or SIGINT, then raises the signal again: to this handler,
+    # so that what this process started is stopped too (not left re-parented to PID 1).
+    signal.signal(signal.SIGTERM, stopped)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    finally:
+        stop_children()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1382,10 +1401,55 @@ def serve() -> None:
         serve_all(settings)
     except RuntimeError as exc:
         raise CheckFailed(f"serve: {exc}") from exc
+    finally:
+        stop_children()
 
 
 # --------------------------------------------------------------------------------------------
 # entry point
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (Linux /proc; elsewhere none)."""
+    import os
+    from pathlib import Path
+
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(x) for x in task.read_text().split())
+        except OSError:
+            continue
+    return sorted(set(found) - {os.getpid()})
+
+
+def stop_children(grace: float = 10.0) -> None:
+    """Stop every process this one started, and theirs (Prefect's temporary server, flow runs):
+    SIGTERM, then SIGKILL after `grace` seconds. None is left re-parented to PID 1."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    tree: list[int] = []
+    todo = _children(os.getpid())
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.append(pid)
+            todo.extend(_children(pid))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            if not any(Path(f"/proc/{pid}").exists() for pid in tree):
+                return
+            time.sleep(0.1)
 
 
 def one_line(message: str) -> str:
