@@ -198,3 +198,14 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
 def count_events(*, session: Session) -> int:
     write_pending(session)
     return int(session.execute(select(func.count()).select_from(AuditEvent)).scalar_one())
+
+
+def key_matches(*, session: Session, key: bytes) -> bool | None:
+    """Whether `key` is the key the chain was written with (its first event verifies), or None
+    for an empty chain — for `smgov doctor` to report a mismatched SMGOV_AUDIT_KEY or key file
+    (two homes on one database) before `audit verify` fails."""
+    write_pending(session)
+    first = session.execute(select(AuditEvent).order_by(col(AuditEvent.seq)).limit(1)).scalar()
+    if first is None:
+        return None
+    return hmac.compare_digest(event_hash(key, first), first.hash)

@@ -461,13 +461,17 @@ def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) ->
     result = _run(lambda c: accounts.verify_url(c, url), as_of=as_of)
     if as_json:
         output.emit_json(result)
-    elif result["registered"]:
+        return
+    if result["registered"]:
         official = "official" if result["official"] else f"NOT official ({result['state']})"
         typer.echo(
             f"{result['url']}: registered account {result['id']} of {result['entity']}, {official}"
         )
     else:
         typer.echo(f"{url}: not a registered institutional account")
+    for warning in result.get("resembles", []):
+        lead = "beware" if result["official"] else "not official"
+        typer.echo(f"  {lead} — resembles @{warning['handle']} of {warning['entity']}")
 
 
 @app.command("authorize")

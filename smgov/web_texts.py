@@ -129,6 +129,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "assessed": "Decision recorded.",
         "attested": "Custody attested.",
         "go_tasks": "Go to my tasks",
+        "lookalike_verify": "Not official — resembles @{handle} of {entity}: check before you "
+        "trust it.",
+        "lookalike_note": "Beware: this handle resembles @{handle}, an official account of "
+        "{entity}.",
+        "lookalike_survey": "The handle resembles @{handle}, an official account of {entity}: "
+        "choose a handle that cannot be mistaken for it (3.2(a)).",
         "link_title": "Your link from smgov",
         "link_for": "This link is for",
         "link_until": "It works once, until",
@@ -257,6 +263,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "assessed": "Décision enregistrée.",
         "attested": "Garde des identifiants attestée.",
         "go_tasks": "Aller à mes tâches",
+        "lookalike_verify": "Non officiel — ressemble à @{handle} de {entity} : vérifiez avant "
+        "de vous y fier.",
+        "lookalike_note": "Attention : ce nom ressemble à @{handle}, compte officiel de {entity}.",
+        "lookalike_survey": "Ce nom ressemble à @{handle}, compte officiel de {entity} : "
+        "choisissez un nom qu'on ne puisse pas confondre avec lui (3.2(a)).",
         "link_title": "Votre lien smgov",
         "link_for": "Ce lien est destiné à",
         "link_until": "Il ne sert qu'une fois, jusqu'au",

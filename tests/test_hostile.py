@@ -544,6 +544,7 @@ def _raw(url: str, method: str, path: str, body: bytes, headers: dict[str, str])
 
 
 class TestIntake:
+    @pytest.mark.clause("4.2")
     def test_limits_malformed_headers_and_conflicts(
         self, registry: str, cli_env: dict[str, str], prefect_api: str, smgov: Smgov
     ) -> None:
@@ -712,3 +713,79 @@ class TestIntake:
         for log in logs:
             assert "Traceback" not in log and " 500 " not in log
         assert len(_rows(registry, "SELECT event_id FROM hr_event")) == 600
+
+
+class TestHiddenCharacters:
+    @pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200f", "\u200b", "\ufeff", "\u00ad"])
+    def test_names_and_event_ids_refuse_format_characters(
+        self, hidden: str, registry: str, smgov: Smgov
+    ) -> None:
+        """Issue 18, 3.4(d), 4.2: a bidirectional control or another format character (Unicode
+        category Cf) in a staff or entity name, or in an HR event id, is refused with one
+        `error:` line showing it escaped, and nothing is written; the joiners some scripts need
+        (U+200C, U+200D) are accepted."""
+        before = counts(registry)
+        name = f"Ann{hidden}exe.txt"
+        result = smgov(
+            "staff",
+            "add",
+            "100099",
+            "--name",
+            name,
+            "--email",
+            "ann@un.example",
+            "--entity",
+            "OHCHR",
+        )
+        assert result.code == 2, result.err
+        one_error_per_line(result)
+        assert hidden not in result.err and "--name" in result.err
+        assert f"U+{ord(hidden):04X}" in result.err
+        result = smgov("entity", "add", "NEWE", "--name", f"Office{hidden}", "--kind", "office")
+        assert result.code == 2 and hidden not in result.err and "--name" in result.err
+        with pytest.raises(Refused, match="event_id"):
+            parse_event(
+                {
+                    "event_id": f"HR{hidden}1",
+                    "type": "return",
+                    "staff": "100002",
+                    "effective": "2026-03-01",
+                }
+            )
+        assert counts(registry) == before
+        ok = smgov(
+            "staff",
+            "add",
+            "100098",
+            "--name",
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "--email",
+            "zwnj@un.example",
+            "--entity",
+            "OHCHR",
+        )
+        assert ok.code == 0, ok.err
+
+
+class TestCsvFormulas:
+    def test_report_cells_cannot_run_as_formulas(self, registry: str, smgov: Smgov) -> None:
+        """Issue 18, 2.3: an entity code beginning with '-' (or any cell beginning with
+        = + - @) is written to `report compliance --format csv` with a leading apostrophe
+        (OWASP), so a spreadsheet shows it as text and runs nothing."""
+        import csv
+        import io
+
+        assert smgov("entity", "add", "--name", "Minus", "--kind", "office", "--", "-SUM").code == 0
+        result = smgov("report", "compliance", "--format", "csv")
+        assert result.code == 0, result.err
+        rows = list(csv.reader(io.StringIO(result.out)))
+        codes = [row[1] for row in rows[1:]]
+        assert "'-SUM" in codes and "-SUM" not in codes
+        for row in rows[1:]:
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@")), row
+        from services.reports import csv_cell
+
+        for value in ('=HYPERLINK("x")', "+1", "-1+2", "@SUM(A1)", "\t=1"):
+            assert csv_cell(value).startswith("'")
+        assert csv_cell(-3) == -3 and csv_cell("OHCHR") == "OHCHR"

@@ -361,3 +361,85 @@ def test_eight_first_starts_agree_on_one_key(tmp_path: Path) -> None:
         for name in ("audit.key", "session.key"):
             assert (home / name).stat().st_mode & 0o777 == 0o600
             assert len((home / name).read_bytes()) == 64
+
+
+def test_private_files_whatever_the_umask(tmp_path: Path) -> None:
+    """Issue 18, 4.2: under a permissive umask (000) smgov still creates its home and the
+    folders above it 0700, the SQLite database and its WAL 0600, the mail folders 0700 with
+    0600 messages (they carry one-task links), and its key files 0600."""
+    from services.context import unit_of_work
+    from services.db import make_engine
+
+    home = tmp_path / "deep" / "home"
+    env = _bare_env(
+        home,
+        SMGOV_ISSUANCE_DATE="2026-01-15",
+        SMGOV_REGISTRY_EMAIL="registry@un.example",
+        SMGOV_SECURITY_EMAIL="dss@un.example",
+    )
+
+    def smgov(*args: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "smgov.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            preexec_fn=lambda: os.umask(0o000),
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    smgov("db", "upgrade")
+    config = Settings(home=home, issuance_date=dt.date(2026, 1, 15))
+    engine = make_engine(config.resolved_database_url)
+    with unit_of_work(engine, config, org.T0) as ctx:
+        org.seed(ctx)
+        account_id = org.account(ctx)
+    engine.dispose()
+    smgov(
+        "incident",
+        "report",
+        str(account_id),
+        "--kind",
+        "threat",
+        "--details",
+        "threats in replies",
+        "--by",
+        "100002",
+    )
+    mail = home / "mail"
+    messages = list((mail / "new").iterdir())
+    assert messages
+    for folder in (home, home.parent, mail, mail / "new", mail / "tmp", mail / "cur"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    files = [home / "smgov.db", home / "audit.key", *messages]
+    files += [p for p in (home / "smgov.db-wal", home / "smgov.db-shm") if p.exists()]
+    import sqlite3
+
+    old = os.umask(0o000)
+    try:  # while a connection is open, the WAL exists: SQLite gives it the database's mode
+        conn = sqlite3.connect(home / "smgov.db")
+        conn.execute("CREATE TABLE umask_probe (x)")
+        conn.commit()
+        files.append(home / "smgov.db-wal")
+        for path in files:
+            assert path.stat().st_mode & 0o777 == 0o600, path
+        conn.close()
+    finally:
+        os.umask(old)
+
+
+def test_mismatched_audit_key_is_found(uow: Callable[..., Any]) -> None:
+    """Issue 18: `key_matches` (for `smgov doctor`) tells whether a key is the one the audit
+    chain was written with — a second home with its own key file on a shared database is
+    found before `audit verify` fails — and says nothing for an empty chain."""
+    from services.audit import key_matches
+    from tests.conftest import AUDIT_KEY
+
+    with uow(org.T0) as ctx:
+        assert key_matches(session=ctx.session, key=AUDIT_KEY.encode()) is None
+        org.seed(ctx)
+    with uow(org.T0) as ctx:
+        assert key_matches(session=ctx.session, key=AUDIT_KEY.encode()) is True
+        assert key_matches(session=ctx.session, key=b"k" * 64) is False

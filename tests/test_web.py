@@ -298,9 +298,11 @@ class TestJourney:
     def test_request_filed_emailed_link_approved(self, door: Door, browser: Any) -> None:
         """2.1, 3.2, 3.7: a staff member files a request in the browser (signed in through
         OpenID Connect), sees the 3.2(a) survey and 2.3 parity before submitting; the head
-        receives an e-mail with a one-task link, opens it, reads the decision page in French and
-        approves; the registry holds the approved account with its written authorization. Neither
-        the session secret, the OIDC client secret nor the link's token is stored or logged."""
+        receives an e-mail with a one-task link — which a mail scanner fetches first with HEAD
+        and GET, changing and auditing nothing (issue 18) — opens it, presses its one button,
+        reads the decision page in French and approves; the registry holds the approved account
+        with its written authorization. Neither the session secret, the OIDC client secret nor
+        the link's token is stored or logged."""
         staff = browser.new_context()
         page = staff.new_page()
         _sign_in(page, door, "comms.ohchr@un.example")
@@ -452,6 +454,9 @@ class TestVerify:
         assert status == 200 and 'data-registered="no"' in body
         status, body = door.get("/verify?url=" + quote("not a url at all"))
         assert status == 400 and "Nothing was changed" in body
+        status, body = door.get("/verify?url=" + quote("x.com/UNHumanR1ghts"))  # issue 18
+        assert status == 200 and 'data-official="no"' in body
+        assert "Not official — resembles @UNHumanRights of OHCHR" in body
 
 
 class TestLanguagesAndAccessibility:
@@ -586,6 +591,7 @@ class TestReminderLinks:
 class TestSessionsAndScope:
     """Issue 18: sessions that end, pages scoped to the reader."""
 
+    @pytest.mark.clause("4.2")
     def test_sessions_end_and_forged_cookies_open_nothing(self, door: Door, browser: Any) -> None:
         """4.2: a session is a server-side row. A cookie forged with an empty key opens nothing;
         a cookie replayed after sign-out opens nothing; a cookie from before the person's
