@@ -400,12 +400,20 @@ class TestRefusals:
         """3.1(a): a decision posted without the form's CSRF token (or with another) is refused
         and nothing changes; the same session's real form is then accepted. The session lives
         in a Secure, HTTP-only, SameSite cookie; the database holds a link's nonce but never its
-        signature, and a link with a forged signature opens nothing."""
+        signature, and a link with a forged signature opens nothing; a link's button posted from
+        another origin, or without the page's token, uses nothing (issue 18)."""
         request_id = _seed_request(door)
         link = _link_for(door, "100001", f"request:{request_id}")
         ctx = browser.new_context()
         page = ctx.new_page()
+        page.goto(link)  # issue 18: the link's button, posted from another site, uses nothing
+        csrf = page.input_value("input[name=csrf]")
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            answer = ctx.request.post(link, form={"csrf": csrf}, headers=headers)
+            assert answer.status == 403 and "did not come from this site" in answer.text()
+        assert ctx.request.post(link, form={"csrf": "guess"}).status == 403
         _open_link(page, link)
+        assert page.url.endswith(f"/requests/{request_id}")
         (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
         nonce, mac = link.rsplit("/", 1)[1].split(".")
