@@ -243,13 +243,17 @@ def observer(url: str) -> Any:
     return create_engine(url)
 
 
+BENCH_KEY = "bench-key-0123456789abcdef-0123456789"  # keys are at least 32 bytes
+
+
 def smgov_env(url: str, home: Path, **extra: str) -> dict[str, str]:
     """The environment of an smgov process the benchmark starts, on this run's database."""
     return {
         **os.environ,
         "SMGOV_HOME": str(home),
         "SMGOV_DATABASE_URL": url,
-        "SMGOV_AUDIT_KEY": "bench",
+        "SMGOV_AUDIT_KEY": BENCH_KEY,
+        "SMGOV_SESSION_SECRET": BENCH_KEY,
         "SMGOV_ISSUANCE_DATE": "2026-01-15",
         **extra,
     }
@@ -267,7 +271,8 @@ def settings_for(url: str, home: Path) -> Settings:
     return Settings(
         home=home,
         database_url=url,
-        audit_key="bench",
+        audit_key=BENCH_KEY,
+        session_secret=BENCH_KEY,
         issuance_date=dt.date(2026, 1, 15),
         registry_email="registry@un.example",
     )

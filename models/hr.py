@@ -8,7 +8,7 @@ from typing import Any
 
 from models.clock import parse_date
 from models.errors import Refused
-from models.registry import check_code
+from models.registry import check_code, refuse_hidden
 
 EVENT_TYPES = ("separation", "reassignment", "return")
 PREFECT_EVENTS = {
@@ -57,7 +57,7 @@ def parse_event(raw: dict[str, Any]) -> EventIn:
         out = str(value).strip()
         if len(out) > limit or any(ord(c) < 32 for c in out):
             raise Refused(name, f"must be at most {limit} printable characters")
-        return out
+        return refuse_hidden(name, out)
 
     event_id = text("event_id")
     kind = (text("type") or "").lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from models.errors import Refused
@@ -50,6 +51,37 @@ def check_entity_kind(kind: str) -> str:
     return value
 
 
+#: Joiners some scripts need to be spelt right (Persian, the Indic scripts, emoji sequences):
+#: the only format characters (Unicode category Cf) a name or text may hold.
+JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def hidden_character(text: str) -> str | None:
+    """The first character of `text` that is invisible or reorders what is shown around it:
+    bidirectional controls (U+202E RIGHT-TO-LEFT OVERRIDE, U+2066-2069 isolates, U+200E/F marks),
+    other format characters (category Cf: zero-width space, soft hyphen, BOM...), line and
+    paragraph separators; None when there is none. Such a character makes a name or an id look
+    like another (`\u202egnp.exe`), so identifiers and names refuse them (issue 18)."""
+    for ch in text:
+        if ch in JOINERS:
+            continue
+        if unicodedata.category(ch) in ("Cf", "Zl", "Zp", "Cs", "Co"):
+            return ch
+    return None
+
+
+def refuse_hidden(field: str, text: str, clause: str | None = None) -> str:
+    """`text`, or a refusal naming the field and the hidden character (as U+XXXX)."""
+    found = hidden_character(text)
+    if found is not None:
+        raise Refused(
+            field,
+            f"contains an invisible or direction-changing character (U+{ord(found):04X})",
+            clause,
+        )
+    return text
+
+
 def check_text(
     field: str, value: str | None, *, limit: int, clause: str | None = None, required: bool = True
 ) -> str:
@@ -61,7 +93,7 @@ def check_text(
         raise Refused(field, f"is longer than {limit} characters", clause)
     if any(ord(c) < 32 and c not in "\n\t" for c in text) or "\x7f" in text:
         raise Refused(field, "contains control characters", clause)
-    return text
+    return refuse_hidden(field, text, clause)
 
 
 def check_code(field: str, value: str) -> str:

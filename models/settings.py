@@ -2,16 +2,23 @@
 
 Secrets (SMTP password, HR webhook secret, audit key) are `SecretStr`: they print as '**********'
 and are read with `.get_secret_value()` only at the point of use, never stored or logged.
+
+An empty or whitespace-only value is unset, in the environment and in SMGOV_SECRETS_DIR alike (an
+empty key must never become a key: issue 18). The three keys (audit, session, HR webhook) must be
+at least 32 bytes, and on PostgreSQL — a database several homes may share — the audit key and the
+session secret must be given explicitly, since per-home key files would differ.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +33,11 @@ from models.errors import Refused
 class Settings(BaseSettings):
     """Every setting smgov reads. Defaults suit the embedded mode on one laptop."""
 
-    model_config = SettingsConfigDict(env_prefix="SMGOV_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SMGOV_",
+        extra="ignore",
+        hide_input_in_errors=True,  # never echo a secret
+    )
 
     home: Path = Field(default=Path("~/.smgov"), description="where smgov keeps its files")
     database_url: str | None = Field(
@@ -99,6 +110,50 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)
     claim_lease_seconds: int = Field(default=30, ge=5)
 
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="largest HR intake body accepted (bytes)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """An empty or whitespace value is no value: the setting keeps its default (unset)."""
+        if isinstance(data, dict):
+            return {
+                k: v
+                for k, v in data.items()
+                if not (isinstance(v, str | SecretStr) and not _text(v).strip())
+            }
+        return data
+
+    @field_validator("audit_key", "session_secret", "hr_webhook_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is None:
+            return None
+        stripped = value.get_secret_value().strip()
+        if len(stripped.encode()) < MIN_KEY_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_KEY_BYTES} bytes "
+                "(e.g. `python3 -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
+        return SecretStr(stripped)
+
+    @model_validator(mode="after")
+    def _shared_database_needs_shared_keys(self) -> Settings:
+        if self.resolved_database_url.startswith("postgresql"):
+            missing = [
+                f"SMGOV_{name.upper()}"
+                for name in ("audit_key", "session_secret")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} must be set on PostgreSQL: every process and home "
+                    "sharing the database needs the same keys (no per-home key file)"
+                )
+        return self
+
     @field_validator("default_timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -146,3 +201,58 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where messages go when no SMTP server is configured (embedded mode)."""
         return self.home_dir / "mail"
+
+
+MIN_KEY_BYTES = 32
+
+
+def _text(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) if need be; a directory smgov creates is 0700 whatever
+    the umask."""
+    path = path.expanduser()
+    missing: list[Path] = []
+    step = path
+    while not step.exists():
+        missing.append(step)
+        step = step.parent
+    for folder in reversed(missing):  # mkdir(parents=True) would give parents the umask's mode
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it at the same moment
+            continue
+        folder.chmod(0o700)
+    return path
+
+
+def key_file(path: Path) -> bytes:
+    """The key kept in `path`, made on first use. Concurrent first starts agree on one key: the
+    new key is written in full to a private temporary file (O_CREAT|O_EXCL, 0600), then linked
+    into place, which fails if another process got there first — its key is then the key. (A
+    rename would replace the winner's file after it had been used.) A key file that is empty or
+    shorter than 32 bytes is refused, never used."""
+    if not path.exists():
+        private_dir(path.parent)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_hex(32).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+        finally:
+            tmp.unlink()
+    key = path.read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise Refused(
+            "key file", f"{path} holds fewer than {MIN_KEY_BYTES} bytes: remove it or fix it"
+        )
+    return key

@@ -384,3 +384,20 @@ class LinkToken(SQLModel, table=True):
     issued_at: dt.datetime = Field(sa_column=_instant())
     expires_at: dt.datetime = Field(sa_column=_instant())
     used_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser (the web door), kept server-side so that it can end: at sign-out, at
+    the end of `session_hours`, and at once when its person is separated, reassigned or their
+    roles change (`fingerprint` no longer matches). The cookie holds the session's random id;
+    this row holds its SHA-256 only, so the database cannot open a session."""
+
+    __tablename__ = "web_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    staff_index: str = Field(foreign_key="staff.index_number", max_length=20, index=True)
+    scope: str | None = Field(default=None, max_length=100)  # a link's one task, or none
+    fingerprint: str = Field(max_length=64)  # status, entity and roles at sign-in
+    created_at: dt.datetime = Field(sa_column=_instant())
+    expires_at: dt.datetime = Field(sa_column=_instant())
+    ended_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    ended_why: str | None = Field(default=None, max_length=40)

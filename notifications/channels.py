@@ -26,7 +26,7 @@ import apprise.plugins.email.base as _apprise_email
 from apprise import AppriseAsset
 from apprise.common import PersistentStoreMode
 
-from models.settings import Settings
+from models.settings import Settings, private_dir
 
 # apprise always stamps a fresh Message-ID; a re-sent outbox message must carry the *same* one so
 # that mail clients fold a repeat (at-least-once delivery, never two different copies). apprise
@@ -140,7 +140,7 @@ class MaildirChannel:
 
     def send(self, message: Outgoing) -> Delivery:
         for sub in ("tmp", "new", "cur"):
-            (self._root / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self._root / sub)  # 0700: messages carry one-task links
         mail = EmailMessage()
         mail["From"] = self._from
         mail["To"] = message.recipient

@@ -10,24 +10,19 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 
-from models.settings import Settings
+from models.settings import Settings, key_file
 
 PLACEHOLDER = "{{smgov-link:{nonce}}}"
 _PLACEHOLDER = re.compile(r"\{smgov-link:([A-Za-z0-9_\-]{16,64})\}")
 
 
 def web_key(settings: Settings) -> bytes:
-    """SMGOV_SESSION_SECRET, or a random key kept in a 0600 file under home."""
+    """SMGOV_SESSION_SECRET, or a random key kept in a 0600 file under home (created atomically:
+    concurrent first starts agree on one key)."""
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value().encode()
-    path = settings.home_dir / "session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return key_file(settings.home_dir / "session.key")
 
 
 def derived(key: bytes, purpose: str) -> str:
@@ -47,7 +42,9 @@ def token_for(key: bytes, nonce: str) -> str:
 def nonce_of(key: bytes, token: str) -> str | None:
     """The nonce of a genuine token, or None for a forged or mangled one."""
     nonce, _, mac = token.partition(".")
-    if not nonce or not mac or not hmac.compare_digest(mac, _mac(key, nonce)):
+    if not nonce or not mac or not token.isascii():  # compare_digest takes ASCII text only
+        return None
+    if not hmac.compare_digest(mac.encode(), _mac(key, nonce).encode()):
         return None
     return nonce
 

@@ -548,9 +548,13 @@ def list_accounts(
 
 def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
     """Is this URL a registered institutional account, and is it official now?"""
+    from services.lookalikes import handle_of_url, warnings_for
+
     account = find_by_url(ctx, url)
     if account is None:
-        return {
+        candidates = _candidate_urls(url)
+        platform = platform_of_url(url) or "other"
+        found: dict[str, Any] = {
             "url": url,
             "registered": False,
             "official": False,
@@ -558,14 +562,24 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
             "entity": None,
             "id": None,
         }
-    return {
-        "url": account.url,
-        "registered": True,
-        "official": account.state in OFFICIAL_STATES,
-        "state": account.state,
-        "entity": account.entity_code,
-        "id": account.id,
-    }
+        warnings = warnings_for(
+            ctx, platform=platform, handle=handle_of_url(candidates[0]), entity=None
+        )
+    else:
+        found = {
+            "url": account.url,
+            "registered": True,
+            "official": account.state in OFFICIAL_STATES,
+            "state": account.state,
+            "entity": account.entity_code,
+            "id": account.id,
+        }
+        warnings = warnings_for(
+            ctx, platform=account.platform, handle=account.handle, entity=account.entity_code
+        )
+    if warnings:  # issue 18: a look-alike of another entity's official handle
+        found["resembles"] = warnings
+    return found
 
 
 def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str) -> Obligation:

@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -24,7 +22,7 @@ from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso
 from models.errors import CheckFailed, Refused
-from models.settings import Settings
+from models.settings import Settings, key_file
 from models.tables import AuditEvent
 from services.db import insert_rows
 
@@ -36,15 +34,11 @@ AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]  # SQLModel types its
 
 
 def audit_key(settings: Settings) -> bytes:
-    """The chain's HMAC key: SMGOV_AUDIT_KEY, or a random key kept in a 0600 file under home."""
+    """The chain's HMAC key: SMGOV_AUDIT_KEY, or a random key kept in a 0600 file under home
+    (created atomically: concurrent first starts agree on one key)."""
     if settings.audit_key is not None:
         return settings.audit_key.get_secret_value().encode()
-    path: Path = settings.home_dir / "audit.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return key_file(settings.home_dir / "audit.key")
 
 
 _FIELDS = ("seq", "actor", "action", "subject", "outcome", "before", "after", "prev_hash")
@@ -204,3 +198,14 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
 def count_events(*, session: Session) -> int:
     write_pending(session)
     return int(session.execute(select(func.count()).select_from(AuditEvent)).scalar_one())
+
+
+def key_matches(*, session: Session, key: bytes) -> bool | None:
+    """Whether `key` is the key the chain was written with (its first event verifies), or None
+    for an empty chain — for `smgov doctor` to report a mismatched SMGOV_AUDIT_KEY or key file
+    (two homes on one database) before `audit verify` fails."""
+    write_pending(session)
+    first = session.execute(select(AuditEvent).order_by(col(AuditEvent.seq)).limit(1)).scalar()
+    if first is None:
+        return None
+    return hmac.compare_digest(event_hash(key, first), first.hash)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,18 @@ from sqlalchemy.types import ARRAY
 from sqlmodel import Session, create_engine
 
 import models
+from models.settings import private_dir
 
 MIGRATIONS = Path(models.__file__).parent / "migrations"
+
+
+def _private_sqlite(path: Path) -> None:
+    """The database file is made 0600 (in a 0700 folder when smgov makes it) before SQLite opens
+    it, whatever the umask; SQLite gives its WAL and shared-memory files the same mode."""
+    private_dir(path.parent)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def make_engine(url: str) -> Engine:
@@ -30,7 +41,7 @@ def make_engine(url: str) -> Engine:
         if not memory:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path:
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite(Path(path).expanduser())
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
         if memory:
             kwargs["poolclass"] = StaticPool

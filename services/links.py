@@ -60,6 +60,50 @@ def browser_link(ctx: Ctx, *, staff_index: str | None, task: str) -> str | None:
     return PLACEHOLDER.format(nonce=issue(ctx, staff_index=staff_index, task=task))
 
 
+class Spent(Refused):
+    """A genuine link that can no longer be used: already used, expired, or its staff member
+    is no longer active."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a link is for and who it is for (the page GET shows, with one button)."""
+
+    staff: str
+    name: str
+    task: str
+    expires_at: dt.datetime
+
+
+def _row(ctx: Ctx, token: str, *, lock: bool) -> LinkToken:
+    nonce = nonce_of(web_key(ctx.settings), token)
+    query = select(LinkToken).where(col(LinkToken.nonce) == (nonce or ""))
+    if lock and ctx.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row: LinkToken | None = ctx.session.execute(query).scalar_one_or_none() if nonce else None
+    if row is None:
+        raise Refused("link", "this link is not valid: ask for a new one or sign in")
+    return row
+
+
+def preview(ctx: Ctx, token: str) -> Preview:
+    """What a link would do, without using it. Mail scanners (Microsoft Defender Safe Links),
+    previews and pre-fetching GET every URL in a message before the person does: a GET or HEAD
+    changes nothing and audits nothing, so the link is still there for its owner, whose own
+    POST (redeem) is what counts (3.1(a))."""
+    row = _row(ctx, token, lock=False)
+    if row.used_at is not None:
+        raise Spent(
+            "link", f"this link was already used on {iso(row.used_at)}; each link works once"
+        )
+    if row.expires_at <= ctx.now:
+        raise Spent("link", f"this link expired on {iso(row.expires_at)}")
+    staff = ctx.session.get(Staff, row.staff_index)
+    if staff is None or staff.status != "active":
+        raise Spent("link", f"staff member {row.staff_index} is not active staff", "4.2")
+    return Preview(row.staff_index, staff.name, row.task, row.expires_at)
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a redeemed link lets its holder do: act as `staff` on `task` only."""
@@ -69,15 +113,10 @@ class Grant:
 
 
 def redeem(ctx: Ctx, token: str) -> Grant:
-    """Use a link once. A link that is forged, unknown, already used, expired, or whose staff
-    member is no longer active is refused (and the refusal audited); nothing else changes."""
-    nonce = nonce_of(web_key(ctx.settings), token)
-    query = select(LinkToken).where(col(LinkToken.nonce) == (nonce or ""))
-    if ctx.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = ctx.session.execute(query).scalar_one_or_none() if nonce else None
-    if row is None:
-        raise Refused("link", "this link is not valid: ask for a new one or sign in")
+    """Use a link once (the POST of the button its page shows, never a GET). A link that is
+    forged, unknown, already used, expired, or whose staff member is no longer active is refused
+    (and the refusal audited); nothing else changes."""
+    row = _row(ctx, token, lock=True)
     subject = f"link:{row.nonce}"
     if row.used_at is not None:
         raise NotAuthorized(

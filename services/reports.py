@@ -168,6 +168,17 @@ def as_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (it begins with = + - @, a tab or a
+    carriage return) gets a leading apostrophe (OWASP, CSV injection); numbers are left alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def as_csv(report: dict[str, Any]) -> str:
     import csv
 
@@ -191,8 +202,8 @@ def as_csv(report: dict[str, Any]) -> str:
     for e in report["entities"]:
         writer.writerow(
             [
-                report["as_of"],
-                e["code"],
+                csv_cell(report["as_of"]),
+                csv_cell(e["code"]),
                 e["accounts"],
                 e["complete"],
                 e["incomplete"],

@@ -39,6 +39,7 @@ from services.authority import acting_person, current_head, roles_at
 from services.context import Ctx
 from services.entities import get_entity
 from services.links import browser_link
+from services.lookalikes import warnings_for
 from services.recipients import Directory, Item, Recipient, write_once
 
 DECIDE_LINK = "Or decide in the browser (a link for you alone, valid once): "
@@ -308,6 +309,9 @@ def preview(ctx: Ctx, data: RequestIn) -> dict[str, Any]:
             for m in survey(proposed, candidates(ctx))
         ],
         "parity": parity(ctx, entity.code),
+        "resembles": warnings_for(
+            ctx, platform=data.platform, handle=data.handle, entity=entity.code
+        ),
     }
 
 
@@ -637,7 +641,7 @@ def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    return {
+    view: dict[str, Any] = {
         "id": request.id,
         "entity": request.entity_code,
         "platform": request.platform,
@@ -670,6 +674,12 @@ def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
             for t in history
         ],
     }
+    warnings = warnings_for(
+        ctx, platform=request.platform, handle=request.handle, entity=request.entity_code
+    )
+    if warnings:  # issue 18: a look-alike of another entity's official handle
+        view["resembles"] = warnings
+    return view
 
 
 def list_requests(ctx: Ctx) -> list[dict[str, Any]]:

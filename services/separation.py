@@ -15,11 +15,12 @@ A run stopped between the two is completed by the next one.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from models.clock import due_after, start_of_local_day
@@ -52,6 +53,21 @@ class IntakeReport:
     stored: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+_INTAKE_LOCK = 0x536D6872  # "Smhr": serializes HR intakes on PostgreSQL (two API processes)
+
+
+def _content(event: EventIn) -> tuple[str, str, str, str | None]:
+    return (event.type, event.staff, event.effective_on.isoformat(), event.new_entity)
+
+
+def _conflict_id(event: EventIn) -> str:
+    """The id under which a conflicting event is kept: its id and a digest of its content, so
+    the same conflicting event sent twice is recorded once."""
+    digest = hashlib.sha256(repr(_content(event)).encode()).hexdigest()[:12]
+    return f"{event.event_id[:76]}#conflict-{digest}"
 
 
 @dataclass
@@ -64,18 +80,27 @@ class ApplyReport:
 
 
 def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
-    """Store HR events (idempotent by event id); nothing acts on them yet."""
+    """Store HR events (idempotent by event id); nothing acts on them yet. An event id already
+    recorded with the same content is a duplicate; with other content it is a conflict: kept
+    apart (state `conflict`, shown by `hr list`), never applied, never silently dropped.
+    Concurrent intakes (two API processes, one batch) are serialized: the second finds the
+    first's events as duplicates instead of failing on the unique event id."""
     report = IntakeReport()
-    ids = [e.event_id for e in events]
-    known: set[str] = set()
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        ctx.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _INTAKE_LOCK})
+    ids = sorted({e.event_id for e in events} | {_conflict_id(e) for e in events})
+    known: dict[str, tuple[str, str, str, str | None]] = {}
     for start in range(0, len(ids), 500):
-        known.update(
-            ctx.session.execute(
-                select(col(HREvent.event_id)).where(
-                    among(ctx.session, col(HREvent.event_id), ids[start : start + 500])
-                )
-            ).scalars()
-        )
+        for event_id, type_, staff, effective_on, new_entity in ctx.session.execute(
+            select(
+                col(HREvent.event_id),
+                col(HREvent.type),
+                col(HREvent.staff_index),
+                col(HREvent.effective_on),
+                col(HREvent.new_entity),
+            ).where(among(ctx.session, col(HREvent.event_id), ids[start : start + 500]))
+        ):
+            known[event_id] = (type_, staff, effective_on.isoformat(), new_entity)
     people = {e.staff for e in events}
     zones = dict(  # an unplaced staff member (no entity yet) is known: the default zone
         ctx.session.execute(
@@ -85,11 +110,36 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
         ).all()
     )
     for event in events:
-        if event.event_id in known:
+        seen = known.get(event.event_id)
+        if seen == _content(event):
             report.duplicates.append(event.event_id)
             continue
-        known.add(event.event_id)
         tz = zones.get(event.staff) or ctx.settings.default_timezone
+        if seen is not None:
+            report.conflicts.append(event.event_id)
+            conflict = _conflict_id(event)
+            if conflict in known:
+                continue
+            known[conflict] = _content(event)
+            ctx.session.add(
+                HREvent(
+                    event_id=conflict,
+                    type=event.type,
+                    staff_index=event.staff,
+                    effective_on=event.effective_on,
+                    effective_at=start_of_local_day(event.effective_on, tz),
+                    new_entity=event.new_entity,
+                    source=source,
+                    state="conflict",
+                    flag_reason=(
+                        f"conflict: event id {event.event_id[:100]} was recorded before with "
+                        "other content; this one is kept, not applied"
+                    ),
+                    received_at=ctx.now,
+                )
+            )
+            continue
+        known[event.event_id] = _content(event)
         flagged = event.staff not in zones
         ctx.session.add(
             HREvent(
@@ -107,7 +157,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
         )
         (report.flagged if flagged else report.stored).append(event.event_id)
     ctx.session.flush()
-    if report.stored or report.flagged:
+    if report.stored or report.flagged or report.conflicts:
         ctx.audit(
             actor=HR_ACTOR,
             action="hr.intake",
@@ -115,6 +165,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
             after={
                 "stored": report.stored[:50],
                 "flagged": report.flagged[:50],
+                "conflicts": report.conflicts[:50],
                 "count": len(report.stored) + len(report.flagged),
             },
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from models.clock import iso, system_now
 from models.errors import Refused
@@ -26,7 +27,7 @@ from models.hr import EventIn, parse_event
 from models.settings import Settings
 from services.context import unit_of_work
 from services.db import make_engine
-from services.separation import record
+from services.separation import IntakeReport, record
 from smgov.scim import router as scim_router
 from smgov.web import install as install_web
 
@@ -84,10 +85,16 @@ class _Batcher:
             )
 
 
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": f"body: larger than {limit} bytes (SMGOV_MAX_BODY_BYTES)"}, status_code=413
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     config = settings or Settings()
     engine = make_engine(config.resolved_database_url)
-    app = FastAPI(title="smgov", docs_url=None, redoc_url=None)
+    app = FastAPI(title="smgov", docs_url=None, redoc_url=None, openapi_url=None)  # no route map
     batcher = _Batcher()
     install_web(app, config, engine)
     app.include_router(scim_router(config, engine, batcher.add))  # SCIM 2.0 at /scim/v2
@@ -97,18 +104,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness, and whether the intake has finished its start-up run (`ready`)."""
         return {"status": "ok", "intake": "ready" if batcher.ready.is_set() else "starting"}
 
+    def store(events: list[EventIn]) -> IntakeReport:
+        """The database work of an intake: in a worker thread, never on the event loop, so
+        /health and the pages answer while a batch (or a SQLite lock) is waited for."""
+        with unit_of_work(engine, config, system_now()) as ctx:
+            return record(ctx, events, source="webhook")
+
     @app.post("/hr/events")
     async def hr_events(request: Request) -> JSONResponse:
         secret = config.hr_webhook_secret
         if secret is None:
             return JSONResponse({"error": "the HR webhook is not configured"}, status_code=503)
-        body = await request.body()
+        limit = config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and not (declared.isascii() and declared.isdigit()):
+            return JSONResponse({"error": "content-length: malformed"}, status_code=400)
+        if declared is not None and int(declared) > limit:
+            return _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # counted while read: nothing past the limit
+            size += len(chunk)
+            if size > limit:
+                return _too_large(limit)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         stamp = request.headers.get("x-smgov-timestamp", "")
         given = request.headers.get("x-smgov-signature", "")
-        if not stamp.isdigit() or abs(time.time() - int(stamp)) > WINDOW_SECONDS:
+        fresh_stamp = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+        if not fresh_stamp or abs(time.time() - int(stamp)) > WINDOW_SECONDS:
             return JSONResponse({"error": "missing or stale timestamp"}, status_code=401)
         expected = sign(secret.get_secret_value(), stamp, body)
-        if not hmac.compare_digest(expected, given):
+        if not given.isascii() or not hmac.compare_digest(expected.encode(), given.encode()):
             return JSONResponse({"error": "bad signature"}, status_code=401)
         try:
             payload: Any = json.loads(body)
@@ -120,18 +147,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"error": str(exc)}, status_code=422)
         except RecursionError:  # JSON nested deeper than the parser can follow
             return JSONResponse({"error": "body: nested too deeply"}, status_code=422)
-        with unit_of_work(engine, config, system_now()) as ctx:
-            report = record(ctx, events, source="webhook")
+        report = await run_in_threadpool(store, events)
         fresh = set(report.stored)
         batcher.add([(e.type, e.staff, e.event_id) for e in events if e.event_id in fresh])
-        return JSONResponse(
-            {
-                "stored": report.stored,
-                "duplicates": report.duplicates,
-                "flagged": report.flagged,
-                "received_at": iso(system_now()),
-            },
-            status_code=202,
-        )
+        answer: dict[str, Any] = {
+            "stored": report.stored,
+            "duplicates": report.duplicates,
+            "flagged": report.flagged,
+            "received_at": iso(system_now()),
+        }
+        if report.conflicts:
+            answer["conflicts"] = report.conflicts
+            answer["error"] = (
+                "event_id: already recorded with other content; kept as a conflict, not applied"
+            )
+            return JSONResponse(answer, status_code=409)
+        return JSONResponse(answer, status_code=202)
 
     return app

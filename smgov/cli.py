@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -82,11 +83,20 @@ ByOpt = Annotated[str, typer.Option("--by", help="index number of the person act
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except Exception as exc:  # pydantic's ValidationError: name the setting, one line
-        first = str(exc).splitlines()
-        detail = first[1:3] if len(first) > 2 else first
+    except ValidationError as exc:  # name the setting and the rule, one line, no value
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise Refused(
+            "settings", f"{'SMGOV_' + name.upper() + ': ' if name else ''}{message}"
+        ) from exc
+    except Exception as exc:  # e.g. SMGOV_SECRETS_DIR is not a directory
+        lines = str(exc).splitlines()
+        detail = lines[1:3] if len(lines) > 2 else lines
         raise Refused("settings", " ".join(s.strip() for s in detail)) from exc
 
 
@@ -590,13 +600,17 @@ def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) ->
     result = _run(lambda c: accounts.verify_url(c, url), as_of=as_of)
     if as_json:
         output.emit_json(result)
-    elif result["registered"]:
+        return
+    if result["registered"]:
         official = "official" if result["official"] else f"NOT official ({result['state']})"
         typer.echo(
             f"{result['url']}: registered account {result['id']} of {result['entity']}, {official}"
         )
     else:
         typer.echo(f"{url}: not a registered institutional account")
+    for warning in result.get("resembles", []):
+        lead = "beware" if result["official"] else "not official"
+        typer.echo(f"  {lead} — resembles @{warning['handle']} of {warning['entity']}")
 
 
 @app.command("authorize")
@@ -775,6 +789,12 @@ def hr_event(
     if report.duplicates:
         typer.echo(f"HR event {ident} was already recorded: nothing changed")
         return
+    if report.conflicts:
+        raise Refused(
+            "--id",
+            f"HR event {ident} was recorded before with other content: this one is kept as a "
+            "conflict (see 'smgov hr list'), not applied",
+        )
     state = "flagged: unknown staff member" if report.flagged else "stored"
     typer.echo(f"HR event {ident} {state}")
     if report.stored:
@@ -817,6 +837,7 @@ def hr_import(
     summary = {
         "stored": len(report.stored),
         "duplicates": len(report.duplicates),
+        "conflicts": report.conflicts,
         "flagged": report.flagged,
         "bad_rows": bad,
         "applied": outcome.get("events", 0),
@@ -905,7 +926,18 @@ def api(
     settings = _settings()
     scim_token(settings)  # a short SCIM token is refused before anything starts
     _engine(settings).dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    import signal
+
+    def stopped(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    # uvicorn shuts down on SIGTERM or SIGINT, then raises the signal again: to this handler,
+    # so that what this process started is stopped too (not left re-parented to PID 1).
+    signal.signal(signal.SIGTERM, stopped)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    finally:
+        stop_children()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1518,10 +1550,55 @@ def serve() -> None:
         serve_all(settings)
     except RuntimeError as exc:
         raise CheckFailed(f"serve: {exc}") from exc
+    finally:
+        stop_children()
 
 
 # --------------------------------------------------------------------------------------------
 # entry point
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (Linux /proc; elsewhere none)."""
+    import os
+    from pathlib import Path
+
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(x) for x in task.read_text().split())
+        except OSError:
+            continue
+    return sorted(set(found) - {os.getpid()})
+
+
+def stop_children(grace: float = 10.0) -> None:
+    """Stop every process this one started, and theirs (Prefect's temporary server, flow runs):
+    SIGTERM, then SIGKILL after `grace` seconds. None is left re-parented to PID 1."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    tree: list[int] = []
+    todo = _children(os.getpid())
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.append(pid)
+            todo.extend(_children(pid))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            if not any(Path(f"/proc/{pid}").exists() for pid in tree):
+                return
+            time.sleep(0.1)
 
 
 def one_line(message: str) -> str:
@@ -1541,6 +1618,9 @@ def one_line(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console script: run the command, turning every refusal into one `error:` line."""
+    import os
+
+    os.umask(0o077)  # whatever the caller's umask, smgov's files are private (0600/0700)
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="smgov", standalone_mode=False)

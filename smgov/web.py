@@ -5,9 +5,13 @@ authority rules (only the head or officer-in-charge decides, no self-approval, s
 can do nothing) hold identically; this module only authenticates, parses forms and renders.
 
 Sign-in: a one-task link from an e-mail (services.links: single-use, expiring, bound to one staff
-member and one task) or OpenID Connect against the organization's identity provider. The session
-lives in a signed, HTTP-only cookie (Secure unless `cookie_secure` is off); every form carries a
-per-session CSRF token.
+member and one task; its page shows what it is for, and only the POST of its button uses it, so
+mail scanners spend nothing) or OpenID Connect against the organization's identity provider (a
+verified e-mail claim only; the redirect URI comes from SMGOV_PUBLIC_URL, never the Host header).
+The session is a server-side row (services.access) whose random id travels in a signed, HTTP-only
+cookie (Secure unless `cookie_secure` is off): sign-out, separation, reassignment and role changes
+end it at once. Pages are scoped to the reader (services.access.may_read): anything else is 404.
+Every form carries a per-session CSRF token and is refused from another origin.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
@@ -31,17 +37,28 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from models.assessment import DECISIONS as ASSESSMENT_DECISIONS
 from models.clock import parse_instant, system_now
-from models.errors import NotAuthorized, Refused
+from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
 from notifications.signing import derived, web_key
-from services import accounts, custody, links, obligations, reassessment, reports, requests
+from services import (
+    access,
+    accounts,
+    custody,
+    links,
+    obligations,
+    reassessment,
+    reports,
+    requests,
+)
 from services.context import Ctx, run
 from services.entities import get_staff
 from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, texts
 
 T = TypeVar("T")
+#: A record id in a path: anything else (20 digits, text) is "not found", never a server error.
+Id = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
 log = logging.getLogger("smgov.web")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -80,6 +97,22 @@ class _Carrier:
                 log.exception("the approval flow for request %s could not run now", request_id)
 
 
+def _origin_of(url: str | None) -> str | None:
+    """scheme://host[:port] of a URL (None when it has none)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def describe_task(task: str) -> dict[str, str]:
+    """A task subject as the link page names it: its kind and number."""
+    kind, _, number = task.partition(":")
+    return {"kind": kind, "number": number, "path": path_of(task)}
+
+
 def path_of(task: str) -> str:
     """The page where a task is done."""
     kind, _, number = task.partition(":")
@@ -104,14 +137,17 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     )
     carrier = _Carrier()
     oauth = _oauth(config)
+    own_origin = _origin_of(config.public_url)
 
     def call(use_case: Callable[[Ctx], T], as_of: str | None = None) -> T:
         """Run a service in its own unit of work at the real time (read pages: `?as_of=`)."""
         try:
             now = parse_instant(as_of, field="as_of") if as_of else system_now()
             return run(engine, config, now, use_case)
-        except NotAuthorized as exc:
+        except (NotAuthorized, links.Spent) as exc:
             raise Stop(403, str(exc)) from exc
+        except NotFound as exc:
+            raise Stop(404, str(exc)) from exc
         except Refused as exc:
             raise Stop(400, str(exc)) from exc
 
@@ -130,8 +166,20 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             token = request.session["csrf"] = secrets.token_urlsafe(32)
         return str(token)
 
+    def current(request: Request) -> access.Who | None:
+        """The live server-side session of this browser, if any (checked once per request)."""
+        if hasattr(request.state, "who"):
+            return request.state.who  # type: ignore[no-any-return]  # set just below
+        sid = request.session.get("sid")
+        found = call(lambda c: access.resume(c, str(sid))) if isinstance(sid, str) else None
+        if found is None and sid is not None:
+            request.session.pop("sid", None)
+        request.state.who = found
+        return found
+
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         lang = language(request)
+        who = current(request)
         return TEMPLATES.TemplateResponse(
             request,
             name,
@@ -140,9 +188,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                 "dir": direction(lang),
                 "t": texts(lang),
                 "languages": LANGUAGE_NAMES,
-                "user": request.session.get("staff"),
-                "user_name": request.session.get("name"),
-                "scope": request.session.get("scope"),
+                "user": who.staff if who else None,
+                "user_name": who.name if who else None,
+                "scope": who.scope if who else None,
                 "csrf": csrf_token(request),
                 "oidc": oauth is not None,
                 "here": request.url.path,
@@ -153,26 +201,63 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     def signed_in(request: Request, task: str | None = None) -> str:
         """The acting staff member; a link session may act on its own task only."""
-        staff = request.session.get("staff")
-        if not staff:
+        who = current(request)
+        if who is None:
             raise Stop(401, texts(language(request))["sign_in_needed"], sign_in=True)
-        scope = request.session.get("scope")
-        if scope is not None and scope != task:
+        if who.scope is not None and who.scope != task:
             raise Stop(403, texts(language(request))["other_task"])
-        return str(staff)
+        return who.staff
+
+    def reader(request: Request, subject: str) -> str:
+        """The signed-in person, who must be allowed to read `subject` (else 404: ids are not
+        probed). A link session reads the one task its link was sent for."""
+        staff = signed_in(request, subject if subject != "entity" else None)
+        who = current(request)
+        if who is None or who.scope != subject:
+            call(lambda c: access.may_read(c, staff_index=staff, subject=subject))
+        return staff
+
+    def sign_in_as(request: Request, staff: str, scope: str | None, how: str) -> None:
+        """A fresh server-side session (and a fresh cookie: no session fixation)."""
+        old = request.session.get("sid")
+        if isinstance(old, str):
+            call(lambda c: access.end(c, old))
+        sid = call(lambda c: access.start(c, staff_index=staff, scope=scope, how=how))
+        lang = request.session.get("lang")
+        request.session.clear()
+        request.session.update({"sid": sid, "lang": lang})
+        request.state.who = None
 
     async def form_of(request: Request) -> dict[str, str]:
-        """The posted form, after its CSRF token is checked."""
+        """The posted form, after its origin and its CSRF token are checked: a form posted from
+        another site (its Origin, else its Referer, names another origin; or the browser says
+        cross-site) or without this session's token is refused."""
+        refused = Stop(403, texts(language(request))["csrf"])
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise refused
+        origin = request.headers.get("origin") or _origin_of(request.headers.get("referer"))
+        if own_origin and origin and origin != own_origin:
+            raise refused
         form = await request.form()
-        given = str(form.get("csrf") or "")
+        given = form.get("csrf")
         expected = str(request.session.get("csrf") or "")
-        if not expected or not hmac.compare_digest(given, expected):
-            raise Stop(403, texts(language(request))["csrf"])
+        if not expected or not isinstance(given, str) or not given.isascii():
+            raise refused
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise refused
         return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:
         return page(request, "message.html", exc.status, message=exc.message, stop=exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        """A malformed path id is "not found"; any other malformed field a 400 (never a 500)."""
+        errors = exc.errors()
+        status = 404 if errors and errors[0].get("loc", ("",))[0] == "path" else 400
+        where = ".".join(str(x) for x in errors[0].get("loc", ())) if errors else "request"
+        return JSONResponse({"error": f"{where}: malformed"}, status_code=status)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -180,19 +265,21 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     # ---- sign-in ------------------------------------------------------------------------
 
-    @app.get("/link/{token}")
-    def open_link(request: Request, token: str) -> Response:
+    @app.api_route("/link/{token}", methods=["GET", "HEAD"])
+    def show_link(request: Request, token: str) -> Response:
+        """What the link is for and who it is for, with one button: a GET or HEAD (a mail
+        scanner, a preview) changes nothing and audits nothing."""
+        found = call(lambda c: links.preview(c, token))
+        return page(request, "link.html", link=found, task=describe_task(found.task))
+
+    @app.post("/link/{token}")
+    async def open_link(request: Request, token: str) -> Response:
+        """The button: the link's owner uses it (same-origin, CSRF-checked), once."""
+        await form_of(request)
         grant = call(lambda c: links.redeem(c, token))
         person = call(lambda c: get_staff(c, grant.staff))
-        request.session.clear()
-        request.session.update(
-            {
-                "staff": grant.staff,
-                "name": person.name,
-                "scope": grant.task,
-                "lang": person.language,
-            }
-        )
+        sign_in_as(request, grant.staff, grant.task, "link")
+        request.session["lang"] = request.session.get("lang") or person.language
         return RedirectResponse(path_of(grant.task), status_code=303)
 
     @app.get("/signin")
@@ -201,7 +288,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             return page(
                 request, "message.html", 404, message=texts(language(request))["signin_off"]
             )
-        redirect = str(request.url_for("signin_callback"))
+        redirect = f"{config.public_url}".rstrip("/") + "/signin/callback"  # never the Host header
         response: Response = await oauth.idp.authorize_redirect(request, redirect)
         return response
 
@@ -219,17 +306,20 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         email = str(claims.get(config.oidc_email_claim) or "")
         if not email:
             raise Stop(401, f"sign-in: the identity provider sent no {config.oidc_email_claim}")
+        if claims.get("email_verified") is not True:
+            raise Stop(401, "sign-in: the identity provider has not verified this e-mail address")
         person = call(lambda c: links.staff_by_email(c, email))
         lang = request.session.get("lang") or person.language
-        request.session.clear()
-        request.session.update(
-            {"staff": person.index_number, "name": person.name, "scope": None, "lang": lang}
-        )
+        sign_in_as(request, person.index_number, None, "oidc")
+        request.session["lang"] = lang
         return RedirectResponse("/tasks", status_code=303)
 
     @app.post("/signout")
     async def signout(request: Request) -> Response:
         await form_of(request)
+        sid = request.session.get("sid")
+        if isinstance(sid, str):
+            call(lambda c: access.end(c, sid))
         request.session.clear()
         return RedirectResponse("/verify", status_code=303)
 
@@ -237,8 +327,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.get("/tasks")
     def my_tasks(request: Request, as_of: str | None = None) -> Response:
-        if request.session.get("scope"):
-            return RedirectResponse(path_of(str(request.session["scope"])), status_code=303)
+        who = current(request)
+        if who is not None and who.scope:
+            return RedirectResponse(path_of(who.scope), status_code=303)
         staff = signed_in(request)
         rows = call(lambda c: obligations.list_obligations(c, state="open", assignee=staff), as_of)
         lang = language(request)
@@ -312,8 +403,8 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     # ---- the head's decision (2.1, 3.1(a)) ------------------------------------------------
 
     @app.get("/requests/{request_id}")
-    def show_request(request: Request, request_id: int) -> Response:
-        signed_in(request, f"request:{request_id}")
+    def show_request(request: Request, request_id: Id) -> Response:
+        reader(request, f"request:{request_id}")
         view = call(lambda c: requests.request_view(c, requests.get_request(c, request_id)))
         return page(
             request,
@@ -325,7 +416,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         )
 
     @app.post("/requests/{request_id}/decide")
-    async def decide_request(request: Request, request_id: int) -> Response:
+    async def decide_request(request: Request, request_id: Id) -> Response:
         staff = signed_in(request, f"request:{request_id}")
         form = await form_of(request)
         decided = call(
@@ -345,8 +436,8 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     # ---- assessment (3.2, 3.3, 3.8) -------------------------------------------------------
 
     @app.get("/assessments/{assessment_id}")
-    def show_assessment(request: Request, assessment_id: int) -> Response:
-        signed_in(request, f"assessment:{assessment_id}")
+    def show_assessment(request: Request, assessment_id: Id) -> Response:
+        reader(request, f"assessment:{assessment_id}")
 
         def load(c: Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
             a = reassessment.get_assessment(c, assessment_id)
@@ -365,7 +456,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         )
 
     @app.post("/assessments/{assessment_id}/decide")
-    async def decide_assessment(request: Request, assessment_id: int) -> Response:
+    async def decide_assessment(request: Request, assessment_id: Id) -> Response:
         staff = signed_in(request, f"assessment:{assessment_id}")
         form = await form_of(request)
         conditions = [x.strip() for x in form.get("conditions", "").splitlines() if x.strip()]
@@ -387,13 +478,13 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     # ---- credential custody (4.2) ---------------------------------------------------------
 
     @app.get("/accounts/{account_id}/custody")
-    def show_custody(request: Request, account_id: int) -> Response:
-        signed_in(request, f"account:{account_id}")
+    def show_custody(request: Request, account_id: Id) -> Response:
+        reader(request, f"account:{account_id}")
         account = call(lambda c: accounts.account_view(c, accounts.get_account(c, str(account_id))))
         return page(request, "custody.html", account=account, done=request.query_params.get("done"))
 
     @app.post("/accounts/{account_id}/custody")
-    async def attest_custody(request: Request, account_id: int) -> Response:
+    async def attest_custody(request: Request, account_id: Id) -> Response:
         staff = signed_in(request, f"account:{account_id}")
         form = await form_of(request)
         call(
@@ -411,6 +502,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     ) -> Response:
         staff = signed_in(request)
         code = entity or call(lambda c: get_staff(c, staff)).entity_code
+        reader(request, f"entity:{code}")
         report = call(lambda c: reports.compliance(c, entity=code), as_of)
         return page(request, "dashboard.html", report=report, chart=_chart)
 
@@ -431,8 +523,8 @@ def _chart(parity: dict[str, dict[str, bool]]) -> Markup:
 
 def _oauth(config: Settings) -> Any:
     """The OpenID Connect client when the identity provider is configured, else None."""
-    if not (config.oidc_issuer and config.oidc_client_id):
-        return None
+    if not (config.oidc_issuer and config.oidc_client_id and config.public_url):
+        return None  # the redirect URI is built from SMGOV_PUBLIC_URL only
     from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()

@@ -129,6 +129,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "assessed": "Decision recorded.",
         "attested": "Custody attested.",
         "go_tasks": "Go to my tasks",
+        "lookalike_verify": "Not official — resembles @{handle} of {entity}: check before you "
+        "trust it.",
+        "lookalike_note": "Beware: this handle resembles @{handle}, an official account of "
+        "{entity}.",
+        "lookalike_survey": "The handle resembles @{handle}, an official account of {entity}: "
+        "choose a handle that cannot be mistaken for it (3.2(a)).",
+        "link_title": "Your link from smgov",
+        "link_for": "This link is for",
+        "link_until": "It works once, until",
+        "link_task_request": "deciding on request {n} for a new account (3.1(a))",
+        "link_task_new": "filing a request for a new account (3.2)",
+        "link_task_assessment": "assessment {n} of an account (3.2, 3.3)",
+        "link_task_account": "the credentials and entry of account {n} (4.2)",
+        "link_task_other": "task {task}",
+        "link_go": "Continue",
+        "link_not_you": "If you are not this person, close this page: nothing has been done.",
     },
     "fr": {
         "site": "Comptes institutionnels de médias sociaux",
@@ -247,6 +263,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "assessed": "Décision enregistrée.",
         "attested": "Garde des identifiants attestée.",
         "go_tasks": "Aller à mes tâches",
+        "lookalike_verify": "Non officiel — ressemble à @{handle} de {entity} : vérifiez avant "
+        "de vous y fier.",
+        "lookalike_note": "Attention : ce nom ressemble à @{handle}, compte officiel de {entity}.",
+        "lookalike_survey": "Ce nom ressemble à @{handle}, compte officiel de {entity} : "
+        "choisissez un nom qu'on ne puisse pas confondre avec lui (3.2(a)).",
+        "link_title": "Votre lien smgov",
+        "link_for": "Ce lien est destiné à",
+        "link_until": "Il ne sert qu'une fois, jusqu'au",
+        "link_task_request": "statuer sur la demande {n} de nouveau compte (3.1(a))",
+        "link_task_new": "déposer une demande de nouveau compte (3.2)",
+        "link_task_assessment": "l'évaluation {n} d'un compte (3.2, 3.3)",
+        "link_task_account": "les identifiants et la fiche du compte {n} (4.2)",
+        "link_task_other": "tâche {task}",
+        "link_go": "Continuer",
+        "link_not_you": "Si vous n'êtes pas cette personne, fermez cette page : rien n'a été fait.",
     },
     "ar": {
         "site": "الحسابات المؤسسية على وسائل التواصل الاجتماعي",

@@ -31,6 +31,9 @@ from services.db import make_engine, upgrade
 PG_URL = os.environ.get("SMGOV_TEST_POSTGRES_URL")
 RUN_ID = uuid.uuid4().hex[:8]
 UTC = dt.UTC
+#: Test keys: at least 32 bytes (shorter keys are refused at start, issue 18).
+AUDIT_KEY = "test-audit-key-0123456789abcdef-0123"
+SESSION_KEY = "test-session-key-0123456789abcdef-012"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -211,7 +214,8 @@ def settings(home: Path, db_url: str) -> Settings:
     return Settings(
         home=home,
         database_url=db_url,
-        audit_key="test-audit-key",
+        audit_key=AUDIT_KEY,
+        session_secret=SESSION_KEY,
         issuance_date=dt.date(2026, 1, 15),
         registry_email="registry@un.example",
     )
@@ -278,7 +282,8 @@ def cli_env(home: Path, db_url: str) -> dict[str, str]:
         {
             "SMGOV_HOME": str(home),
             "SMGOV_DATABASE_URL": db_url,
-            "SMGOV_AUDIT_KEY": "test-audit-key",
+            "SMGOV_AUDIT_KEY": AUDIT_KEY,
+            "SMGOV_SESSION_SECRET": SESSION_KEY,
             "SMGOV_ISSUANCE_DATE": "2026-01-15",
             "SMGOV_REGISTRY_EMAIL": "registry@un.example",
         }

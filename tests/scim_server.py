@@ -21,6 +21,7 @@ from models.settings import Settings
 from services.context import unit_of_work
 from services.db import make_engine
 from tests import org
+from tests.conftest import AUDIT_KEY, SESSION_KEY
 
 TOKEN = "scim-test-token-0123456789abcdef-0123456789"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -127,7 +128,7 @@ def seed(db_url: str, home: Path) -> dict[str, int]:
     settings = Settings(
         home=home,
         database_url=db_url,
-        audit_key="test-audit-key",
+        audit_key=AUDIT_KEY,
         issuance_date=dt.date(2026, 1, 15),
         registry_email="registry@un.example",
     )
@@ -172,7 +173,8 @@ def environment(folder: Path, db_url: str, **extra: str) -> dict[str, str]:
         {
             "SMGOV_HOME": str(folder),
             "SMGOV_DATABASE_URL": db_url,
-            "SMGOV_AUDIT_KEY": "test-audit-key",
+            "SMGOV_AUDIT_KEY": AUDIT_KEY,
+            "SMGOV_SESSION_SECRET": SESSION_KEY,
             "SMGOV_ISSUANCE_DATE": "2026-01-15",
             "SMGOV_REGISTRY_EMAIL": "registry@un.example",
             "SMGOV_SCIM_TOKEN": TOKEN,

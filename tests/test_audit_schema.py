@@ -87,7 +87,7 @@ class TestAuditChain:
 
     def test_wrong_key_fails(self, audited: Smgov, cli_env: dict[str, Any]) -> None:
         """The chain is keyed: verifying with another SMGOV_AUDIT_KEY fails at the first event."""
-        cli_env["SMGOV_AUDIT_KEY"] = "another-key"
+        cli_env["SMGOV_AUDIT_KEY"] = "another-key-0123456789abcdef-0123456"
         result = audited("audit", "verify")
         assert result.code == 1 and "audit event 1" in result.err
 

@@ -21,8 +21,8 @@ from tests.servers import HTTPSEndpoint, SMTPServer
 
 SECRETS = {
     "SMGOV_SMTP_PASSWORD": "Pl4nted-SMTP-pw/91",
-    "SMGOV_HR_WEBHOOK_SECRET": "Pl4nted-hr-webhook-secret",
-    "SMGOV_AUDIT_KEY": "Pl4nted-audit-key-5150",
+    "SMGOV_HR_WEBHOOK_SECRET": "Pl4nted-hr-webhook-secret-0123456789",
+    "SMGOV_AUDIT_KEY": "Pl4nted-audit-key-5150-0123456789abcd",
 }
 TEAMS_SIGNATURE = "Pl4ntedTeamsSignature77"
 
@@ -227,3 +227,220 @@ def test_secrets_file_and_failures_leak_nothing(
                     assert needle not in data, f"{needle!r} found in {path}"
     for needle in needles:
         assert needle not in failed, f"{needle!r} found in the database"
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 18: no empty keys, no short keys, one key per home, shared keys on a shared database
+
+KEYS = ("SMGOV_AUDIT_KEY", "SMGOV_SESSION_SECRET", "SMGOV_HR_WEBHOOK_SECRET")
+
+
+def _bare_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMGOV_")}
+    return {**env, "SMGOV_HOME": str(home), **extra}
+
+
+def test_blank_secrets_are_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty or whitespace value, in the environment or as a file in SMGOV_SECRETS_DIR, is
+    unset: the audit and session keys come from their key files (never b""), and the HR
+    webhook stays unconfigured instead of accepting events signed with an empty key."""
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "SMGOV_SESSION_SECRET").write_text("")
+    (folder / "SMGOV_HR_WEBHOOK_SECRET").write_text(" \n\t\n")
+    monkeypatch.setenv("SMGOV_AUDIT_KEY", "   ")
+    monkeypatch.setenv("SMGOV_SECRETS_DIR", str(folder))
+    config = Settings(home=tmp_path / "home")
+    assert config.audit_key is None and config.session_secret is None
+    assert config.hr_webhook_secret is None
+    from notifications.signing import web_key
+    from services.audit import audit_key
+
+    assert len(audit_key(config)) == 64 and len(web_key(config)) == 64
+    assert audit_key(config) != web_key(config)
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_short_keys_refused_at_start(name: str, tmp_path: Path) -> None:
+    """A key shorter than 32 bytes is refused at start with one `error:` line naming the
+    setting (exit 2), and the short value is not printed; from a secrets file too."""
+    short = "Sh0rt-but-not-empty-key"  # 23 bytes
+    proc = subprocess.run(
+        [sys.executable, "-m", "smgov.cli", "obligation", "list"],
+        env=_bare_env(tmp_path / "home", **{name: short}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"error: settings: {name}: must be at least 32 bytes")
+    assert short not in proc.stderr + proc.stdout
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / name).write_text(short + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "smgov.cli", "obligation", "list"],
+        env=_bare_env(tmp_path / "home", SMGOV_SECRETS_DIR=str(folder)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "must be at least 32 bytes" in proc.stderr
+    assert not (tmp_path / "home").exists(), "nothing half-written"
+
+
+def test_postgres_needs_explicit_keys(tmp_path: Path) -> None:
+    """On PostgreSQL (a database several homes share) smgov refuses to start without explicit
+    SMGOV_AUDIT_KEY and SMGOV_SESSION_SECRET: per-home key files would differ, breaking
+    `audit verify` and every mailed link. With both set it starts."""
+    url = "postgresql+psycopg://smgov@127.0.0.1:1/nowhere"
+    key = "k" * 40
+    for given, missing in (
+        ({}, "SMGOV_AUDIT_KEY and SMGOV_SESSION_SECRET"),
+        ({"SMGOV_AUDIT_KEY": key}, "SMGOV_SESSION_SECRET must be set"),
+        ({"SMGOV_SESSION_SECRET": key, "SMGOV_AUDIT_KEY": " "}, "SMGOV_AUDIT_KEY must be set"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "smgov.cli", "api"],
+            env=_bare_env(tmp_path / "home", SMGOV_DATABASE_URL=url, **given),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: settings: ") and missing in proc.stderr
+        assert "on PostgreSQL" in proc.stderr
+    assert Settings(database_url=url, audit_key=key, session_secret=key).audit_key is not None
+
+
+_FIRST_START = """
+import hashlib, sys, time
+from models.settings import Settings
+from notifications.signing import web_key
+from services.audit import audit_key
+go = float(sys.argv[1])
+while time.time() < go:
+    pass
+config = Settings()
+print(hashlib.sha256(audit_key(config)).hexdigest(), hashlib.sha256(web_key(config)).hexdigest())
+"""
+
+
+def test_eight_first_starts_agree_on_one_key(tmp_path: Path) -> None:
+    """Eight processes starting at the same instant on a fresh home (round after round) all
+    end with one audit key and one session key, 64 characters each, in 0600 files in a 0700
+    home, with no temporary file left behind — even under a permissive umask."""
+    import time
+
+    for round_ in range(4):
+        home = tmp_path / f"home{round_}" / "smgov"
+        go = time.time() + 1.5
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _FIRST_START, str(go)],
+                env=_bare_env(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=lambda: os.umask(0o000),
+            )
+            for _ in range(8)
+        ]
+        answers = set()
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            answers.add(out.strip())
+        assert len(answers) == 1, (round_, answers)
+        assert sorted(p.name for p in home.iterdir()) == ["audit.key", "session.key"]
+        assert home.stat().st_mode & 0o777 == 0o700
+        assert home.parent.stat().st_mode & 0o777 == 0o700
+        for name in ("audit.key", "session.key"):
+            assert (home / name).stat().st_mode & 0o777 == 0o600
+            assert len((home / name).read_bytes()) == 64
+
+
+def test_private_files_whatever_the_umask(tmp_path: Path) -> None:
+    """Issue 18, 4.2: under a permissive umask (000) smgov still creates its home and the
+    folders above it 0700, the SQLite database and its WAL 0600, the mail folders 0700 with
+    0600 messages (they carry one-task links), and its key files 0600."""
+    from services.context import unit_of_work
+    from services.db import make_engine
+
+    home = tmp_path / "deep" / "home"
+    env = _bare_env(
+        home,
+        SMGOV_ISSUANCE_DATE="2026-01-15",
+        SMGOV_REGISTRY_EMAIL="registry@un.example",
+        SMGOV_SECURITY_EMAIL="dss@un.example",
+    )
+
+    def smgov(*args: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "smgov.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            preexec_fn=lambda: os.umask(0o000),
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    smgov("db", "upgrade")
+    config = Settings(home=home, issuance_date=dt.date(2026, 1, 15))
+    engine = make_engine(config.resolved_database_url)
+    with unit_of_work(engine, config, org.T0) as ctx:
+        org.seed(ctx)
+        account_id = org.account(ctx)
+    engine.dispose()
+    smgov(
+        "incident",
+        "report",
+        str(account_id),
+        "--kind",
+        "threat",
+        "--details",
+        "threats in replies",
+        "--by",
+        "100002",
+    )
+    mail = home / "mail"
+    messages = list((mail / "new").iterdir())
+    assert messages
+    for folder in (home, home.parent, mail, mail / "new", mail / "tmp", mail / "cur"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    files = [home / "smgov.db", home / "audit.key", *messages]
+    files += [p for p in (home / "smgov.db-wal", home / "smgov.db-shm") if p.exists()]
+    import sqlite3
+
+    old = os.umask(0o000)
+    try:  # while a connection is open, the WAL exists: SQLite gives it the database's mode
+        conn = sqlite3.connect(home / "smgov.db")
+        conn.execute("CREATE TABLE umask_probe (x)")
+        conn.commit()
+        files.append(home / "smgov.db-wal")
+        for path in files:
+            assert path.stat().st_mode & 0o777 == 0o600, path
+        conn.close()
+    finally:
+        os.umask(old)
+
+
+def test_mismatched_audit_key_is_found(uow: Callable[..., Any]) -> None:
+    """Issue 18: `key_matches` (for `smgov doctor`) tells whether a key is the one the audit
+    chain was written with — a second home with its own key file on a shared database is
+    found before `audit verify` fails — and says nothing for an empty chain."""
+    from services.audit import key_matches
+    from tests.conftest import AUDIT_KEY
+
+    with uow(org.T0) as ctx:
+        assert key_matches(session=ctx.session, key=AUDIT_KEY.encode()) is None
+        org.seed(ctx)
+    with uow(org.T0) as ctx:
+        assert key_matches(session=ctx.session, key=AUDIT_KEY.encode()) is True
+        assert key_matches(session=ctx.session, key=b"k" * 64) is False

@@ -28,7 +28,7 @@ from tests.servers import SMTPServer
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 Smgov = Callable[..., Result]
-SECRET = "webhook-shared-secret"
+SECRET = "webhook-shared-secret-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 
 

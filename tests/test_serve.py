@@ -35,7 +35,8 @@ def test_serve_schedules_triggers_and_stops(
     cli_env: dict[str, str], uow: Callable[..., Any]
 ) -> None:
     """Reminders run on their (here: every minute) schedule and a separation event is acted on
-    by the served deployment; SIGTERM stops serve and the Prefect server it started."""
+    by the served deployment; SIGTERM to serve's own process stops serve and the Prefect server
+    it started (issue 18: nothing left behind)."""
     now = system_now()
     with uow(org.T0) as ctx:
         org.seed(ctx)
@@ -120,7 +121,7 @@ def test_serve_schedules_triggers_and_stops(
             state = json.loads(smgov("hr", "list", "--json"))[0]["state"]
         assert state == "applied", "the served separation flow did not act on the event"
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)
+        serve.send_signal(signal.SIGTERM)  # to serve alone: it stops what it started
         try:
             serve.wait(timeout=60)
         finally:
@@ -131,3 +132,62 @@ def test_serve_schedules_triggers_and_stops(
             if leftover:
                 os.killpg(serve.pid, signal.SIGKILL)
     assert not leftover, "smgov serve left processes behind"
+
+
+def _tree(pid: int) -> set[int]:
+    """`pid`'s descendants, from /proc."""
+    from pathlib import Path
+
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                kids = {int(x) for x in task.read_text().split()}
+            except OSError:
+                continue
+            todo.extend(kids - found)
+            found |= kids
+    return found
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_api_stops_every_process_it_started(
+    cli_env: dict[str, str], sig: signal.Signals, tmp_path: Any
+) -> None:
+    """Issue 18: `smgov api` without a Prefect server starts Prefect's temporary server for the
+    HR intake; SIGTERM or SIGINT sent to the api's own process (not its group) stops it and
+    every process it started — none is left re-parented to PID 1."""
+    from tests.prefect_server import free_port
+
+    env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    port = free_port()
+    api = subprocess.Popen(
+        [sys.executable, "-m", "smgov.cli", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        started: set[int] = set()
+        deadline = time.monotonic() + 120
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.5)
+            started = _tree(api.pid)
+        assert started, "smgov api started no temporary Prefect server"
+        time.sleep(2)
+        started = _tree(api.pid)
+        api.send_signal(sig)
+        api.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        alive = started
+        while alive and time.monotonic() < deadline:
+            alive = {p for p in started if os.path.exists(f"/proc/{p}")}
+            time.sleep(0.2)
+        assert not alive, f"left running: {alive}"
+    finally:
+        if _alive(api.pid):
+            os.killpg(api.pid, signal.SIGKILL)

@@ -120,3 +120,76 @@ def test_read_commands_do_not_import_prefect(cli_env: dict[str, str]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("[]")
+
+
+class TestLookalikes:
+    def test_skeletons_and_one_edit(self) -> None:
+        """Issue 18, 1.1(b): a handle with a Cyrillic letter, fullwidth letters, a digit for a
+        letter or one letter changed passes for the official one; the same handle in another
+        case, a handle with a language suffix, and short handles one letter apart do not."""
+        from models.lookalike import resembles, skeleton
+
+        official = "UNHumanRights"
+        assert skeleton("UNHum\u0430nRights") == skeleton(official)  # Cyrillic a (U+0430)
+        assert skeleton("\uff35\uff2e\uff28umanRights") == skeleton(official)  # fullwidth
+        assert resembles("UNHum\u0430nRights", official) == "skeleton"
+        assert resembles("UNHumanR1ghts", official) in ("skeleton", "one-edit")
+        assert resembles("UNHumanRlghts", official) == "one-edit"
+        assert resembles("UNH0manRights", official) == "one-edit"
+        for other in ("unhumanrights", "UNHumanRights", "unhumanrights_ar", "UNDP", "UNWomen"):
+            assert resembles(other, official) is None, other
+        assert resembles("UNEP", "UNDP") is None
+
+    @pytest.mark.clause("1.1(b)")
+    def test_verify_and_survey_warn(self, uow: Callable[..., Any], smgov: Any) -> None:
+        """Issue 18, 1.1(b), 3.2(a): a look-alike of OHCHR's official handle registered by
+        another entity, or not registered at all, is reported by `account verify` as
+        resembling @UNHumanRights of OHCHR; a new-account request for a look-alike handle
+        sees the same warning in its survey; the genuine account is told of its look-alike;
+        an unrelated handle warns of nothing."""
+        from models.requests import parse_request
+        from services import requests
+        from tests.test_web import REQUEST
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            org.seed(ctx, code="UNEP", prefix="2")
+            org.account(ctx)
+            org.account(
+                ctx,
+                code="UNEP",
+                head="200001",
+                url="x.com/UNHumanRlghts",
+                handle="UNHumanRlghts",
+            )
+        found = smgov("account", "verify", "https://x.com/UNHumanRlghts", "--json").json()
+        assert found["registered"] and found["entity"] == "UNEP"
+        assert found["resembles"] == [
+            {"handle": "UNHumanRights", "entity": "OHCHR", "why": "one-edit"}
+        ]
+        stranger = smgov("account", "verify", "x.com/UNHumanR1ghts", "--json").json()
+        assert not stranger["registered"] and not stranger["official"]
+        assert ("UNHumanRights", "OHCHR") in [
+            (w["handle"], w["entity"]) for w in stranger["resembles"]
+        ]
+        shown = smgov("account", "verify", "x.com/UNHumanR1ghts")
+        assert "not official — resembles @UNHumanRights of OHCHR" in shown.out
+        own = smgov("account", "verify", "x.com/unhumanrights", "--json").json()
+        assert own["official"] and [w["entity"] for w in own["resembles"]] == ["UNEP"]  # the pair
+        other = smgov("account", "verify", "x.com/un_environment", "--json").json()
+        assert "resembles" not in other  # the key appears only with a warning
+        with uow() as ctx:
+            asked = requests.preview(
+                ctx,
+                parse_request(
+                    {
+                        **REQUEST,
+                        "entity": "UNEP",
+                        "platform": "x",
+                        "handle": "UNHumanR1ghts",
+                        "administrator": "200002",
+                        "alternate": "200003",
+                    }
+                ),
+            )
+        assert [w["entity"] for w in asked["resembles"]] == ["OHCHR"]

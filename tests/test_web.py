@@ -53,7 +53,7 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SESSION_SECRET = "Pl4nted-session-secret-web"
+SESSION_SECRET = "Pl4nted-session-secret-web-0123456789"
 OIDC_SECRET = "Pl4nted-oidc-client-secret"
 LINK = re.compile(r"https?://\S+/link/[A-Za-z0-9_.\-]+")
 
@@ -107,6 +107,7 @@ class Door:
     engine: Engine
     uow: Callable[..., Any]
     log: Path
+    idp: str = ""
     shots: list[Path] = field(default_factory=list)
 
     def mails_to(self, address: str) -> list[Any]:
@@ -184,7 +185,7 @@ def door(
                     except OSError:
                         assert time.monotonic() < deadline, log.read_text()
                         time.sleep(0.2)
-                yield Door(base, smtp, engine, uow, log)
+                yield Door(base, smtp, engine, uow, log, identity_provider)
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=20)
@@ -198,8 +199,22 @@ def _shot(page: Any, name: str) -> Path:
     return path
 
 
+def _claims(door: Door, email: str, verified: bool = True) -> None:
+    """What the identity provider will say about `email` (its e-mail claim, verified or not)."""
+    body = json.dumps({"email": email, "email_verified": verified}).encode()
+    ask = urllib.request.Request(  # noqa: S310 - the local provider
+        f"{door.idp}/users/{quote(email)}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(ask, timeout=10):  # noqa: S310
+        pass
+
+
 def _sign_in(page: Any, door: Door, email: str) -> None:
     """OpenID Connect sign-in at the identity provider, as a person does it."""
+    _claims(door, email)
     page.goto(f"{door.url}/signin")
     page.fill("input[name=sub]", email)
     page.click("button[type=submit]:has-text('Authorize')")
@@ -244,6 +259,33 @@ def _seed_request(door: Door, by: str = "100004") -> int:
         return made.id
 
 
+def _open_link(page: Any, link: str) -> None:
+    """Open an e-mailed link as its owner does: the page says what it is for, the person
+    presses its one button (the POST that uses the link)."""
+    page.goto(link)
+    page.click("#use-link")
+    page.wait_for_load_state()
+
+
+def _scan(door: Door, link: str) -> None:
+    """Fetch a link as a mail scanner does (Microsoft Defender Safe Links): HEAD, then GET, no
+    cookies; both answer 200 with the link's page, and nothing is used or audited."""
+    audited = door.audit_count()
+    for method in ("HEAD", "GET"):
+        ask = urllib.request.Request(link, method=method)  # noqa: S310 - the door's own URL
+        with urllib.request.urlopen(ask, timeout=10) as answer:  # noqa: S310
+            assert answer.status == 200
+            body = answer.read().decode()
+        assert (method == "HEAD") == (body == "")
+        if method == "GET":
+            assert 'id="use-link"' in body and "This link is for" in body
+    assert door.audit_count() == audited
+    with door.engine.connect() as conn:
+        nonce = link.rsplit("/", 1)[1].split(".")[0]
+        used = conn.execute(select(LinkToken.used_at).where(LinkToken.nonce == nonce)).scalar_one()  # type: ignore[call-overload]
+    assert used is None
+
+
 def _link_for(door: Door, staff: str, task: str, now: dt.datetime | None = None) -> str:
     """A link as an e-mail would carry it (signed with the server's key)."""
     with door.uow(now or system_now()) as ctx:
@@ -260,9 +302,11 @@ class TestJourney:
     def test_request_filed_emailed_link_approved(self, door: Door, browser: Any) -> None:
         """2.1, 3.2, 3.7: a staff member files a request in the browser (signed in through
         OpenID Connect), sees the 3.2(a) survey and 2.3 parity before submitting; the head
-        receives an e-mail with a one-task link, opens it, reads the decision page in French and
-        approves; the registry holds the approved account with its written authorization. Neither
-        the session secret, the OIDC client secret nor the link's token is stored or logged."""
+        receives an e-mail with a one-task link — which a mail scanner fetches first with HEAD
+        and GET, changing and auditing nothing (issue 18) — opens it, presses its one button,
+        reads the decision page in French and approves; the registry holds the approved account
+        with its written authorization. Neither the session secret, the OIDC client secret nor
+        the link's token is stored or logged."""
         staff = browser.new_context()
         page = staff.new_page()
         _sign_in(page, door, "comms.ohchr@un.example")
@@ -275,9 +319,10 @@ class TestJourney:
         found = LINK.findall(mail.body)
         assert len(found) == 1, mail.body
 
+        _scan(door, found[0])  # the mail scanner gets there first: the link survives
         head = browser.new_context()
         page = head.new_page()
-        page.goto(found[0])
+        _open_link(page, found[0])
         page.wait_for_url(f"{door.url}/requests/{request_id}")
         assert "Your decision" in page.inner_text("main")
         page.click("footer a[hreflang=fr]")
@@ -322,7 +367,8 @@ class TestRefusals:
 
         ctx = browser.new_context()
         page = ctx.new_page()
-        page.goto(head_link)
+        _scan(door, head_link)
+        _open_link(page, head_link)
         assert page.url.endswith(f"/requests/{first}")
         fresh = browser.new_context().new_page()
         answer = fresh.goto(head_link)
@@ -342,7 +388,7 @@ class TestRefusals:
         for link, rule in ((own, "their own request"), (other, "only the head")):
             person = browser.new_context()
             page = person.new_page()
-            page.goto(link)
+            _open_link(page, link)
             page.check("#decision-approve")
             page.fill("#reason", "trying")
             page.click("form[action$='/decide'] button[type=submit]")
@@ -360,12 +406,20 @@ class TestRefusals:
         """3.1(a): a decision posted without the form's CSRF token (or with another) is refused
         and nothing changes; the same session's real form is then accepted. The session lives
         in a Secure, HTTP-only, SameSite cookie; the database holds a link's nonce but never its
-        signature, and a link with a forged signature opens nothing."""
+        signature, and a link with a forged signature opens nothing; a link's button posted from
+        another origin, or without the page's token, uses nothing (issue 18)."""
         request_id = _seed_request(door)
         link = _link_for(door, "100001", f"request:{request_id}")
         ctx = browser.new_context()
         page = ctx.new_page()
-        page.goto(link)
+        page.goto(link)  # issue 18: the link's button, posted from another site, uses nothing
+        csrf = page.input_value("input[name=csrf]")
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            answer = ctx.request.post(link, form={"csrf": csrf}, headers=headers)
+            assert answer.status == 403 and "did not come from this site" in answer.text()
+        assert ctx.request.post(link, form={"csrf": "guess"}).status == 403
+        _open_link(page, link)
+        assert page.url.endswith(f"/requests/{request_id}")
         (cookie,) = [c for c in ctx.cookies() if c["name"] == "smgov_session"]
         assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
         nonce, mac = link.rsplit("/", 1)[1].split(".")
@@ -415,6 +469,9 @@ class TestVerify:
         assert status == 200 and 'data-registered="no"' in body
         status, body = door.get("/verify?url=" + quote("not a url at all"))
         assert status == 400 and "Nothing was changed" in body
+        status, body = door.get("/verify?url=" + quote("x.com/UNHumanR1ghts"))  # issue 18
+        assert status == 200 and 'data-official="no"' in body
+        assert "Not official — resembles @UNHumanRights of OHCHR" in body
 
 
 class TestLanguagesAndAccessibility:
@@ -500,6 +557,7 @@ class TestLanguagesAndAccessibility:
         page = browser.new_context().new_page()
         answer = page.goto(link)
         assert answer.status == 403 and "not active staff" in page.inner_text("#message")
+        _claims(door, "head.ohchr@un.example")
         page.goto(f"{door.url}/signin")
         page.fill("input[name=sub]", "head.ohchr@un.example")
         page.click("button[type=submit]:has-text('Authorize')")
@@ -545,3 +603,166 @@ class TestReminderLinks:
             unit_of_work(engine, door, late) as ctx,
         ):
             links.redeem(ctx, token)
+
+
+class TestSessionsAndScope:
+    """Issue 18: sessions that end, pages scoped to the reader."""
+
+    @pytest.mark.clause("4.2")
+    def test_sessions_end_and_forged_cookies_open_nothing(self, door: Door, browser: Any) -> None:
+        """4.2: a session is a server-side row. A cookie forged with an empty key opens nothing;
+        a cookie replayed after sign-out opens nothing; a cookie from before the person's
+        separation, or before their role changed, opens nothing; an ID token whose e-mail is
+        not verified signs nobody in; the sign-in redirect URI ignores a forged Host header."""
+        import base64
+
+        from itsdangerous import TimestampSigner
+
+        request_id = _seed_request(door)
+
+        def cookie_of(ctx: Any) -> str:
+            (found,) = [c["value"] for c in ctx.cookies() if c["name"] == "smgov_session"]
+            return str(found)
+
+        def replay(cookie: str, path: str) -> tuple[int, str]:
+            ask = urllib.request.Request(  # noqa: S310 - the door's own URL
+                door.url + path, headers={"Cookie": f"smgov_session={cookie}"}
+            )
+            try:
+                with urllib.request.urlopen(ask, timeout=10) as answer:  # noqa: S310
+                    return int(answer.status), answer.read().decode()
+            except urllib.error.HTTPError as exc:
+                return int(exc.code), exc.read().decode()
+
+        # forged with an empty key (what SMGOV_SESSION_SECRET= used to sign with)
+        payload = base64.b64encode(json.dumps({"staff": "100001", "sid": "x"}).encode())
+        for key in ("", signing.derived(b"", "session")):
+            forged = TimestampSigner(key).sign(payload).decode()
+            status, body = replay(forged, f"/requests/{request_id}")
+            assert status == 401 and "Please sign in" in body
+
+        # sign-out ends the session: the old cookie is refused
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        _sign_in(page, door, "head.ohchr@un.example")
+        before_signout = cookie_of(ctx)
+        assert replay(before_signout, f"/requests/{request_id}")[0] == 200
+        page.click("form[action='/signout'] button")
+        page.wait_for_url(re.compile(r".*/verify"))
+        assert replay(before_signout, f"/requests/{request_id}")[0] == 401
+        assert replay(before_signout, "/tasks")[0] == 401
+
+        # separation ends it at once
+        _sign_in(page, door, "head.ohchr@un.example")
+        before_separation = cookie_of(ctx)
+        assert replay(before_separation, "/tasks")[0] == 200
+        with door.uow(system_now()) as c:
+            head = entities.get_staff(c, "100001")
+            head.status = "separated"
+            c.session.add(head)
+        status, body = replay(before_separation, f"/requests/{request_id}")
+        assert status == 401 and "Please sign in" in body
+        with door.uow(system_now()) as c:  # back, but the old session stays ended
+            head = entities.get_staff(c, "100001")
+            head.status = "active"
+            c.session.add(head)
+        assert replay(before_separation, "/tasks")[0] == 401
+
+        # a role change ends it too: the head is replaced
+        _sign_in(page, door, "head.ohchr@un.example")
+        before_change = cookie_of(ctx)
+        assert replay(before_change, f"/requests/{request_id}")[0] == 200
+        with door.uow(system_now()) as c:
+            entities.set_head(c, code="OHCHR", staff_index="100002")
+        assert replay(before_change, "/tasks")[0] == 401
+        ctx.close()
+
+        # an unverified e-mail claim signs nobody in
+        page = browser.new_context().new_page()
+        _claims(door, "head.ohchr@un.example", verified=False)
+        page.goto(f"{door.url}/signin")
+        page.fill("input[name=sub]", "head.ohchr@un.example")
+        page.click("button[type=submit]:has-text('Authorize')")
+        page.wait_for_selector("#message")
+        assert "not verified" in page.inner_text("#message")
+
+        # the redirect URI is SMGOV_PUBLIC_URL's, whatever Host the request names
+        ask = urllib.request.Request(  # noqa: S310
+            door.url + "/signin", headers={"Host": "evil.example"}
+        )
+
+        class NoFollow(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        opener = urllib.request.build_opener(NoFollow)
+        try:
+            opener.open(ask, timeout=10)
+            raise AssertionError("no redirect")
+        except urllib.error.HTTPError as exc:
+            location = exc.headers["Location"]
+        assert "redirect_uri=" + quote(f"{door.url}/signin/callback", safe="") in location
+        assert "evil.example" not in location
+
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_reading_is_scoped_to_the_reader(self, door: Door, browser: Any) -> None:
+        """1.1(b), 3.1: a staff member reads what they filed, their entity's pages only with a
+        role there; another entity's head gets 404 (as for an id that does not exist) on its
+        requests, assessments, custody pages and dashboard; a registry officer reads them all;
+        /openapi.json and /docs are off; malformed ids are 404, never 500."""
+        with door.uow(system_now()) as c:
+            org.seed(c, code="UNEP", prefix="2")
+            entities.add_staff(
+                c,
+                index="900001",
+                name="Registry officer",
+                email="registry.officer@un.example",
+                entity="OHCHR",
+                registry_officer=True,
+            )
+            account_id = org.account(c)
+            reassessment.start(c, entity="OHCHR")
+            (assessment,) = reassessment.list_assessments(c, entity="OHCHR")
+        request_id = _seed_request(door, by="100004")
+        pages = [
+            f"/requests/{request_id}",
+            f"/assessments/{assessment['id']}",
+            f"/accounts/{account_id}/custody",
+            "/dashboard?entity=OHCHR",
+        ]
+
+        def statuses(email: str) -> list[int]:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            _sign_in(page, door, email)
+            found = [page.goto(door.url + path).status for path in pages]
+            ctx.close()
+            return found
+
+        assert statuses("head.ohchr@un.example") == [200, 200, 200, 200]
+        assert statuses("registry.officer@un.example") == [200, 200, 200, 200]
+        assert statuses("head.unep@un.example") == [404, 404, 404, 404]
+        assert statuses("comms.ohchr@un.example") == [200, 404, 404, 404]  # filed the request
+        assert statuses("admin.ohchr@un.example") == [404, 404, 404, 404]
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert door.get(path)[0] == 404
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        _sign_in(page, door, "head.unep@un.example")
+        for path in (
+            "/requests/99999999999999999999",
+            "/requests/-1",
+            "/requests/abc",
+            "/assessments/99999999999999999999",
+            f"/requests/{request_id + 1000}",
+        ):
+            assert page.goto(door.url + path).status == 404, path
+        answer = ctx.request.post(
+            f"{door.url}/requests/99999999999999999999/decide", form={"csrf": "x"}
+        )
+        assert answer.status == 404
+        answer = ctx.request.post(
+            f"{door.url}/requests/{request_id}/decide", form={"csrf": "\u00e9\u202e"}
+        )
+        assert answer.status == 403
+        ctx.close()
