@@ -462,17 +462,6 @@ def search(
     return total, [_record(s) for s in rows]
 
 
-def list_staff(ctx: Ctx, *, entity: str | None = None, unplaced: bool = False) -> list[Record]:
-    query = select(Staff).order_by(col(Staff.index_number))
-    if entity:
-        query = query.where(col(Staff.entity_code) == entity_service.get_entity(ctx, entity).code)
-    if unplaced:
-        query = query.where(
-            or_(col(Staff.entity_code).is_(None), col(Staff.directory_department).is_not(None))
-        )
-    return [_record(s) for s in ctx.session.execute(query).scalars()]
-
-
 # --- the registry's own doors: alias, update, imports ----------------------------------------
 
 

@@ -233,6 +233,7 @@ class TestAlias:
             )
         unplaced = smgov("staff", "list", "--unplaced", "--json").json()
         assert [s["index"] for s in unplaced] == ["700001"] and unplaced[0]["entity"] is None
+        assert unplaced[0]["directory_department"] == "Department of Global Communications"
         result = smgov(
             "entity", "alias", "dgc", "--directory-name", "Department of Global Communications"
         )
