@@ -65,6 +65,20 @@ class TestEntityImport:
         assert [e["code"] for e in report["entities"]] == ["DGC"]
         assert smgov("obligation", "list", "--entity", "Dgc", "--json").code == 0
 
+    def test_database_refuses_a_code_in_another_case(self, engine: Any) -> None:
+        """The schema itself keeps codes unique whatever their case (a unique index on
+        upper(code)), whatever door writes."""
+        from sqlalchemy.exc import IntegrityError
+
+        insert = (
+            "INSERT INTO entity (code, name, kind, timezone, created_at) "
+            "VALUES (:code, 'n', 'office', 'UTC', '2026-01-01 00:00:00')"
+        )
+        with engine.begin() as conn:
+            conn.execute(text(insert), {"code": "DGC"})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(insert), {"code": "dgc"})
+
     @pytest.mark.parametrize(
         ("row", "field"),
         [
