@@ -18,6 +18,7 @@ from sqlalchemy.types import ARRAY
 from sqlmodel import Session, create_engine
 
 import models
+from models.errors import CheckFailed
 from models.settings import private_dir
 
 MIGRATIONS = Path(models.__file__).parent / "migrations"
@@ -99,7 +100,7 @@ def upgrade(engine: Engine) -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
-                    raise RuntimeError("database: a foreign key does not hold after migrating")
+                    raise CheckFailed("database: a foreign key does not hold after migrating")
         finally:
             if sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # idem

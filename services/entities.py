@@ -226,6 +226,9 @@ def staff_view(ctx: Ctx, staff: Staff) -> dict[str, Any]:
         "status": staff.status,
         "status_effective_at": iso(staff.status_effective_at),
         "registry_officer": staff.registry_officer,
+        # the directory's department when it names no entity (SCIM): placed by an alias
+        "directory_department": staff.directory_department,
+        "unplaced": staff.entity_code is None or staff.directory_department is not None,
         "authorizations": [
             {
                 "account": a.account_id,
@@ -239,8 +242,14 @@ def staff_view(ctx: Ctx, staff: Staff) -> dict[str, Any]:
     }
 
 
-def list_staff(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, Any]]:
+def list_staff(
+    ctx: Ctx, *, entity: str | None = None, unplaced: bool = False
+) -> list[dict[str, Any]]:
     query = select(Staff).order_by(col(Staff.index_number))
     if entity:
         query = query.where(col(Staff.entity_code) == get_entity(ctx, entity).code)
+    if unplaced:  # provisioned by the directory with a department no entity answers to
+        query = query.where(
+            or_(col(Staff.entity_code).is_(None), col(Staff.directory_department).is_not(None))
+        )
     return [staff_view(ctx, s) for s in ctx.session.execute(query).scalars().all()]

@@ -175,9 +175,11 @@ def _address_taken(ctx: Ctx, person: Person, index: str) -> None:
         raise Conflict("userName", f"{person.email} is already the address of staff member {other}")
 
 
-def _event(ctx: Ctx, staff: Staff, kind: str, new_entity: str | None = None) -> EventIn:
-    return EventIn(
-        event_id=f"{DIRECTORY}-{staff.index_number}-{staff.version}-{kind}",
+def _event(
+    ctx: Ctx, staff: Staff, kind: str, new_entity: str | None = None, *, source: str = DIRECTORY
+) -> EventIn:
+    return EventIn(  # unique: every event moves the record to a new version
+        event_id=f"{source}-{staff.index_number}-{staff.version}-{kind}",
         type=kind,
         staff=staff.index_number,
         effective_on=ctx.now.date(),
@@ -186,15 +188,17 @@ def _event(ctx: Ctx, staff: Staff, kind: str, new_entity: str | None = None) -> 
     )
 
 
-def _through_inbox(ctx: Ctx, events: list[EventIn], cause: str) -> list[tuple[str, str, str]]:
-    """Record the events in the HR inbox (source `directory`) and withdraw privileges now."""
+def _through_inbox(
+    ctx: Ctx, events: list[EventIn], cause: str, *, source: str = DIRECTORY
+) -> list[tuple[str, str, str]]:
+    """Record the events in the HR inbox (as from `source`) and withdraw privileges now."""
     if not events:
         return []
-    report = record(ctx, events, source=DIRECTORY)
+    report = record(ctx, events, source=source)
     revoke_due(ctx)  # 4.2: before the door answers
     for event in events:
         ctx.audit(
-            actor=DIRECTORY,
+            actor=DIRECTORY if source == DIRECTORY else OPERATOR,
             action=f"staff.{event.type}",
             subject=f"staff:{event.staff}",
             after={"event": event.event_id, "cause": cause},
@@ -210,6 +214,7 @@ def _apply(
     before = _record(staff)
     staff.name, staff.email, staff.language = person.name, person.email, person.language
     staff.user_name = person.user_name if person.user_name != person.email else None
+    source = DIRECTORY if actor == DIRECTORY else "cli"
     events: list[EventIn] = []
     if person.department is not None:
         code = resolve_department(ctx, person.department)
@@ -220,12 +225,14 @@ def _apply(
             if staff.entity_code is None:
                 staff.entity_code = code  # placed for the first time
             elif code != staff.entity_code and staff.status == "active" and person.active:
-                events.append(_event(ctx, staff, "reassignment", code))  # 4.2
+                events.append(_event(ctx, staff, "reassignment", code, source=source))  # 4.2
     if not person.active and staff.status == "active":
-        events = [_event(ctx, staff, "separation")]  # 4.2, effective now
+        events = [_event(ctx, staff, "separation", source=source)]  # 4.2, effective now
     elif person.active and staff.status != "active":
         target = resolve_department(ctx, person.department or "") or staff.entity_code
-        events = [_event(ctx, staff, "return", target)]  # status only, never rights (3.7)
+        events = [
+            _event(ctx, staff, "return", target, source=source)
+        ]  # status only, never rights (3.7)
     after = _record(staff)
     if after != before:
         staff.version += 1
@@ -240,7 +247,7 @@ def _apply(
             before=_audit_view(before),
             after={**_audit_view(after), "cause": cause},
         )
-    return _through_inbox(ctx, events, cause)
+    return _through_inbox(ctx, events, cause, source=source)
 
 
 def _audit_view(rec: Record) -> dict[str, Any]:
@@ -462,17 +469,6 @@ def search(
     return total, [_record(s) for s in rows]
 
 
-def list_staff(ctx: Ctx, *, entity: str | None = None, unplaced: bool = False) -> list[Record]:
-    query = select(Staff).order_by(col(Staff.index_number))
-    if entity:
-        query = query.where(col(Staff.entity_code) == entity_service.get_entity(ctx, entity).code)
-    if unplaced:
-        query = query.where(
-            or_(col(Staff.entity_code).is_(None), col(Staff.directory_department).is_not(None))
-        )
-    return [_record(s) for s in ctx.session.execute(query).scalars()]
-
-
 # --- the registry's own doors: alias, update, imports ----------------------------------------
 
 
@@ -675,14 +671,14 @@ def import_staff(ctx: Ctx, *, read: Rows, partial: bool = False) -> ImportReport
         if staff.entity_code is None:
             staff.entity_code, staff.directory_department = code, None
         elif code != staff.entity_code and staff.status == "active":
-            moves.append(_event(ctx, staff, "reassignment", code))
+            moves.append(_event(ctx, staff, "reassignment", code, source="csv"))
         staff.version += 1
         staff.modified_at = ctx.now
         ctx.session.add(staff)
         report.updated += 1
     flush()
     ctx.session.flush()
-    report.events = _through_inbox(ctx, moves, "smgov staff import")
+    report.events = _through_inbox(ctx, moves, "smgov staff import", source="csv")
     if report.created or report.updated or report.rejected:
         ctx.audit(
             actor=OPERATOR,

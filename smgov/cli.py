@@ -373,24 +373,13 @@ def staff_list(
     as_of: AsOfOpt = None,
 ) -> None:
     """List staff members with their status (active, separated, reassigned)."""
-    from services import staff as staff_service
+    from services import entities
 
-    rows = [
-        {
-            "index": r.index,
-            "name": r.name,
-            "email": r.email,
-            "entity": r.entity,
-            "language": r.language,
-            "status": r.status,
-            "department": r.department,
-            "unplaced": r.unplaced,
-        }
-        for r in _run(
-            lambda c: staff_service.list_staff(c, entity=entity, unplaced=unplaced), as_of=as_of
-        )
-    ]
-    _show(rows, as_json, ["index", "name", "entity", "status", "language", "email", "department"])
+    _show(
+        _run(lambda c: entities.list_staff(c, entity=entity, unplaced=unplaced), as_of=as_of),
+        as_json,
+        ["index", "name", "entity", "status", "language", "email", "directory_department"],
+    )
 
 
 @staff_app.command("update")

@@ -46,6 +46,7 @@ from scim2_models import (
     User,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from models.clock import system_now
@@ -384,6 +385,8 @@ def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:
             return await run_in_threadpool(work)
         except (SCIMException, ValidationError, Refused) as exc:
             return _error(exc)
+        except IntegrityError:  # a concurrent request wrote the same index number or address
+            return _error(staff_service.Conflict("id", "was written by another request meanwhile"))
         except Exception:
             log.exception("SCIM %s %s failed", request.method, request.url.path)
             raise

@@ -176,6 +176,9 @@ def _schema(url: str) -> dict[str, Any]:
             (i["name"], tuple(i["column_names"]), bool(i["unique"]))
             for i in insp.get_indexes(table)
             if not i.get("duplicates_constraint")
+            # expression indexes (upper(code)): SQLAlchemy reflects them on PostgreSQL only;
+            # tests/test_staff_import.py proves the one on entity holds on both
+            and None not in i["column_names"]
         )  # PG lists UNIQUE's own index
         uniques = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table))
         fks = sorted(

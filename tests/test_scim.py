@@ -144,6 +144,10 @@ class TestEntraLifecycle:
             "AND subject = 'staff:100002'"
         )
         assert len(audit) == 1 and "SCIM PATCH /scim/v2/Users/100002" in audit[0][0]
+        stored = scim.rows("SELECT before, after FROM audit_event") + scim.rows(
+            "SELECT event_id, source FROM hr_event"
+        )
+        assert TOKEN not in str(stored)  # the bearer token is never stored
         repeat = scim.call(
             "PATCH", "/Users/100002", _patch({"op": "replace", "path": "active", "value": False})
         )

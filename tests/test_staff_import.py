@@ -65,6 +65,20 @@ class TestEntityImport:
         assert [e["code"] for e in report["entities"]] == ["DGC"]
         assert smgov("obligation", "list", "--entity", "Dgc", "--json").code == 0
 
+    def test_database_refuses_a_code_in_another_case(self, engine: Any) -> None:
+        """The schema itself keeps codes unique whatever their case (a unique index on
+        upper(code)), whatever door writes."""
+        from sqlalchemy.exc import IntegrityError
+
+        insert = (
+            "INSERT INTO entity (code, name, kind, timezone, created_at) "
+            "VALUES (:code, 'n', 'office', 'UTC', '2026-01-01 00:00:00')"
+        )
+        with engine.begin() as conn:
+            conn.execute(text(insert), {"code": "DGC"})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(insert), {"code": "dgc"})
+
     @pytest.mark.parametrize(
         ("row", "field"),
         [
@@ -233,6 +247,7 @@ class TestAlias:
             )
         unplaced = smgov("staff", "list", "--unplaced", "--json").json()
         assert [s["index"] for s in unplaced] == ["700001"] and unplaced[0]["entity"] is None
+        assert unplaced[0]["directory_department"] == "Department of Global Communications"
         result = smgov(
             "entity", "alias", "dgc", "--directory-name", "Department of Global Communications"
         )
@@ -240,3 +255,39 @@ class TestAlias:
         assert smgov("staff", "list", "--unplaced", "--json").json() == []
         assert smgov("staff", "show", "700001", "--json").json()["entity"] == "DGC"
         assert smgov("entity", "alias", "NOPE", "--directory-name", "X").code == 2
+
+
+class TestMigration:
+    def test_existing_registry_migrates(self, empty_db_url: str) -> None:
+        """A registry at the previous schema, with staff other tables refer to, migrates:
+        staff rows keep their values (entity now optional, version 1) and every foreign key
+        still holds (SQLite rebuilds the staff table with its procedure)."""
+        from alembic import command
+
+        from services.db import alembic_config, make_engine, upgrade
+
+        engine = make_engine(empty_db_url)
+        try:
+            with engine.begin() as conn:
+                cfg = alembic_config(engine)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "0007")
+            with engine.begin() as conn:
+                for sql in (
+                    "INSERT INTO entity (code, name, kind, timezone, created_at) VALUES "
+                    "('OHCHR', 'n', 'office', 'UTC', '2026-01-01 00:00:00')",
+                    "INSERT INTO staff (index_number, name, email, entity_code, language, status, "
+                    "status_effective_at, registry_officer, created_at) VALUES ('100001', 'A', "
+                    "'a@un.example', 'OHCHR', 'en', 'active', '2026-01-01 00:00:00', false, "
+                    "'2026-01-01 00:00:00')",
+                    "INSERT INTO entity_role (entity_code, staff_index, role, starts_at) VALUES "
+                    "('OHCHR', '100001', 'head', '2026-01-01 00:00:00')",
+                ):
+                    conn.execute(text(sql))
+            upgrade(engine)
+            with engine.connect() as conn:
+                row = conn.execute(text("SELECT entity_code, version, user_name FROM staff")).one()
+                heads = conn.execute(text("SELECT staff_index FROM entity_role")).all()
+            assert tuple(row) == ("OHCHR", 1, None) and heads == [("100001",)]
+        finally:
+            engine.dispose()
