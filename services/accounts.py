@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
-from models.errors import NotAuthorized, NotFound, Refused
+from models.errors import NotFound, Refused
 from models.languages import check_content_languages, join_languages, split_languages
 from models.platforms import (
     PlatformError,
@@ -34,7 +34,7 @@ from models.registry import (
 )
 from models.tables import Account, AccountChange, Authorization, Entity, Obligation, Staff
 from services import obligations
-from services.authority import current_head, heads_of, require
+from services.authority import current_head, heads_of, may, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
 
@@ -298,23 +298,15 @@ def authorize(
     assert account.id is not None  # loaded from the database
     if role not in ROLES:
         raise Refused("--role", f"must be one of {', '.join(ROLES)}", "3.7")
+    person = get_staff(ctx, staff)
     require(
         ctx,
         actor=by,
         action="authorize",
         entity_code=account.entity_code,
         subject=f"account:{account.id}",
+        target=person.index_number,
     )
-    person = get_staff(ctx, staff)
-    if person.index_number == by:
-        raise NotAuthorized(
-            "--staff",
-            "nobody authorizes themselves: another head of entity or officer-in-charge must",
-            "3.7",
-            actor=by,
-            action="authorize",
-            subject=f"account:{account.id}",
-        )
     if person.status != "active":
         raise Refused(
             "--staff",
@@ -575,21 +567,14 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
     account = get_account(ctx, ref)
     assert account.id is not None
     entity = get_entity(ctx, account.entity_code)
-    person = ctx.session.get(Staff, by)
-    holds = (
-        person is not None
-        and person.status == "active"
-        and by
-        in {
-            a.staff_index
-            for a in ctx.session.execute(
-                select(Authorization).where(
-                    col(Authorization.account_id) == account.id,
-                    col(Authorization.revoked_at).is_(None),
-                )
-            ).scalars()
-        }
-    )
+    holds = may(
+        ctx.session,
+        actor=by,
+        action="report-change",
+        entity_code=entity.code,
+        at=ctx.now,
+        account_id=account.id,
+    ).allowed
     if not holds:
         require(
             ctx,

@@ -340,7 +340,7 @@ def attest(ctx: Ctx, *, code: str, by: str) -> Entity:
     """3.1(c): the head confirms the entity's entries are current and correct."""
     entity = get_entity(ctx, code, field="CODE")
     require(
-        ctx, actor=by, action="authorize", entity_code=entity.code, subject=f"entity:{entity.code}"
+        ctx, actor=by, action="decide", entity_code=entity.code, subject=f"entity:{entity.code}"
     )
     before = iso(entity.attested_at)
     entity.attested_at = ctx.now

@@ -320,7 +320,7 @@ def decide(
     require(
         ctx,
         actor=by,
-        action="authorize",
+        action="decide",
         entity_code=account.entity_code,
         subject=f"account:{account.id}",
     )
@@ -485,7 +485,7 @@ def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
         require(
             ctx,
             actor=by,
-            action="authorize",
+            action="decide",
             entity_code=ob.entity_code,
             subject=f"obligation:{ob.id}",
         )

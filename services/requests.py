@@ -35,7 +35,7 @@ from models.tables import (
 from notifications.templates import Alert, render_alerts
 from services import obligations
 from services.accounts import get_account, refresh_entry_obligation
-from services.authority import acting_person, current_head, roles_at
+from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 from services.entities import get_entity
 from services.links import browser_link
@@ -173,7 +173,7 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
     why = check_text("--reason", reason, limit=4000, clause="3.1(a)")
     request = get_request(ctx, request_id, lock=True)
     subject = f"request:{request.id}"
-    person = acting_person(ctx, by)
+    acting_person(ctx, by)
     if by == request.requested_by:
         raise NotAuthorized(
             "--by",
@@ -183,27 +183,26 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
             action="request.decide",
             subject=subject,
         )
-    held = roles_at(session=ctx.session, staff=person, entity_code=request.entity_code, at=ctx.now)
-    if not held & {"head", "officer-in-charge"}:
-        raise NotAuthorized(
-            "--by",
-            f"only the head of {request.entity_code} (or an "
-            "officer-in-charge acting as head) decides",
-            "3.1(a)",
-            actor=by,
-            action="request.decide",
-            subject=subject,
-        )
+    require(
+        ctx,
+        actor=by,
+        action="decide",
+        entity_code=request.entity_code,
+        subject=subject,
+        audit_as="request.decide",
+    )
     evidence = json.loads(request.evidence)
-    if decision == "approve" and by in (evidence.get("administrator"), evidence.get("alternate")):
-        raise NotAuthorized(
-            "--by",
-            "approving would authorize the decider themselves: nobody authorizes themselves",
-            "3.7",
-            actor=by,
-            action="request.decide",
-            subject=subject,
-        )
+    if decision == "approve":  # approval is the written authorization of both people (3.7)
+        for role in ("administrator", "alternate"):
+            require(
+                ctx,
+                actor=by,
+                action="authorize",
+                entity_code=request.entity_code,
+                subject=subject,
+                target=evidence.get(role),
+                audit_as="request.decide",
+            )
     _record(ctx, request, event=decision, by=by, reason=why)
     if decision != "return":
         request.decided_at, request.decided_by = ctx.now, by
@@ -539,16 +538,22 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
             )
         ).scalars()
     }
-    person = acting_person(ctx, by)
-    if by not in holders and not roles_at(
-        session=ctx.session, staff=person, entity_code=account.entity_code, at=ctx.now
-    ):
-        raise NotAuthorized(
-            "--by",
-            f"staff member {by} is not authorized for account {account.id}",
-            "3.7",
+    if (
+        by not in holders
+        or not may(
+            ctx.session,
             actor=by,
             action="account.created",
+            entity_code=account.entity_code,
+            at=ctx.now,
+            account_id=account.id,
+        ).allowed
+    ):
+        require(
+            ctx,
+            actor=by,
+            action="registry.write",
+            entity_code=account.entity_code,
             subject=f"account:{account.id}",
         )
     entity = get_entity(ctx, account.entity_code)

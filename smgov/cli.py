@@ -197,12 +197,22 @@ def entity_add(
 
 @entity_app.command("set-head")
 def entity_set_head(
-    code: str, staff: Annotated[str, typer.Option("--staff")], as_of: AsOfOpt = None
+    code: str,
+    staff: Annotated[str, typer.Option("--staff")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="the registry officer acting (required once there are any)"),
+    ] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """Name the head of entity."""
+    """Name the head of entity; the outgoing head's open duties pass to the new head."""
     from services import entities
+    from services.authority import OPERATOR
 
-    _run(lambda c: entities.set_head(c, code=code, staff_index=staff), as_of=as_of)
+    _run(
+        lambda c: entities.set_head(c, code=code, staff_index=staff, by=by or OPERATOR),
+        as_of=as_of,
+    )
     typer.echo(f"{staff} is head of {code}")
 
 
@@ -286,10 +296,15 @@ def staff_add(
     entity: Annotated[str, typer.Option("--entity")],
     language: Annotated[str, typer.Option("--language", help="ar, zh, en, fr, ru or es")] = "en",
     registry_officer: Annotated[bool, typer.Option("--registry-officer")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="the registry officer naming a registry officer"),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Add a staff member."""
     from services import entities
+    from services.authority import OPERATOR
 
     _run(
         lambda c: entities.add_staff(
@@ -300,6 +315,7 @@ def staff_add(
             entity=entity,
             language=language,
             registry_officer=registry_officer,
+            by=by or OPERATOR,
         ),
         as_of=as_of,
     )

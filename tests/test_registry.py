@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -791,9 +792,9 @@ class TestAuthority:
                 "--staff",
                 "100003",
                 "--from",
-                "2026-01-01",
+                dt.datetime.now(dt.UTC).date().isoformat(),
                 "--to",
-                "2099-12-31",
+                (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat(),
                 "--by",
                 "100001",
             ).code
