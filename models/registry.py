@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from models.errors import Refused
@@ -19,6 +20,7 @@ ENTITY_KINDS: tuple[str, ...] = (
 )
 
 ACCOUNT_STATES: tuple[str, ...] = (
+    "unapproved",
     "proposed",
     "approved",
     "active",
@@ -34,6 +36,35 @@ MAX_PURPOSE = 4000
 MAX_AUDIENCE = 2000
 MAX_REFERENCE = 200
 MAX_CODE = 20
+
+
+#: days the head has to decide on an account entered without an approved request (smgov policy)
+DECISION_DAYS = 10
+#: days a person has to acknowledge 2.2 and 4.1(a)-(e) after a written authorization (policy)
+ACKNOWLEDGE_DAYS = 10
+#: what an authorized staff member acknowledges at every grant
+ACKNOWLEDGED = ("2.2", "4.1(a)", "4.1(b)", "4.1(c)", "4.1(d)", "4.1(e)")
+
+
+def issuance_of(configured: dt.date | None, given: dt.date | None = None) -> dt.date:
+    """The bulletin's date of issuance (5.1): one value, from SMGOV_ISSUANCE_DATE or
+    --issued-on; two that differ, or none, are refused — 3.3, 3.4 and the inventory run from it."""
+    if given is not None and configured is not None and given != configured:
+        raise Refused(
+            "--issued-on",
+            f"{given} differs from SMGOV_ISSUANCE_DATE {configured}: the bulletin has one date "
+            "of issuance",
+            "5.1",
+        )
+    found = given or configured
+    if found is None:
+        raise Refused(
+            "SMGOV_ISSUANCE_DATE",
+            "the bulletin's date of issuance is not set (set it, or give --issued-on): the "
+            "inventory, 3.3 and 3.4 run from it",
+            "5.1",
+        )
+    return found
 
 
 def check_entity_kind(kind: str) -> str:

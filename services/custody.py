@@ -139,6 +139,7 @@ class IncidentReport:
     incident: int
     messages: int
     obligations: set[int] = field(default_factory=set)
+    security_undelivered: bool = False  # no SMGOV_SECURITY_EMAIL: 4.1(d) not reached
 
 
 def report_incident(ctx: Ctx, *, ref: str, kind: str, details: str, by: str) -> IncidentReport:
@@ -203,10 +204,17 @@ def report_incident(ctx: Ctx, *, ref: str, kind: str, details: str, by: str) -> 
     for rcpt in dict.fromkeys(recipients):
         items[rcpt].append(Item(f"incident:{incident.id}:{rcpt.address}:{rcpt.channel}", alert))
     report.messages, _ = write_once(ctx, items, render_alerts)
+    report.security_undelivered = not directory.security()
     ctx.audit(
         actor=by,
         action="incident.report",
         subject=f"account:{account.id}",
-        after={"incident": incident.id, "kind": kind},
+        after={
+            "incident": incident.id,
+            "kind": kind,
+            "security": "not configured: undelivered (4.1(d))"
+            if report.security_undelivered
+            else "alerted",
+        },
     )
     return report

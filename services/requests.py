@@ -13,14 +13,14 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
 from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
-from models.registry import MAX_AUDIENCE, MAX_PURPOSE, check_text
+from models.registry import ACKNOWLEDGED, MAX_AUDIENCE, MAX_PURPOSE, check_text
 from models.requests import DECISIONS, RequestIn, transition
 from models.survey import Candidate, survey
 from models.tables import (
@@ -34,7 +34,7 @@ from models.tables import (
 )
 from notifications.templates import Alert, render_alerts
 from services import obligations
-from services.accounts import get_account, refresh_entry_obligation
+from services.accounts import get_account, open_acknowledgements, refresh_entry_obligation
 from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -389,7 +389,70 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         .order_by(col(RequestTransition.id).desc())
         .limit(1)
     ).scalar_one()
+    adopted = None
     if request.state == "approved" and request.account_id is None:
+        adopted = ctx.session.execute(
+            select(Account).where(
+                col(Account.entity_code) == request.entity_code,
+                col(Account.platform) == request.platform,
+                func.lower(col(Account.handle)) == request.handle.lower(),
+                col(Account.state) == "unapproved",
+            )
+        ).scalar_one_or_none()
+    if adopted is not None:
+        # 2.1, 3.2: the head's approval of a request makes the account entered without it
+        # official; its written authorizations are the request's.
+        assert adopted.id is not None
+        request.account_id = adopted.id
+        ctx.session.add(request)
+        adopted.state, adopted.updated_at = "approved", ctx.now
+        ctx.session.add(adopted)
+        grants = []
+        for role in ("administrator", "alternate"):
+            for held in ctx.session.execute(
+                select(Authorization).where(
+                    col(Authorization.account_id) == adopted.id,
+                    col(Authorization.role) == role,
+                    col(Authorization.revoked_at).is_(None),
+                )
+            ).scalars():
+                held.revoked_at, held.revoked_by = ctx.now, last.by
+                held.revoked_reason = f"superseded by REQ-{request.id}"
+                ctx.session.add(held)
+            grant = Authorization(
+                account_id=adopted.id,
+                staff_index=ev[role],
+                role=role,
+                granted_by=last.by,
+                granted_at=ctx.now,
+                reference=f"REQ-{request.id}",
+            )
+            ctx.session.add(grant)
+            grants.append(grant)
+        ctx.session.flush()
+        open_acknowledgements(ctx, grants, actor=last.by)
+        refresh_entry_obligation(ctx, adopted, actor=last.by)
+        obligations.close_key(
+            ctx,
+            f"approve-account:{adopted.id}",
+            state="met",
+            reason=f"request {request.id} approved (2.1)",
+            actor=last.by,
+        )
+        ctx.audit(
+            actor=last.by,
+            action="account.approve",
+            subject=f"account:{adopted.id}",
+            after={
+                "request": request.id,
+                "administrator": ev["administrator"],
+                "alternate": ev["alternate"],
+                "reference": f"REQ-{request.id}",
+                "entered_before": True,
+            },
+        )
+        activate_if_ready(ctx, adopted, actor=last.by)
+    elif request.state == "approved" and request.account_id is None:
         account = Account(
             entity_code=request.entity_code,
             platform=request.platform,
@@ -408,18 +471,20 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         assert account.id is not None
         request.account_id = account.id
         ctx.session.add(request)
-        for role in ("administrator", "alternate"):
-            ctx.session.add(
-                Authorization(
-                    account_id=account.id,
-                    staff_index=ev[role],
-                    role=role,
-                    granted_by=last.by,
-                    granted_at=ctx.now,
-                    reference=f"REQ-{request.id}",
-                )
+        grants = [
+            Authorization(
+                account_id=account.id,
+                staff_index=ev[role],
+                role=role,
+                granted_by=last.by,
+                granted_at=ctx.now,
+                reference=f"REQ-{request.id}",
             )
+            for role in ("administrator", "alternate")
+        ]
+        ctx.session.add_all(grants)
         ctx.session.flush()
+        open_acknowledgements(ctx, grants, actor=last.by)
         ctx.audit(
             actor=last.by,
             action="account.approve",
@@ -484,8 +549,18 @@ def carry_on(ctx: Ctx, request_id: int) -> set[int]:
 
 
 def acknowledge(ctx: Ctx, *, ref: str, by: str) -> int:
-    """The authorized staff member accepts the duties of 2.2 and 4.1."""
+    """The authorized staff member accepts the duties of 2.2 and 4.1(a)-(e), for every written
+    authorization they hold on the account; this meets each grant's acknowledgement duty."""
     account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="acknowledge",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+        account_id=account.id,
+        target=by,
+    )
     grants = (
         ctx.session.execute(
             select(Authorization).where(
@@ -510,12 +585,19 @@ def acknowledge(ctx: Ctx, *, ref: str, by: str) -> int:
         if grant.acknowledged_at is None:
             grant.acknowledged_at = ctx.now
             ctx.session.add(grant)
+        obligations.close_key(
+            ctx,
+            f"acknowledge:{grant.id}",
+            state="met",
+            reason="acknowledged " + ", ".join(ACKNOWLEDGED),
+            actor=by,
+        )
     ctx.session.flush()
     ctx.audit(
         actor=by,
         action="account.acknowledge",
         subject=f"account:{account.id}",
-        after={"duties": ["2.2", "4.1"], "roles": [g.role for g in grants]},
+        after={"duties": list(ACKNOWLEDGED), "roles": [g.role for g in grants]},
     )
     activate_if_ready(ctx, account, actor=by)
     return len(grants)

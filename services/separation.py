@@ -239,6 +239,12 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Authorization):
             session.expire(obj)  # read afresh when next touched
+    obligations.withdraw_keys(
+        ctx,
+        [f"acknowledge:{row['id']}" for row in revocations],
+        reason="authorization withdrawn (4.2)",
+        actor=HR_ACTOR,
+    )
     report.vacated = _vacate_posts(ctx, [e for e in events if e.type != "return"])
     return report
 

@@ -175,11 +175,15 @@ class TestRegisterAndComplete:
         assert set(shown) >= {"id", "platform", "handle", "url", "purpose", "audience", "state"}
 
     def test_new_account_gets_a_ten_day_obligation(self, org: Smgov) -> None:
-        """3.5: an incomplete new entry opens an obligation due 10 days after creation."""
+        """3.5: an incomplete new entry opens an obligation due 10 days after creation; entered
+        without an approved request, it also opens the head's decision (2.1, issue 17)."""
         obligations = org("obligation", "list", "--json").json()
-        assert [
+        assert sorted(
             (o["clause"], o["kind"], o["subject"], o["assignee"], o["state"]) for o in obligations
-        ] == [("3.5", "new-account-entry", "account:1", "100001", "open")]
+        ) == [
+            ("2.1", "decide-unapproved", "account:1", "100001", "open"),
+            ("3.5", "new-account-entry", "account:1", "100001", "open"),
+        ]
 
     def test_completing_meets_the_obligation(self, org: Smgov) -> None:
         """3.5: once (a)-(e) are complete the obligation is met."""
@@ -207,8 +211,14 @@ class TestRegisterAndComplete:
             "--reference",
             "R2",
         )
-        assert org("obligation", "list", "--state", "open", "--json").json() == []
-        assert [o["state"] for o in org("obligation", "list", "--json").json()] == ["met"]
+        duties = org("obligation", "list", "--json").json()
+        assert [o["state"] for o in duties if o["clause"] == "3.5"] == ["met"]
+        # still open (issue 17): the head's decision (2.1) and each grantee's 4.1 duty
+        assert sorted(o["kind"] for o in duties if o["state"] == "open") == [
+            "acknowledge",
+            "acknowledge",
+            "decide-unapproved",
+        ]
 
     def test_existing_account_is_due_sixty_days_after_issuance(self, org: Smgov) -> None:
         """3.4: an account created before issuance is due 60 days after SMGOV_ISSUANCE_DATE."""
@@ -828,6 +838,7 @@ class TestVerify:
             "registered": False,
             "official": False,
             "state": None,
+            "status": "not a registered institutional account",
             "entity": None,
             "id": None,
         }
