@@ -120,15 +120,39 @@ def check_email(field: str, value: str) -> str:
     return text
 
 
-def refuse_personal(purpose: str) -> None:
-    """1.1(a): a personal account of a staff member is not institutional."""
-    lowered = purpose.lower()
-    if "personal account" in lowered or "my personal" in lowered:
+#: 1.1(a): whom an account speaks for — only the entity's accounts are institutional
+SPEAKS_FOR: tuple[str, ...] = ("entity", "person", "staff-body")
+
+
+def check_speaks_for(value: str, *, field: str = "--speaks-for") -> str:
+    """1.1(a): the request or entry declares that the account speaks for the entity; an account
+    of a person (a staff member's own) or of a staff representative body is refused. The head's
+    decision on the request (or on the entry) covers this declaration."""
+    text = value.strip().lower().replace("_", "-").replace(" ", "-")
+    if text == "entity":
+        return text
+    if text == "person":
         raise Refused(
-            "purpose",
+            field,
             "personal social media accounts of staff members are not institutional accounts",
             "1.1(a)",
         )
+    if text in ("staff-body", "staff-representative-body"):
+        raise Refused(
+            field,
+            "accounts of staff representative bodies are not institutional accounts",
+            "1.1(a)",
+        )
+    raise Refused(field, f"must be one of {', '.join(SPEAKS_FOR)}", "1.1(a)")
+
+
+def personal_hints(purpose: str) -> list[str]:
+    """1.1(a) heuristics: words that suggest a personal account. They warn (recorded with the
+    entry for the head's decision); they never decide — the declaration does."""
+    lowered = purpose.lower()
+    if "personal account" in lowered or "my personal" in lowered:
+        return ["the purpose reads like a personal account (1.1(a)): the head decides"]
+    return []
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,11 @@ from models.registry import (
     ROLES,
     EntryFacts,
     PersonFacts,
+    check_speaks_for,
     check_text,
     issuance_of,
     missing_items,
-    refuse_personal,
+    personal_hints,
 )
 from models.tables import (
     Account,
@@ -117,6 +118,7 @@ def register(
     by: str,
     created_on: dt.date | None = None,
     platform_name: str | None = None,
+    speaks_for: str = "entity",
 ) -> Account:
     """Enter an institutional account in the central database (1.1(b), 3.4, 3.5).
 
@@ -144,7 +146,8 @@ def register(
         name = check_text("--platform-name", platform_name, limit=60, clause="3.4(b)")
     langs = check_content_languages(languages)
     clean_purpose = check_text("--purpose", purpose, limit=MAX_PURPOSE, clause="3.4(e)")
-    refuse_personal(clean_purpose)
+    declared_for = check_speaks_for(speaks_for)  # 1.1(a): the entry's declaration
+    hints = personal_hints(clean_purpose)  # heuristics warn, never decide
     clean_audience = check_text("--audience", audience, limit=MAX_AUDIENCE, clause="3.4(e)")
     today = local_date(ctx.now, owner.timezone)
     if created_on is not None and created_on > today:
@@ -176,7 +179,7 @@ def register(
         actor=by,
         action="account.register",
         subject=f"account:{account.id}",
-        after=account_view(ctx, account),
+        after={**account_view(ctx, account), "speaks_for": declared_for, "warnings": hints},
     )
     refresh_entry_obligation(ctx, account, actor=by)
     if account.state == "unapproved":
@@ -261,7 +264,6 @@ def update(
                 new[field] = join_languages(check_content_languages(list(value)))
             elif field == "purpose":
                 new[field] = check_text("--purpose", str(value), limit=MAX_PURPOSE, clause="3.4(e)")
-                refuse_personal(new[field])
             else:
                 new[field] = check_text(
                     "--audience", str(value), limit=MAX_AUDIENCE, clause="3.4(e)"

@@ -27,9 +27,9 @@ from models.registry import (
     DECISION_DAYS,
     MAX_AUDIENCE,
     MAX_PURPOSE,
+    check_speaks_for,
     check_text,
     issuance_of,
-    refuse_personal,
 )
 from models.tables import (
     Account,
@@ -149,7 +149,7 @@ class _Checker:
             raise Refused(exc.field, exc.rule) from exc
         languages = join_languages(check_content_languages([cell("languages")]))
         purpose = check_text("purpose", cell("purpose"), limit=MAX_PURPOSE, clause="3.4(e)")
-        refuse_personal(purpose)
+        check_speaks_for(cell("speaks_for") or "entity", field="speaks_for")  # 1.1(a)
         audience = check_text("audience", cell("audience"), limit=MAX_AUDIENCE, clause="3.4(e)")
         people = []
         for role in ("administrator", "alternate"):

@@ -374,10 +374,18 @@ def account_register(
     by: ByOpt,
     platform_name: Annotated[str | None, typer.Option("--platform-name")] = None,
     created_on: Annotated[str | None, typer.Option("--created-on")] = None,
+    speaks_for: Annotated[
+        str,
+        typer.Option(
+            "--speaks-for",
+            help="whom the account speaks for: entity (1.1(a)); person or staff-body are refused",
+        ),
+    ] = "entity",
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Enter an institutional account in the central database (3.4, 3.5)."""
+    """Enter an institutional account in the central database (3.4, 3.5). Entering it declares
+    that it speaks for the entity (1.1(a)); the head's decision covers that declaration."""
     from services import accounts
 
     created = _date(created_on, "--created-on")
@@ -396,6 +404,7 @@ def account_register(
                 by=by,
                 created_on=created,
                 platform_name=platform_name,
+                speaks_for=speaks_for,
             ),
         ),
         as_of=as_of,

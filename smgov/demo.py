@@ -386,6 +386,7 @@ def _story(story: Story) -> None:
             "risk": {"rating": "medium", "risks": "Impersonation", "mitigations": "Verification"},
             "editorial": "The chief of communications clears every post",
             "languages_considered": "Arabic first; French and Spanish next",
+            "speaks_for": "entity",
         }
     )
     with story.at("2026-04-01") as ctx:

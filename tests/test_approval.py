@@ -39,6 +39,7 @@ REQUEST: dict[str, Any] = {
     },
     "editorial": "The chief of communications clears every post",
     "languages_considered": "Arabic first; French and Spanish assessed next year",
+    "speaks_for": "entity",
 }
 
 

@@ -784,6 +784,14 @@ class TestWithdrawAtAnyTime:
         assert [a["state"] for a in assessments] == ["decided"]  # its 3.3 assessment decided
         again = smgov("account", "withdraw", "1", "--reason", "x", "--by", "100001")
         assert again.code == 2
+        _existing(smgov, handle="UNNew", created="2026-01-30")  # unapproved, no assessment
+        refused = smgov("account", "withdraw", "2", "--reason", "not needed", "--by", "100004")
+        assert refused.code == 2 and "(3.1(a))" in refused.err
+        assert (
+            smgov("account", "withdraw", "2", "--reason", "not needed", "--by", "100001").code == 0
+        )
+        duties = smgov("obligation", "list", "--json", "--as-of", "2026-12-31").json()
+        assert [d["state"] for d in duties if d["kind"] == "decide-unapproved"] == ["withdrawn"]
 
 
 class TestIncidentWithoutSecurityAddress:
@@ -824,3 +832,68 @@ class TestIncidentWithoutSecurityAddress:
             )
         engine.dispose()
         assert "dss@un.example" not in told and "registry@un.example" in told
+
+
+class TestSpeaksForTheEntity:
+    @pytest.mark.clause("1.1(a)")
+    def test_request_and_entry_declare_whom_the_account_speaks_for(
+        self, smgov: Callable[..., Any], tmp_path: Path
+    ) -> None:
+        """A request must declare that the account speaks for the entity; one for a person or a
+        staff representative body is refused, as is such an entry; words in the purpose that
+        suggest a personal account only warn — the declaration and the head decide (1.1(a))."""
+        import yaml
+
+        from tests.test_approval import REQUEST
+
+        _delegated(smgov)
+        for value, expected in (
+            (None, "1.1(a) whom"),
+            ("person", "personal"),
+            ("staff-body", "staff representative"),
+        ):
+            body = {k: v for k, v in REQUEST.items() if k != "speaks_for"}
+            if value is not None:
+                body["speaks_for"] = value
+            path = tmp_path / f"r-{value}.yaml"
+            path.write_text(yaml.safe_dump(body))
+            refused = smgov("request", "new", "--file", str(path), "--by", "100004")
+            assert refused.code == 2 and expected in refused.err, refused.err
+            assert "1.1(a)" in refused.err
+        base = [
+            "account",
+            "register",
+            "--entity",
+            "OHCHR",
+            "--platform",
+            "x",
+            "--language",
+            "en",
+            "--audience",
+            "All",
+            "--by",
+            "100004",
+        ]
+        refused = smgov(
+            *base,
+            "--handle",
+            "A1",
+            "--url",
+            "x.com/A1",
+            "--purpose",
+            "News",
+            "--speaks-for",
+            "staff-body",
+        )
+        assert refused.code == 2 and "(1.1(a))" in refused.err
+        warned = smgov(
+            *base,
+            "--handle",
+            "A2",
+            "--url",
+            "x.com/A2",
+            "--purpose",
+            "my personal account of the office news",
+        )
+        assert warned.code == 0, warned.err
+        assert smgov("account", "show", "x.com/A2", "--json").json()["state"] == "unapproved"

@@ -489,6 +489,8 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
             "my personal account",
             "--audience",
             "a",
+            "--speaks-for",
+            "person",
             "--by",
             "100001",
         ],

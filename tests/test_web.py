@@ -76,6 +76,7 @@ REQUEST = {
     },
     "editorial": "Cleared by the Chief of Communications before posting",
     "languages_considered": "Arabic chosen for the largest audience gap (2.3)",
+    "speaks_for": "entity",
 }
 
 
@@ -225,6 +226,7 @@ def _file_request(page: Any, door: Door) -> int:
     ):
         page.fill(f"#{name}", REQUEST[name])
     page.select_option("#risk-rating", "medium")
+    page.select_option("#speaks_for", "entity")
     page.fill("#risk-risks", REQUEST["risk"]["risks"])
     page.fill("#risk-mitigations", REQUEST["risk"]["mitigations"])
     page.click("button[value=preview]")
