@@ -27,12 +27,24 @@ from models.tables import (
     Outbox,
     Staff,
 )
+from services.authority import require
 from services.context import Ctx
 
 LIVE = ("approved", "active", "under-reassessment")
 
 
-def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
+def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None) -> dict[str, Any]:
+    """The compliance report. Read on a person's behalf (`reader`, the web door), it goes through
+    the same authority as every act (models.policy action `read`): their own entity's, or any
+    entity's for a registry officer."""
+    if reader is not None:
+        require(
+            ctx,
+            actor=reader,
+            action="read",
+            entity_code=entity,
+            subject=f"entity:{entity}" if entity else "registry",
+        )
     s, now = ctx.session, ctx.now
     entities = list(s.execute(select(Entity).order_by(col(Entity.code))).scalars())
     if entity:

@@ -97,6 +97,22 @@ class TestPolicyTable:
                     reference="RO/1",
                 )
 
+    @pytest.mark.clause("1.1(b)")
+    def test_reads_for_a_person_go_through_the_same_authority(self, uow: Uow) -> None:
+        """The compliance report read on a person's behalf (the web dashboard) goes through the
+        policy: staff read their own entity's, a registry officer every entity's and the whole
+        registry, nobody else another entity's (1.1(b), 3.1(b))."""
+        from services import reports
+
+        _registry(uow)
+        with uow(T1) as ctx:
+            assert reports.compliance(ctx, entity="OHCHR", reader="100002")["entities"]
+            assert reports.compliance(ctx, entity="OHCHR", reader="900001")["entities"]
+            assert len(reports.compliance(ctx, reader="900001")["entities"]) == 2
+            for entity in ("DGC", None):
+                with pytest.raises(NotAuthorized):
+                    reports.compliance(ctx, entity=entity, reader="100002")
+
 
 class TestOfficerInCharge:
     @pytest.mark.clause("3.1(a)")

@@ -336,7 +336,7 @@ class TestRefusals:
         )
         assert answer.status == 403 and "another task" in answer.text()
 
-        for link, rule in ((own, "their own request"), (other, "only the head")):
+        for link, rule in ((own, "their own request"), (other, "needs head or officer-in-charge")):
             person = browser.new_context()
             page = person.new_page()
             page.goto(link)
@@ -393,8 +393,8 @@ class TestVerify:
     def test_public_verify_answers_every_variant(self, door: Door) -> None:
         """1.1(b): /verify?url=... answers without sign-in for the URL variants the CLI
         accepts (alias, case, prefix, query, no scheme), the same as `account verify`."""
-        with door.uow(system_now()) as ctx:
-            org.account(ctx, url="https://x.com/unhumanrights")
+        with door.uow(system_now()) as ctx:  # existing at issuance: official (3.3)
+            org.account(ctx, url="https://x.com/unhumanrights", created_on=dt.date(2025, 6, 1))
         for variant in (
             "https://x.com/unhumanrights",
             "https://twitter.com/UNHumanRights",
@@ -423,8 +423,8 @@ class TestLanguagesAndAccessibility:
         done in the page."""
         from axe_playwright_python.sync_playwright import Axe
 
-        with door.uow(system_now()) as ctx:
-            account_id = org.account(ctx)
+        with door.uow(system_now()) as ctx:  # existing at issuance: its 3.3 assessment
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
             org.complete(ctx, account_id)
         request_id = _seed_request(door, by="100004")
         axe = Axe()
@@ -517,6 +517,7 @@ class TestReminderLinks:
             org.seed(ctx)
         with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
             account_id = org.account(ctx, created_on=dt.date(2026, 3, 1))
+            org.settle_authority(ctx)  # the head's 2.1 decision would carry a second link
         door = settings.model_copy(update={"public_url": "https://smgov.un.example/"})
         late = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC)
         with unit_of_work(engine, door, late) as ctx:
