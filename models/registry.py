@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ ENTITY_KINDS: tuple[str, ...] = (
 )
 
 ACCOUNT_STATES: tuple[str, ...] = (
+    "unapproved",
     "proposed",
     "approved",
     "active",
@@ -35,6 +37,35 @@ MAX_PURPOSE = 4000
 MAX_AUDIENCE = 2000
 MAX_REFERENCE = 200
 MAX_CODE = 20
+
+
+#: days the head has to decide on an account entered without an approved request (smgov policy)
+DECISION_DAYS = 10
+#: days a person has to acknowledge 2.2 and 4.1(a)-(e) after a written authorization (policy)
+ACKNOWLEDGE_DAYS = 10
+#: what an authorized staff member acknowledges at every grant
+ACKNOWLEDGED = ("2.2", "4.1(a)", "4.1(b)", "4.1(c)", "4.1(d)", "4.1(e)")
+
+
+def issuance_of(configured: dt.date | None, given: dt.date | None = None) -> dt.date:
+    """The bulletin's date of issuance (5.1): one value, from SMGOV_ISSUANCE_DATE or
+    --issued-on; two that differ, or none, are refused — 3.3, 3.4 and the inventory run from it."""
+    if given is not None and configured is not None and given != configured:
+        raise Refused(
+            "--issued-on",
+            f"{given} differs from SMGOV_ISSUANCE_DATE {configured}: the bulletin has one date "
+            "of issuance",
+            "5.1",
+        )
+    found = given or configured
+    if found is None:
+        raise Refused(
+            "SMGOV_ISSUANCE_DATE",
+            "the bulletin's date of issuance is not set (set it, or give --issued-on): the "
+            "inventory, 3.3 and 3.4 run from it",
+            "5.1",
+        )
+    return found
 
 
 def check_entity_kind(kind: str) -> str:
@@ -121,15 +152,39 @@ def check_email(field: str, value: str) -> str:
     return text
 
 
-def refuse_personal(purpose: str) -> None:
-    """1.1(a): a personal account of a staff member is not institutional."""
-    lowered = purpose.lower()
-    if "personal account" in lowered or "my personal" in lowered:
+#: 1.1(a): whom an account speaks for — only the entity's accounts are institutional
+SPEAKS_FOR: tuple[str, ...] = ("entity", "person", "staff-body")
+
+
+def check_speaks_for(value: str, *, field: str = "--speaks-for") -> str:
+    """1.1(a): the request or entry declares that the account speaks for the entity; an account
+    of a person (a staff member's own) or of a staff representative body is refused. The head's
+    decision on the request (or on the entry) covers this declaration."""
+    text = value.strip().lower().replace("_", "-").replace(" ", "-")
+    if text == "entity":
+        return text
+    if text == "person":
         raise Refused(
-            "purpose",
+            field,
             "personal social media accounts of staff members are not institutional accounts",
             "1.1(a)",
         )
+    if text in ("staff-body", "staff-representative-body"):
+        raise Refused(
+            field,
+            "accounts of staff representative bodies are not institutional accounts",
+            "1.1(a)",
+        )
+    raise Refused(field, f"must be one of {', '.join(SPEAKS_FOR)}", "1.1(a)")
+
+
+def personal_hints(purpose: str) -> list[str]:
+    """1.1(a) heuristics: words that suggest a personal account. They warn (recorded with the
+    entry for the head's decision); they never decide — the declaration does."""
+    lowered = purpose.lower()
+    if "personal account" in lowered or "my personal" in lowered:
+        return ["the purpose reads like a personal account (1.1(a)): the head decides"]
+    return []
 
 
 @dataclass(frozen=True)

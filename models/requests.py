@@ -14,7 +14,7 @@ from typing import Any
 from models.errors import Refused
 from models.languages import check_content_languages
 from models.platforms import PlatformError, check_handle, parse_platform
-from models.registry import check_code, check_text
+from models.registry import check_code, check_speaks_for, check_text
 
 TEMPLATE = """\
 entity: OHCHR
@@ -34,6 +34,7 @@ risk:                    # 3.2(d)
   mitigations: ...
 editorial: ...           # 3.2(e) who clears content, how accuracy is assured
 languages_considered: ...  # 2.3 multilingualism
+speaks_for: entity       # 1.1(a) the account speaks for the entity (not a person, not a staff body)
 """
 
 #: (field, clause reference, what it is) — in the order a refusal names them.
@@ -50,6 +51,7 @@ EVIDENCE: tuple[tuple[str, str, str], ...] = (
     ("risk.mitigations", "3.2(d)", "risk mitigations"),
     ("editorial", "3.2(e)", "editorial standards"),
     ("languages_considered", "2.3", "languages considered"),
+    ("speaks_for", "1.1(a)", "whom the account speaks for (entity)"),
 )
 RISK_RATINGS = ("low", "medium", "high")
 LIMIT = 4000
@@ -122,6 +124,7 @@ def parse_request(raw: Any) -> RequestIn:
     if evidence["risk.rating"].lower() not in RISK_RATINGS:
         raise Refused("risk.rating", "must be low, medium or high", "3.2(d)")
     evidence["risk.rating"] = evidence["risk.rating"].lower()
+    evidence["speaks_for"] = check_speaks_for(evidence["speaks_for"], field="speaks_for")
     evidence["administrator"] = check_code("administrator", evidence["administrator"])
     evidence["alternate"] = check_code("alternate", evidence["alternate"])
     if evidence["administrator"] == evidence["alternate"]:

@@ -116,6 +116,7 @@ class AccountChange(SQLModel, table=True):
     changed_by: str = Field(max_length=20)
     recorded_at: dt.datetime = Field(sa_column=_instant())
     effective_at: dt.datetime = Field(sa_column=_instant())
+    late: bool = Field(default=False)  # entered more than 10 days after the change (3.6)
 
 
 class Authorization(SQLModel, table=True):
@@ -134,6 +135,24 @@ class Authorization(SQLModel, table=True):
     revoked_by: str | None = Field(default=None, max_length=20)
     revoked_reason: str | None = Field(default=None, max_length=500)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class DeclaredPerson(SQLModel, table=True):
+    """3.4(d) as an import declares it: the administrator or alternate a spreadsheet names. A
+    declaration grants nothing (3.7); it counts for the entry's completeness and waits for the
+    head's written authorization (`smgov authorize ACCOUNT --declared`), which `authorization_id`
+    then points to."""
+
+    __tablename__ = "declared_person"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    staff_index: str = Field(foreign_key="staff.index_number", max_length=20)
+    role: str = Field(max_length=20)
+    declared_by: str = Field(max_length=20)
+    declared_at: dt.datetime = Field(sa_column=_instant())
+    source: str = Field(max_length=200)
+    confirmed_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    authorization_id: int | None = Field(default=None, foreign_key="written_authorization.id")
 
 
 class CredentialCustody(SQLModel, table=True):

@@ -8,11 +8,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
-from models.errors import NotAuthorized, NotFound, Refused
+from models.errors import NotFound, Refused
 from models.languages import check_content_languages, join_languages, split_languages
 from models.platforms import (
     PlatformError,
@@ -22,23 +22,40 @@ from models.platforms import (
     platform_of_url,
 )
 from models.registry import (
+    ACKNOWLEDGE_DAYS,
+    ACKNOWLEDGED,
+    DECISION_DAYS,
     MAX_AUDIENCE,
     MAX_PURPOSE,
     MAX_REFERENCE,
     ROLES,
     EntryFacts,
     PersonFacts,
+    check_speaks_for,
     check_text,
+    issuance_of,
     missing_items,
-    refuse_personal,
+    personal_hints,
 )
-from models.tables import Account, AccountChange, Authorization, Entity, Obligation, Staff
+from models.tables import (
+    Account,
+    AccountChange,
+    Assessment,
+    Authorization,
+    DeclaredPerson,
+    Entity,
+    Obligation,
+    Staff,
+)
 from services import obligations
-from services.authority import current_head, heads_of, require
+from services.authority import current_head, heads_of, may, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
 
-OFFICIAL_STATES = ("proposed", "approved", "active", "under-reassessment")
+#: official (cli.md): approved by the head, or existing at issuance — never unapproved, withdrawn
+#: or closed (2.1, 3.2, 3.3, 3.8)
+OFFICIAL_STATES = ("approved", "active", "under-reassessment")
+CHANGE_DAYS = 10  # 3.6
 
 
 def _platform_refusal(exc: PlatformError) -> Refused:
@@ -82,8 +99,8 @@ def find_by_url(ctx: Ctx, url: str) -> Account | None:
 def _entry_deadline(ctx: Ctx, entity: Entity, created_on: dt.date) -> tuple[str, str, dt.datetime]:
     """3.4: accounts existing at issuance are due 60 days after it; 3.5: new ones 10 days after
     their creation."""
-    issuance = ctx.settings.issuance_date
-    if issuance is not None and created_on < issuance:
+    issuance = issuance_of(ctx.settings.issuance_date)
+    if created_on < issuance:
         return "3.4", "inventory-entry", due_after(issuance, 60, entity.timezone)
     return "3.5", "new-account-entry", due_after(created_on, 10, entity.timezone)
 
@@ -101,8 +118,15 @@ def register(
     by: str,
     created_on: dt.date | None = None,
     platform_name: str | None = None,
+    speaks_for: str = "entity",
 ) -> Account:
-    """Enter an institutional account in the central database (1.1(b), 3.4, 3.5)."""
+    """Enter an institutional account in the central database (1.1(b), 3.4, 3.5).
+
+    Nothing is official without the head's act (2.1, 3.2): an account that existed at the
+    bulletin's issuance is entered *active*, under its 3.3 assessment; one created on or after it
+    is entered *unapproved* — visible, not official — and the head's decision duty opens: only an
+    approved request (services.requests) or a withdrawal (3.8) meets it."""
+    issuance = issuance_of(ctx.settings.issuance_date)
     owner = get_entity(ctx, entity)
     require(
         ctx,
@@ -122,7 +146,8 @@ def register(
         name = check_text("--platform-name", platform_name, limit=60, clause="3.4(b)")
     langs = check_content_languages(languages)
     clean_purpose = check_text("--purpose", purpose, limit=MAX_PURPOSE, clause="3.4(e)")
-    refuse_personal(clean_purpose)
+    declared_for = check_speaks_for(speaks_for)  # 1.1(a): the entry's declaration
+    hints = personal_hints(clean_purpose)  # heuristics warn, never decide
     clean_audience = check_text("--audience", audience, limit=MAX_AUDIENCE, clause="3.4(e)")
     today = local_date(ctx.now, owner.timezone)
     if created_on is not None and created_on > today:
@@ -143,7 +168,7 @@ def register(
         languages=join_languages(langs),
         purpose=clean_purpose,
         audience=clean_audience,
-        state="active",
+        state="active" if (created_on or today) < issuance else "unapproved",
         created_on=created_on or today,
         registered_at=ctx.now,
         updated_at=ctx.now,
@@ -154,11 +179,12 @@ def register(
         actor=by,
         action="account.register",
         subject=f"account:{account.id}",
-        after=account_view(ctx, account),
+        after={**account_view(ctx, account), "speaks_for": declared_for, "warnings": hints},
     )
     refresh_entry_obligation(ctx, account, actor=by)
-    issuance = ctx.settings.issuance_date
-    if issuance is not None and account.created_on is not None and account.created_on < issuance:
+    if account.state == "unapproved":
+        open_decision_duties(ctx, [account], actor=by)
+    elif account.created_on is not None and account.created_on < issuance:
         from services.inventory import open_initial_assessments
 
         open_initial_assessments(
@@ -169,6 +195,33 @@ def register(
             campaign_id=None,
         )
     return account
+
+
+def open_decision_duties(ctx: Ctx, accounts: Sequence[Account], *, actor: str) -> None:
+    """2.1, 3.2: an account entered without the head's decision waits for it — the head's duty,
+    met only by an approved request for it or by withdrawing it (3.8)."""
+    codes = {account.entity_code for account in accounts}
+    heads = heads_of(session=ctx.session, entity_codes=codes, at=ctx.now)
+    owners = {code: get_entity(ctx, code) for code in codes}
+    duties = []
+    for account in accounts:
+        owner = owners[account.entity_code]
+        duties.append(
+            obligations.Duty(
+                key=f"approve-account:{account.id}",
+                clause="2.1",
+                kind="decide-unapproved",
+                subject=f"account:{account.id}",
+                entity=owner,
+                assignee=heads.get(owner.code) or "registry",
+                due_at=due_after(
+                    local_date(ctx.now, owner.timezone), DECISION_DAYS, owner.timezone
+                ),
+                detail="entered without an approved request: not official until the head "
+                "approves a request for it (2.1, 3.2) or withdraws it (3.8)",
+            )
+        )
+    obligations.open_many(ctx, duties, actor=actor)
 
 
 _UPDATABLE = {
@@ -211,7 +264,6 @@ def update(
                 new[field] = join_languages(check_content_languages(list(value)))
             elif field == "purpose":
                 new[field] = check_text("--purpose", str(value), limit=MAX_PURPOSE, clause="3.4(e)")
-                refuse_personal(new[field])
             else:
                 new[field] = check_text(
                     "--audience", str(value), limit=MAX_AUDIENCE, clause="3.4(e)"
@@ -235,6 +287,8 @@ def update(
     before = account_view(ctx, account)
     assert account.id is not None  # loaded from the database
     changed = False
+    # 3.6 runs from the date of the change: one entered more than 10 days after it is late
+    late = changed_on is not None and (today - changed_on).days > CHANGE_DAYS
     for field, value in new.items():
         old = getattr(account, field)
         if old == value:
@@ -250,6 +304,7 @@ def update(
                 changed_by=by,
                 recorded_at=ctx.recorded_at,
                 effective_at=ctx.now,
+                late=late,
             )
         )
         setattr(account, field, value)
@@ -268,9 +323,9 @@ def update(
         action="account.update",
         subject=f"account:{account.id}",
         before=before,
-        after=account_view(ctx, account),
+        after={**account_view(ctx, account), "late": late},
     )
-    refresh_entry_obligation(ctx, account, actor=by)
+    refresh_entry_obligations(ctx, [account], actor=by, changed_on=changed_on)
     return account
 
 
@@ -298,23 +353,15 @@ def authorize(
     assert account.id is not None  # loaded from the database
     if role not in ROLES:
         raise Refused("--role", f"must be one of {', '.join(ROLES)}", "3.7")
+    person = get_staff(ctx, staff)
     require(
         ctx,
         actor=by,
         action="authorize",
         entity_code=account.entity_code,
         subject=f"account:{account.id}",
+        target=person.index_number,
     )
-    person = get_staff(ctx, staff)
-    if person.index_number == by:
-        raise NotAuthorized(
-            "--staff",
-            "nobody authorizes themselves: another head of entity or officer-in-charge must",
-            "3.7",
-            actor=by,
-            action="authorize",
-            subject=f"account:{account.id}",
-        )
     if person.status != "active":
         raise Refused(
             "--staff",
@@ -374,7 +421,16 @@ def authorize(
                 effective_at=ctx.now,
             )
         )
+    if role in holders:
+        obligations.close_key(
+            ctx,
+            f"acknowledge:{holders[role].id}",
+            state="withdrawn",
+            reason="authorization superseded",
+            actor=by,
+        )
     ctx.session.flush()
+    open_acknowledgements(ctx, [grant], actor=by)
     ctx.audit(
         actor=by,
         action="account.authorize",
@@ -385,6 +441,128 @@ def authorize(
     if role in ("administrator", "alternate"):
         meet_reported_changes(ctx, account, actor=by)
     return grant
+
+
+def open_acknowledgements(ctx: Ctx, grants: Sequence[Authorization], *, actor: str) -> None:
+    """4.1 at every grant: each written authorization, whatever its path, opens the grantee's
+    duty to acknowledge 2.2 and 4.1(a)-(e), due in ACKNOWLEDGE_DAYS and reminded like any other;
+    `smgov acknowledge` meets it."""
+    if not grants:
+        return
+    entities = {
+        e.code: e
+        for e in ctx.session.execute(
+            select(Entity)
+            .join(Account, col(Account.entity_code) == col(Entity.code))
+            .where(col(Account.id).in_({g.account_id for g in grants}))
+        ).scalars()
+    }
+    owner = dict(
+        ctx.session.execute(
+            select(col(Account.id), col(Account.entity_code)).where(
+                col(Account.id).in_({g.account_id for g in grants})
+            )
+        ).all()
+    )
+    duties = []
+    for grant in grants:
+        entity = entities[owner[grant.account_id]]
+        duties.append(
+            obligations.Duty(
+                key=f"acknowledge:{grant.id}",
+                clause="4.1",
+                kind="acknowledge",
+                subject=f"account:{grant.account_id}",
+                entity=entity,
+                assignee=grant.staff_index,
+                due_at=due_after(
+                    local_date(ctx.now, entity.timezone), ACKNOWLEDGE_DAYS, entity.timezone
+                ),
+                detail=f"{grant.role} ({grant.reference}): acknowledge " + ", ".join(ACKNOWLEDGED),
+            )
+        )
+    obligations.open_many(ctx, duties, actor=actor)
+
+
+def authorize_declared(
+    ctx: Ctx, *, ref: str | None, entity: str | None, by: str, reference: str
+) -> list[Authorization]:
+    """3.7: the head confirms, in one written act (`reference`), every person an import declared
+    for an account (or for every account of an entity). Each becomes a written authorization
+    through `authorize` (so nobody authorizes themselves, and each grant opens its 4.1 duty);
+    declared people no longer active are left declared and reported (4.2)."""
+    if (ref is None) == (entity is None):
+        raise Refused("ACCOUNT|--entity", "name one account or one entity", "3.7")
+    query = select(DeclaredPerson).where(col(DeclaredPerson.confirmed_at).is_(None))
+    if ref is not None:
+        account = get_account(ctx, ref)
+        query = query.where(col(DeclaredPerson.account_id) == account.id)
+        code = account.entity_code
+    else:
+        code = get_entity(ctx, entity or "").code
+        query = query.join(Account, col(Account.id) == col(DeclaredPerson.account_id)).where(
+            col(Account.entity_code) == code
+        )
+    require(ctx, actor=by, action="authorize", entity_code=code, subject=f"entity:{code}")
+    declared = list(
+        ctx.session.execute(
+            query.order_by(col(DeclaredPerson.account_id), col(DeclaredPerson.role))
+        ).scalars()
+    )
+    if not declared:
+        raise Refused("--declared", "no declared person awaits written authorization here", "3.7")
+    grants: list[Authorization] = []
+    for row in declared:
+        person = ctx.session.get(Staff, row.staff_index)
+        if person is None or person.status != "active":
+            continue
+        held = ctx.session.execute(
+            select(Authorization).where(
+                col(Authorization.account_id) == row.account_id,
+                col(Authorization.staff_index) == row.staff_index,
+                col(Authorization.role) == row.role,
+                col(Authorization.revoked_at).is_(None),
+            )
+        ).scalar_one_or_none()
+        grant = held or authorize(
+            ctx,
+            ref=str(row.account_id),
+            staff=row.staff_index,
+            role=row.role,
+            by=by,
+            reference=reference,
+        )
+        row.confirmed_at, row.authorization_id = ctx.now, grant.id
+        ctx.session.add(row)
+        grants.append(grant)
+    ctx.session.flush()
+    for account_id in sorted({row.account_id for row in declared}):
+        if not ctx.session.execute(
+            select(col(DeclaredPerson.id)).where(
+                col(DeclaredPerson.account_id) == account_id,
+                col(DeclaredPerson.confirmed_at).is_(None),
+            )
+        ).first():
+            obligations.close_key(
+                ctx,
+                f"authorize-declared:{account_id}",
+                state="met",
+                reason=f"authorized in writing ({reference[:100]})",
+                actor=by,
+            )
+    ctx.audit(
+        actor=by,
+        action="account.authorize-declared",
+        subject=f"entity:{code}",
+        after={
+            "reference": reference,
+            "authorized": [[g.account_id, g.staff_index, g.role] for g in grants],
+            "left_declared": [
+                [r.account_id, r.staff_index, r.role] for r in declared if r.confirmed_at is None
+            ],
+        },
+    )
+    return grants
 
 
 def _tz(ctx: Ctx, account: Account) -> str:
@@ -411,6 +589,19 @@ def missing_for(ctx: Ctx, accounts: Sequence[Account]) -> dict[int, list[str]]:
             .order_by(col(Authorization.id))
         ):
             holders[account_id][role] = index  # the latest grant of a role speaks for it
+        for account_id, role, index in ctx.session.execute(
+            select(
+                col(DeclaredPerson.account_id),
+                col(DeclaredPerson.role),
+                col(DeclaredPerson.staff_index),
+            )
+            .where(
+                col(DeclaredPerson.account_id).in_(ids[start : start + 500]),
+                col(DeclaredPerson.confirmed_at).is_(None),
+            )
+            .order_by(col(DeclaredPerson.id))
+        ):
+            holders[account_id].setdefault(role, index)  # declared counts for 3.4(d) only
     people = sorted({index for roles in holders.values() for index in roles.values()})
     staff: dict[str, PersonFacts] = {}
     for start in range(0, len(people), 500):
@@ -452,7 +643,12 @@ def refresh_entry_obligation(
 
 
 def refresh_entry_obligations(
-    ctx: Ctx, accounts: Sequence[Account], *, actor: str, created: bool = False
+    ctx: Ctx,
+    accounts: Sequence[Account],
+    *,
+    actor: str,
+    created: bool = False,
+    changed_on: dt.date | None = None,
 ) -> dict[int, int]:
     """Keep each account's duty "complete this entry" (3.4/3.5/3.6) in step with its entry,
     set-based; returns the open entry duties' ids by account.
@@ -472,9 +668,10 @@ def refresh_entry_obligations(
         assert account.id is not None  # callers pass flushed accounts
         key = keys[account.id]
         awaiting = account.state == "approved"
-        if awaiting and not created and (account.url is None or key in open_now):
+        if awaiting and not created and account.url is None:
             continue
-        if (not gaps[account.id] and not awaiting) or account.state in ("withdrawn", "closed"):
+        done = not gaps[account.id] and account.url is not None  # 3.5: the entry complete
+        if done or account.state in ("withdrawn", "closed"):
             if key in open_now:
                 ob = ctx.session.get(Obligation, open_now.pop(key).id)
                 assert ob is not None  # found open in this transaction
@@ -488,7 +685,8 @@ def refresh_entry_obligations(
             clause, kind, due = _entry_deadline(ctx, entity, account.created_on or ctx.now.date())
         else:
             clause, kind = "3.6", "update-entry"
-            due = due_after(local_date(ctx.now, entity.timezone), 10, entity.timezone)
+            since = changed_on or local_date(ctx.now, entity.timezone)  # from the change (3.6)
+            due = due_after(since, CHANGE_DAYS, entity.timezone)
         duties.append(
             obligations.Duty(
                 key=key,
@@ -513,6 +711,23 @@ def refresh_entry_obligations(
 def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
     holders = _holders(ctx, account.id) if account.id is not None else {}
     gaps = missing(ctx, account) if account.id is not None else []
+    declared = ctx.session.execute(
+        select(col(DeclaredPerson.role), col(DeclaredPerson.staff_index))
+        .where(
+            col(DeclaredPerson.account_id) == account.id,
+            col(DeclaredPerson.confirmed_at).is_(None),
+        )
+        .order_by(col(DeclaredPerson.id))
+    ).all()
+    unacknowledged = ctx.session.execute(
+        select(col(Authorization.staff_index))
+        .where(
+            col(Authorization.account_id) == account.id,
+            col(Authorization.revoked_at).is_(None),
+            col(Authorization.acknowledged_at).is_(None),
+        )
+        .order_by(col(Authorization.id))
+    ).scalars()
     return {
         "id": account.id,
         "platform": account.platform,
@@ -532,7 +747,39 @@ def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
         "alternate": holders["alternate"].staff_index if "alternate" in holders else None,
         "created_on": account.created_on.isoformat() if account.created_on else None,
         "registered_at": iso(account.registered_at),
+        "official": account.state in OFFICIAL_STATES,
+        "status": status_of(ctx, account),
+        "declared": [{"role": role, "staff": index} for role, index in declared],
+        "unacknowledged": list(dict.fromkeys(unacknowledged)),
+        "late_changes": ctx.session.execute(
+            select(func.count())
+            .select_from(AccountChange)
+            .where(col(AccountChange.account_id) == account.id, col(AccountChange.late))
+        ).scalar_one(),
     }
+
+
+def status_of(ctx: Ctx, account: Account) -> str:
+    """What the registry may say of an account in words (verify, show, the /verify page)."""
+    if account.state == "unapproved":
+        return "unapproved: entered without the head's approval, not official (2.1, 3.2)"
+    if account.state in ("withdrawn", "closed"):
+        return f"{account.state}: approval withdrawn (3.8), not official"
+    if account.state == "approved":
+        return "approved by the head, awaiting creation (3.5)"
+    issuance = ctx.settings.issuance_date
+    assessed = ctx.session.execute(
+        select(col(Assessment.id)).where(
+            col(Assessment.account_id) == account.id,
+            col(Assessment.state) == "open",
+            col(Assessment.reason) == "initial",
+        )
+    ).first()
+    if issuance is not None and account.created_on is not None and account.created_on < issuance:
+        if assessed is not None:
+            return "existing, under assessment (3.3)"
+        return "existing at issuance, continuation decided (3.3)"
+    return "approved by the head (2.1, 3.2)"
 
 
 def list_accounts(
@@ -559,6 +806,7 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
             "registered": False,
             "official": False,
             "state": None,
+            "status": "not a registered institutional account",
             "entity": None,
             "id": None,
         }
@@ -571,6 +819,7 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
             "registered": True,
             "official": account.state in OFFICIAL_STATES,
             "state": account.state,
+            "status": status_of(ctx, account),
             "entity": account.entity_code,
             "id": account.id,
         }
@@ -589,21 +838,14 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
     account = get_account(ctx, ref)
     assert account.id is not None
     entity = get_entity(ctx, account.entity_code)
-    person = ctx.session.get(Staff, by)
-    holds = (
-        person is not None
-        and person.status == "active"
-        and by
-        in {
-            a.staff_index
-            for a in ctx.session.execute(
-                select(Authorization).where(
-                    col(Authorization.account_id) == account.id,
-                    col(Authorization.revoked_at).is_(None),
-                )
-            ).scalars()
-        }
-    )
+    holds = may(
+        ctx.session,
+        actor=by,
+        action="report-change",
+        entity_code=entity.code,
+        at=ctx.now,
+        account_id=account.id,
+    ).allowed
     if not holds:
         require(
             ctx,
@@ -617,6 +859,9 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
     if changed_on > today:
         raise Refused("--changed-on", f"{changed_on} lies after the effective date {today}")
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
+    late = (today - changed_on).days > CHANGE_DAYS  # reported after 3.6's ten days had run
+    if late:
+        text = f"LATE (3.6, changed {changed_on.isoformat()}): {text}"[:500]
     digest = hashlib.sha256(f"{changed_on}:{text}".encode()).hexdigest()[:12]
     ob = obligations.open_obligation(
         ctx,
@@ -634,7 +879,12 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
         actor=by,
         action="account.report-change",
         subject=f"account:{account.id}",
-        after={"what": text, "changed_on": changed_on.isoformat(), "obligation": ob.id},
+        after={
+            "what": text,
+            "changed_on": changed_on.isoformat(),
+            "obligation": ob.id,
+            "late": late,
+        },
     )
     return ob
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, inspect
+from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import ARRAY
@@ -85,8 +85,10 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """`smgov db upgrade`: bring the schema to the newest migration (idempotent)."""
+def upgrade(engine: Engine) -> int:
+    """`smgov db upgrade`: bring the schema to the newest migration (idempotent). Returns how
+    many authorizations granted by imports the upgrade turned into declarations (migration
+    0010, 3.7)."""
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -96,14 +98,29 @@ def upgrade(engine: Engine) -> None:
             conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # the raw sqlite3 connection
         try:
             with conn.begin():
+                before = _imported_grants(conn)
                 cfg = alembic_config(engine)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                     raise CheckFailed("database: a foreign key does not hold after migrating")
+                return before - _imported_grants(conn)
         finally:
             if sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # idem
+
+
+def _imported_grants(conn: Any) -> int:
+    """Authorizations in force that an inventory import granted (none once migrated)."""
+    if "written_authorization" not in inspect(conn).get_table_names():
+        return 0
+    found = conn.execute(
+        text(
+            "SELECT count(*) FROM written_authorization WHERE reference LIKE "
+            "'3.4 inventory import, row %' AND revoked_at IS NULL"
+        )
+    ).scalar()
+    return int(found or 0)
 
 
 def is_current(engine: Engine) -> bool:

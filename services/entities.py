@@ -12,11 +12,9 @@ from models.clock import check_timezone, iso, start_of_local_day
 from models.errors import NotFound, Refused
 from models.languages import check_preferred_language
 from models.registry import MAX_NAME, check_code, check_email, check_entity_kind, check_text
-from models.tables import Authorization, Entity, EntityRole, Staff
-from services.authority import current_head, require
+from models.tables import Authorization, Entity, EntityRole, Obligation, Staff
+from services.authority import OPERATOR, current_head, head_in_office, require
 from services.context import Ctx
-
-OPERATOR = "operator"  # actor of set-up commands run by the registry team's operator (no --by)
 
 
 def find_entity(ctx: Ctx, code: str) -> Entity | None:
@@ -77,8 +75,20 @@ def add_staff(
     entity: str,
     language: str = "en",
     registry_officer: bool = False,
+    by: str = OPERATOR,
 ) -> Staff:
-    """Add a staff member with contact details (3.4(d))."""
+    """Add a staff member with contact details (3.4(d)). Naming a registry officer (1.1(b)) is
+    the operator's act only while the registry has none; afterwards a registry officer names
+    them with --by (never themselves), and the act is audited."""
+    if registry_officer:
+        require(
+            ctx,
+            actor=by,
+            action="name.registry-officer",
+            entity_code=None,
+            subject=f"staff:{index}",
+            target=index.strip(),
+        )
     staff = Staff(
         index_number=check_code("index", index),
         name=check_text("--name", name, limit=MAX_NAME),
@@ -95,7 +105,7 @@ def add_staff(
     ctx.session.add(staff)
     ctx.session.flush()
     ctx.audit(
-        actor=OPERATOR,
+        actor=by if registry_officer else OPERATOR,
         action="staff.add",
         subject=f"staff:{staff.index_number}",
         after=staff_view(ctx, staff),
@@ -122,30 +132,76 @@ def _require_active(staff: Staff, field: str) -> None:
         )
 
 
-def set_head(ctx: Ctx, *, code: str, staff_index: str) -> EntityRole:
-    """Name the head of entity (1.1(c)); the previous head's role ends now."""
+def set_head(ctx: Ctx, *, code: str, staff_index: str, by: str = OPERATOR) -> EntityRole:
+    """Name the head of entity (1.1(c)); the previous head's role ends now and their open duties
+    (and those the registry team held while the post was vacant) pass to the new head.
+
+    The operator names heads only while the registry has no registry officer; afterwards a
+    registry officer does, with --by, never naming themselves (models.policy)."""
     entity = get_entity(ctx, code, field="code")
     staff = get_staff(ctx, staff_index)
+    require(
+        ctx,
+        actor=by,
+        action="set-head",
+        entity_code=entity.code,
+        subject=f"entity:{entity.code}",
+        target=staff.index_number,
+    )
     _require_active(staff, "--staff")
-    before = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    before = head_in_office(session=ctx.session, entity_code=entity.code, at=ctx.now)
     _end_roles(ctx, entity.code, "head")
     role = EntityRole(
         entity_code=entity.code,
         staff_index=staff.index_number,
         role="head",
         starts_at=ctx.now,
-        granted_by=OPERATOR,
+        granted_by=by,
     )
     ctx.session.add(role)
     ctx.session.flush()
+    moved = move_duties(
+        ctx,
+        entity.code,
+        from_=[x for x in (before, "registry") if x and x != staff.index_number],
+        to=current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+        or staff.index_number,
+        actor=by,
+    )
     ctx.audit(
-        actor=OPERATOR,
+        actor=by,
         action="entity.set-head",
         subject=f"entity:{entity.code}",
         before={"head": before},
-        after={"head": staff.index_number},
+        after={"head": staff.index_number, "duties_moved": moved},
     )
     return role
+
+
+def move_duties(ctx: Ctx, entity_code: str, *, from_: list[str], to: str, actor: str) -> int:
+    """Hand every open duty of the entity assigned to one of `from_` to `to` (set-based); the
+    sweep reminds the new assignee at its next run. Returns how many moved."""
+    if not from_:
+        return 0
+    moved = ctx.session.execute(
+        update(Obligation)
+        .where(
+            col(Obligation.entity_code) == entity_code,
+            col(Obligation.state) == "open",
+            col(Obligation.assignee).in_(from_),
+        )
+        .values(assignee=to, next_stage_at=ctx.now)
+    )
+    count = int(getattr(moved, "rowcount", 0) or 0)
+    if count:
+        ctx.audit(
+            actor=actor,
+            action="obligation.reassign",
+            subject=f"entity:{entity_code}",
+            before={"assignees": from_},
+            after={"assignee": to, "duties": count},
+        )
+    return count
 
 
 def appoint(
@@ -158,21 +214,29 @@ def appoint(
     starts_on: dt.date | None = None,
     ends_on: dt.date | None = None,
 ) -> EntityRole:
-    """Appoint an officer-in-charge for a period, or a data-entry delegate (3.1)."""
+    """Appoint an officer-in-charge for a bounded period, or name a data-entry delegate (3.1).
+
+    Who may (models.policy): an officer-in-charge is appointed by the head, or by a registry
+    officer only while the head's post is vacant; a delegate is named by the head (or the
+    officer-in-charge). Nobody appoints or extends themselves."""
+    if role not in ("officer-in-charge", "delegate"):
+        raise Refused("role", "must be officer-in-charge or delegate", "3.1")
     entity = get_entity(ctx, code, field="code")
-    require(
-        ctx,
-        actor=by,
-        action="entity.manage",
-        entity_code=entity.code,
-        subject=f"entity:{entity.code}",
-    )
     staff = get_staff(ctx, staff_index)
-    _require_active(staff, "--staff")
     starts = start_of_local_day(starts_on, entity.timezone) if starts_on else ctx.now
     ends = start_of_local_day(ends_on + dt.timedelta(days=1), entity.timezone) if ends_on else None
     if ends is not None and ends <= starts:
         raise Refused("--to", "must not be before --from")
+    require(
+        ctx,
+        actor=by,
+        action=f"appoint.{role}",
+        entity_code=entity.code,
+        subject=f"entity:{entity.code}",
+        target=staff.index_number,
+        period=(starts, ends),
+    )
+    _require_active(staff, "--staff")
     appointment = EntityRole(
         entity_code=entity.code,
         staff_index=staff.index_number,
@@ -183,11 +247,18 @@ def appoint(
     )
     ctx.session.add(appointment)
     ctx.session.flush()
+    moved = 0
+    if role == "officer-in-charge" and starts <= ctx.now:
+        vacant = head_in_office(session=ctx.session, entity_code=entity.code, at=ctx.now) is None
+        if vacant:  # the registry team held the head's duties: the officer-in-charge takes them
+            moved = move_duties(
+                ctx, entity.code, from_=["registry"], to=staff.index_number, actor=by
+            )
     ctx.audit(
         actor=by,
         action=f"entity.{role}",
         subject=f"entity:{entity.code}",
-        after={"staff": staff.index_number, "from": iso(starts), "to": iso(ends)},
+        after={"staff": staff.index_number, "from": iso(starts), "to": iso(ends), "moved": moved},
     )
     return appointment
 

@@ -23,12 +23,19 @@ from models.clock import due_after, local_date, parse_date
 from models.errors import NotAuthorized, Refused
 from models.languages import check_content_languages, join_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
-from models.registry import MAX_AUDIENCE, MAX_PURPOSE, check_text, refuse_personal
+from models.registry import (
+    DECISION_DAYS,
+    MAX_AUDIENCE,
+    MAX_PURPOSE,
+    check_speaks_for,
+    check_text,
+    issuance_of,
+)
 from models.tables import (
     Account,
     AccountChange,
     Assessment,
-    Authorization,
+    DeclaredPerson,
     Entity,
     Obligation,
     Staff,
@@ -144,7 +151,7 @@ class _Checker:
             raise Refused(exc.field, exc.rule) from exc
         languages = join_languages(check_content_languages([cell("languages")]))
         purpose = check_text("purpose", cell("purpose"), limit=MAX_PURPOSE, clause="3.4(e)")
-        refuse_personal(purpose)
+        check_speaks_for(cell("speaks_for") or "entity", field="speaks_for")  # 1.1(a)
         audience = check_text("audience", cell("audience"), limit=MAX_AUDIENCE, clause="3.4(e)")
         people = []
         for role in ("administrator", "alternate"):
@@ -205,7 +212,13 @@ def import_accounts(
     reject: Callable[[int, dict[str, Any], str], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Check every row, then (if all are good, or `partial`) write the good ones, set-based."""
+    """Check every row, then (if all are good, or `partial`) write the good ones, set-based.
+
+    An import grants nothing (3.7): the administrator and alternate it names are *declared*
+    (3.4(d) complete) and the head's duty to authorize them in writing opens. Accounts created on
+    or after the bulletin's issuance are *unapproved* and open the head's decision (2.1, 3.2);
+    those existing at issuance open their 3.3 assessment. No issuance date: refused (5.1)."""
+    issuance_of(ctx.settings.issuance_date)
     checker = _Checker(ctx, by=by, default_entity=entity)
     report = ImportReport()
     bad: dict[int, str] = {}
@@ -281,6 +294,11 @@ class _Writer:
     def write(self, rows: Iterable[_Row]) -> int:
         ctx, now = self.ctx, self.ctx.now
         rows = list(rows)
+        issuance = issuance_of(ctx.settings.issuance_date)
+
+        def created_of(r: _Row) -> dt.date:
+            return r.created_on or local_date(now, self.entities[r.entity].timezone)
+
         ctx.session.execute(
             insert(Account),
             [
@@ -293,8 +311,8 @@ class _Writer:
                     "languages": r.languages,
                     "purpose": r.purpose,
                     "audience": r.audience,
-                    "state": "active",
-                    "created_on": r.created_on or local_date(now, self.entities[r.entity].timezone),
+                    "state": "active" if created_of(r) < issuance else "unapproved",
+                    "created_on": created_of(r),
                     "registered_at": now,
                     "updated_at": now,
                 }
@@ -308,22 +326,57 @@ class _Writer:
                 )
             ).all()
         )
-        grants, changes, duties, assessments = [], [], [], []
+        declared, changes, duties, assessments = [], [], [], []
         incomplete = 0
-        issuance = ctx.settings.issuance_date
         for r in rows:
             account_id = ids[r.url]
+            entity = self.entities[r.entity]
+            tz = entity.timezone
             self.digest.update(f"{account_id}:{r.url}\n".encode())
+            if r.administrator or r.alternate:
+                duties.append(
+                    obligations.obligation_values(
+                        key=f"authorize-declared:{account_id}",
+                        clause="3.7",
+                        kind="authorize-declared",
+                        subject=f"account:{account_id}",
+                        entity_code=entity.code,
+                        tz=tz,
+                        assignee=self.heads[entity.code],
+                        due_at=due_after(local_date(now, tz), DECISION_DAYS, tz),
+                        now=now,
+                        policy=self.policy,
+                        detail="declared by an import; authorize in writing: smgov authorize "
+                        f"{account_id} --declared --by HEAD --reference REF",
+                    )
+                )
+            if created_of(r) >= issuance:
+                duties.append(
+                    obligations.obligation_values(
+                        key=f"approve-account:{account_id}",
+                        clause="2.1",
+                        kind="decide-unapproved",
+                        subject=f"account:{account_id}",
+                        entity_code=entity.code,
+                        tz=tz,
+                        assignee=self.heads[entity.code],
+                        due_at=due_after(local_date(now, tz), DECISION_DAYS, tz),
+                        now=now,
+                        policy=self.policy,
+                        detail="entered without an approved request: not official until the "
+                        "head approves a request for it (2.1, 3.2) or withdraws it (3.8)",
+                    )
+                )
             for role, index in (("administrator", r.administrator), ("alternate", r.alternate)):
                 if index:
-                    grants.append(
+                    declared.append(
                         {
                             "account_id": account_id,
                             "staff_index": index,
                             "role": role,
-                            "granted_by": self.by,
-                            "granted_at": now,
-                            "reference": f"3.4 inventory import, row {r.number}",
+                            "declared_by": self.by,
+                            "declared_at": now,
+                            "source": f"3.4 inventory import, row {r.number}",
                         }
                     )
                     changes.append(
@@ -338,14 +391,13 @@ class _Writer:
                             "effective_at": now,
                         }
                     )
-            entity = self.entities[r.entity]
-            created = r.created_on or local_date(now, entity.timezone)
-            existing = issuance is not None and created < issuance
+            created = created_of(r)
+            existing = created < issuance
             if not (r.administrator and r.alternate):
                 incomplete += 1
                 clause, kind, due = (
                     ("3.4", "inventory-entry", due_after(issuance, 60, entity.timezone))
-                    if existing and issuance is not None
+                    if existing
                     else ("3.5", "new-account-entry", due_after(created, 10, entity.timezone))
                 )
                 duties.append(
@@ -362,7 +414,7 @@ class _Writer:
                         policy=self.policy,
                     )
                 )
-            if existing and issuance is not None:
+            if existing:
                 due = due_after(issuance, 60, entity.timezone)
                 assessments.append(
                     {
@@ -389,7 +441,7 @@ class _Writer:
                     )
                 )
         for table, values in (
-            (Authorization, grants),
+            (DeclaredPerson, declared),
             (AccountChange, changes),
             (Obligation, duties),
             (Assessment, assessments),

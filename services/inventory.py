@@ -17,10 +17,11 @@ from sqlalchemy import func, insert, select
 from sqlmodel import col
 
 from models.clock import days_left, due_after, end_of_local_day, iso, local_date
+from models.errors import Refused
 from models.tables import Account, Assessment, Campaign, Entity, Obligation
 from notifications.templates import Alert, render_alerts
 from services import obligations
-from services.accounts import missing
+from services.accounts import missing_for
 from services.authority import current_head, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -106,6 +107,18 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
         else list(ctx.session.execute(select(Entity).order_by(col(Entity.code))).scalars())
     )
     report = StartReport(opened=[], existing=[], assessments=0, obligations=set())
+    other = ctx.session.execute(
+        select(col(Campaign.anchor_on)).where(
+            col(Campaign.kind) == "inventory", col(Campaign.anchor_on) != issued_on
+        )
+    ).first()
+    if other is not None:
+        raise Refused(
+            "--issued-on",
+            f"the inventory runs from {other[0]}, the bulletin's one date of issuance, not "
+            f"{issued_on}",
+            "5.1",
+        )
     for target in targets:
         found = ctx.session.execute(
             select(Campaign).where(
@@ -217,9 +230,15 @@ def refresh(ctx: Ctx) -> int:
     met = 0
     for ob, entity in open_duties:
         attested = entity.attested_at is not None and entity.attested_at >= ob.created_at
-        if (accounts[entity.code] and not incomplete[entity.code]) or attested:
-            why = "head attested the entries" if attested else "every entry complete (3.4)"
-            obligations.close(ctx, ob, state="met", reason=why, actor=ACTOR)
+        if accounts[entity.code] and not incomplete[entity.code]:  # the state, never a word
+            obligations.close(
+                ctx, ob, state="met", reason="every entry complete (3.4)", actor=ACTOR
+            )
+            met += 1
+        elif not accounts[entity.code] and attested:  # nothing to enter, and the head says so
+            obligations.close(
+                ctx, ob, state="met", reason="head attested: no accounts (3.1(c))", actor=ACTOR
+            )
             met += 1
     return met
 
@@ -252,7 +271,10 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
             .order_by(col(Obligation.id).desc())
             .limit(1)
         ).scalar_one_or_none()
-        if duty is not None and duty.state == "met" and duty.closed_at is not None:
+        counts = _counts(ctx, campaign.entity_code)
+        if counts["incomplete"]:
+            outcome = "incomplete"  # "complete" only when every entry is (3.4)
+        elif duty is not None and duty.state == "met" and duty.closed_at is not None:
             outcome = "complete" if duty.closed_at <= campaign.due_at else "late"
         else:
             outcome = "incomplete"
@@ -262,7 +284,7 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
             "campaign": campaign.id,
             "entity": campaign.entity_code,
             "outcome": outcome,
-            **_counts(ctx, campaign.entity_code),
+            **counts,
         }
         results.append(row)
         ctx.audit(
@@ -301,8 +323,8 @@ def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
     )
     gaps: Counter[str] = Counter()
     incomplete = 0
-    for account in accounts:
-        lacking = missing(ctx, account)
+    live = [a for a in accounts if a.state not in ("withdrawn", "closed")]
+    for lacking in missing_for(ctx, live).values():  # set-based; a withdrawn entry is done
         incomplete += bool(lacking)
         gaps.update(lacking)
     return {
@@ -337,24 +359,28 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def attest(ctx: Ctx, *, code: str, by: str) -> Entity:
-    """3.1(c): the head confirms the entity's entries are current and correct."""
+    """3.1(c): the head confirms the entity's entries are current and correct. The confirmation
+    is recorded; it meets the attestation duty only when every entry of the entity is complete,
+    and it never meets a duty whose entry is incomplete."""
     entity = get_entity(ctx, code, field="CODE")
     require(
-        ctx, actor=by, action="authorize", entity_code=entity.code, subject=f"entity:{entity.code}"
+        ctx, actor=by, action="decide", entity_code=entity.code, subject=f"entity:{entity.code}"
     )
     before = iso(entity.attested_at)
     entity.attested_at = ctx.now
     ctx.session.add(entity)
     ctx.session.flush()
-    obligations.close_key(
-        ctx, f"attest:{entity.code}", state="met", reason=f"attested by {by}", actor=by
-    )
+    incomplete = _counts(ctx, entity.code)["incomplete"]
+    if not incomplete:
+        obligations.close_key(
+            ctx, f"attest:{entity.code}", state="met", reason=f"attested by {by}", actor=by
+        )
     ctx.audit(
         actor=by,
         action="entity.attest",
         subject=f"entity:{entity.code}",
         before={"attested_at": before},
-        after={"attested_at": iso(ctx.now)},
+        after={"attested_at": iso(ctx.now), "incomplete_entries": incomplete},
     )
     refresh(ctx)
     return entity

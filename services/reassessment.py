@@ -21,6 +21,7 @@ from sqlmodel import col
 
 from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
 from models.clock import add_months, due_after, iso, local_date
+from models.duties import met_by
 from models.errors import NotFound, Refused
 from models.registry import check_text
 from models.survey import survey
@@ -314,7 +315,7 @@ def decide(
     require(
         ctx,
         actor=by,
-        action="authorize",
+        action="decide",
         entity_code=account.entity_code,
         subject=f"account:{account.id}",
     )
@@ -405,6 +406,40 @@ def _withdraw(ctx: Ctx, account: Account, entity: Entity, *, by: str, why: str) 
     )
 
 
+def withdraw(ctx: Ctx, *, ref: str, reason: str, by: str) -> Account:
+    """3.8 at any time: the head withdraws approval of an account — the same effects as a
+    withdraw decision in an assessment (the same code: an open assessment is decided so, else
+    `_withdraw` directly)."""
+    account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="decide",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    if account.state in ("withdrawn", "closed"):
+        raise Refused("ACCOUNT", f"account {account.id} is already {account.state}", "3.8")
+    has_open = ctx.session.execute(
+        select(col(Assessment.id)).where(
+            col(Assessment.account_id) == account.id, col(Assessment.state) == "open"
+        )
+    ).first()
+    if has_open is not None:
+        decide(ctx, ref=str(account.id), decision="withdraw", reason=reason, by=by)
+        return account
+    why = check_text("--reason", reason, limit=4000, clause="3.8")
+    _withdraw(ctx, account, get_entity(ctx, account.entity_code), by=by, why=why)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="account.withdraw",
+        subject=f"account:{account.id}",
+        after={"reason": why, "state": account.state},
+    )
+    return account
+
+
 def closed(ctx: Ctx, *, ref: str, closed_on: dt.date, evidence: str, by: str) -> Account:
     """Record the closure (or archiving) on the platform, with evidence; nothing is deleted."""
     account = get_account(ctx, ref)
@@ -473,19 +508,27 @@ def get_assessment(ctx: Ctx, assessment_id: int) -> Assessment:
 
 
 def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
-    """A person answering for a duty (its assignee, or the head) records that it is met — e.g. a
-    condition of continuation."""
+    """The head (or officer-in-charge) confirms a duty with no state of its own is met — a
+    condition of continuation (3.2). Every other kind is met by the state smgov checks
+    (models.duties): refused, naming the command that meets it. Never the assignee alone."""
     ob = ctx.session.get(Obligation, obligation_id)
     if ob is None:
         raise NotFound("ID", f"no obligation {obligation_id}")
-    if by != ob.assignee:
-        require(
-            ctx,
-            actor=by,
-            action="authorize",
-            entity_code=ob.entity_code,
-            subject=f"obligation:{ob.id}",
+    how = met_by(ob.kind)
+    if how.state is not None:
+        raise Refused(
+            "ID",
+            f"obligation {ob.id} ({ob.kind}) is met by {how.state}, which smgov checks itself: "
+            f"{how.command}",
+            ob.clause,
         )
+    require(
+        ctx,
+        actor=by,
+        action="decide",
+        entity_code=ob.entity_code,
+        subject=f"obligation:{ob.id}",
+    )
     obligations.close(ctx, ob, state="met", reason=check_text("--note", note, limit=500), actor=by)
     return ob
 

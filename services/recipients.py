@@ -87,9 +87,10 @@ class Directory:
         return found
 
     def security(self) -> list[Recipient]:
+        """The Department of Safety and Security (4.1(d)); none when unset — never a stand-in."""
         if self._settings.security_email:
             return [Recipient("email", self._settings.security_email, None, "en")]
-        return self.registry()
+        return []
 
     def teams(self, entity_code: str) -> list[Recipient]:
         found = self._teams.get(entity_code)

@@ -24,6 +24,7 @@ from sqlalchemy.types import NullType
 from sqlmodel import col
 
 from models.clock import days_left, local_date
+from models.duties import met_by
 from models.hr import HANDOVER_CHECKLIST
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
@@ -57,7 +58,7 @@ class QueueReport:
 
 def _next_step(kind: str, subject: str, who: str) -> str:
     number = subject.partition(":")[2]
-    template = NEXT_STEP.get(kind, "smgov obligation list --entity ENTITY")
+    template = NEXT_STEP.get(kind) or met_by(kind).command.replace("{", "{{").replace("}", "}}")
     return template.format(n=number, who=who)
 
 

@@ -27,12 +27,24 @@ from models.tables import (
     Outbox,
     Staff,
 )
+from services.authority import require
 from services.context import Ctx
 
 LIVE = ("approved", "active", "under-reassessment")
 
 
-def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
+def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None) -> dict[str, Any]:
+    """The compliance report. Read on a person's behalf (`reader`, the web door), it goes through
+    the same authority as every act (models.policy action `read`): their own entity's, or any
+    entity's for a registry officer."""
+    if reader is not None:
+        require(
+            ctx,
+            actor=reader,
+            action="read",
+            entity_code=entity,
+            subject=f"entity:{entity}" if entity else "registry",
+        )
     s, now = ctx.session, ctx.now
     entities = list(s.execute(select(Entity).order_by(col(Entity.code))).scalars())
     if entity:
@@ -85,6 +97,18 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
         )
     ):
         orphans[code].append(account_id)
+    unacknowledged: dict[str, list[list[Any]]] = defaultdict(list)
+    for code, account_id, index in s.execute(
+        select(col(Account.entity_code), col(Account.id), col(Authorization.staff_index))
+        .join(Authorization, col(Authorization.account_id) == col(Account.id))
+        .where(
+            col(Account.entity_code).in_(codes),
+            col(Authorization.revoked_at).is_(None),
+            col(Authorization.acknowledged_at).is_(None),
+        )
+        .order_by(col(Account.id), col(Authorization.id))
+    ):
+        unacknowledged[code].append([account_id, index])  # authorized, 4.1 not acknowledged
     campaigns: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in s.execute(
         select(Campaign).where(col(Campaign.entity_code).in_(codes)).order_by(col(Campaign.id))
@@ -129,6 +153,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None) -> dict[str, Any]:
                 "open_by_clause": dict(sorted(open_by_clause[e.code].items())),
                 "overdue_by_clause": dict(sorted(overdue_by_clause[e.code].items())),
                 "orphaned": sorted(orphans[e.code]),
+                "unacknowledged": unacknowledged[e.code],
                 "attestation_stale": since.timestamp() < stale_limit,
                 "campaigns": campaigns[e.code],
                 "dead_letters": dead.get(e.code, 0),
@@ -163,6 +188,9 @@ def as_table(report: dict[str, Any]) -> str:
             f"{e['code']:<10} {e['accounts']:>8} {e['complete']:>8} {e['open']:>5} "
             f"{e['overdue']:>7} {len(e['orphaned']):>8}  {langs}"
         )
+        if e["unacknowledged"]:
+            who = ", ".join(f"{index} (account {acc})" for acc, index in e["unacknowledged"])
+            lines.append(f"{'':<10} authorized, 4.1 not yet acknowledged: {who}")
     lines.append("")
     lines.append(f"dead-lettered messages: {report['dead_letters']}")
     return "\n".join(lines) + "\n"

@@ -13,14 +13,14 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
 from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
-from models.registry import MAX_AUDIENCE, MAX_PURPOSE, check_text
+from models.registry import ACKNOWLEDGED, MAX_AUDIENCE, MAX_PURPOSE, check_text
 from models.requests import DECISIONS, RequestIn, transition
 from models.survey import Candidate, survey
 from models.tables import (
@@ -34,8 +34,8 @@ from models.tables import (
 )
 from notifications.templates import Alert, render_alerts
 from services import obligations
-from services.accounts import get_account, refresh_entry_obligation
-from services.authority import acting_person, current_head, roles_at
+from services.accounts import get_account, open_acknowledgements, refresh_entry_obligation
+from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 from services.entities import get_entity
 from services.links import browser_link
@@ -173,7 +173,7 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
     why = check_text("--reason", reason, limit=4000, clause="3.1(a)")
     request = get_request(ctx, request_id, lock=True)
     subject = f"request:{request.id}"
-    person = acting_person(ctx, by)
+    acting_person(ctx, by)
     if by == request.requested_by:
         raise NotAuthorized(
             "--by",
@@ -183,27 +183,26 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
             action="request.decide",
             subject=subject,
         )
-    held = roles_at(session=ctx.session, staff=person, entity_code=request.entity_code, at=ctx.now)
-    if not held & {"head", "officer-in-charge"}:
-        raise NotAuthorized(
-            "--by",
-            f"only the head of {request.entity_code} (or an "
-            "officer-in-charge acting as head) decides",
-            "3.1(a)",
-            actor=by,
-            action="request.decide",
-            subject=subject,
-        )
+    require(
+        ctx,
+        actor=by,
+        action="decide",
+        entity_code=request.entity_code,
+        subject=subject,
+        audit_as="request.decide",
+    )
     evidence = json.loads(request.evidence)
-    if decision == "approve" and by in (evidence.get("administrator"), evidence.get("alternate")):
-        raise NotAuthorized(
-            "--by",
-            "approving would authorize the decider themselves: nobody authorizes themselves",
-            "3.7",
-            actor=by,
-            action="request.decide",
-            subject=subject,
-        )
+    if decision == "approve":  # approval is the written authorization of both people (3.7)
+        for role in ("administrator", "alternate"):
+            require(
+                ctx,
+                actor=by,
+                action="authorize",
+                entity_code=request.entity_code,
+                subject=subject,
+                target=evidence.get(role),
+                audit_as="request.decide",
+            )
     _record(ctx, request, event=decision, by=by, reason=why)
     if decision != "return":
         request.decided_at, request.decided_by = ctx.now, by
@@ -395,7 +394,70 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         .order_by(col(RequestTransition.id).desc())
         .limit(1)
     ).scalar_one()
+    adopted = None
     if request.state == "approved" and request.account_id is None:
+        adopted = ctx.session.execute(
+            select(Account).where(
+                col(Account.entity_code) == request.entity_code,
+                col(Account.platform) == request.platform,
+                func.lower(col(Account.handle)) == request.handle.lower(),
+                col(Account.state) == "unapproved",
+            )
+        ).scalar_one_or_none()
+    if adopted is not None:
+        # 2.1, 3.2: the head's approval of a request makes the account entered without it
+        # official; its written authorizations are the request's.
+        assert adopted.id is not None
+        request.account_id = adopted.id
+        ctx.session.add(request)
+        adopted.state, adopted.updated_at = "approved", ctx.now
+        ctx.session.add(adopted)
+        grants = []
+        for role in ("administrator", "alternate"):
+            for held in ctx.session.execute(
+                select(Authorization).where(
+                    col(Authorization.account_id) == adopted.id,
+                    col(Authorization.role) == role,
+                    col(Authorization.revoked_at).is_(None),
+                )
+            ).scalars():
+                held.revoked_at, held.revoked_by = ctx.now, last.by
+                held.revoked_reason = f"superseded by REQ-{request.id}"
+                ctx.session.add(held)
+            grant = Authorization(
+                account_id=adopted.id,
+                staff_index=ev[role],
+                role=role,
+                granted_by=last.by,
+                granted_at=ctx.now,
+                reference=f"REQ-{request.id}",
+            )
+            ctx.session.add(grant)
+            grants.append(grant)
+        ctx.session.flush()
+        open_acknowledgements(ctx, grants, actor=last.by)
+        refresh_entry_obligation(ctx, adopted, actor=last.by)
+        obligations.close_key(
+            ctx,
+            f"approve-account:{adopted.id}",
+            state="met",
+            reason=f"request {request.id} approved (2.1)",
+            actor=last.by,
+        )
+        ctx.audit(
+            actor=last.by,
+            action="account.approve",
+            subject=f"account:{adopted.id}",
+            after={
+                "request": request.id,
+                "administrator": ev["administrator"],
+                "alternate": ev["alternate"],
+                "reference": f"REQ-{request.id}",
+                "entered_before": True,
+            },
+        )
+        activate_if_ready(ctx, adopted, actor=last.by)
+    elif request.state == "approved" and request.account_id is None:
         account = Account(
             entity_code=request.entity_code,
             platform=request.platform,
@@ -414,18 +476,20 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         assert account.id is not None
         request.account_id = account.id
         ctx.session.add(request)
-        for role in ("administrator", "alternate"):
-            ctx.session.add(
-                Authorization(
-                    account_id=account.id,
-                    staff_index=ev[role],
-                    role=role,
-                    granted_by=last.by,
-                    granted_at=ctx.now,
-                    reference=f"REQ-{request.id}",
-                )
+        grants = [
+            Authorization(
+                account_id=account.id,
+                staff_index=ev[role],
+                role=role,
+                granted_by=last.by,
+                granted_at=ctx.now,
+                reference=f"REQ-{request.id}",
             )
+            for role in ("administrator", "alternate")
+        ]
+        ctx.session.add_all(grants)
         ctx.session.flush()
+        open_acknowledgements(ctx, grants, actor=last.by)
         ctx.audit(
             actor=last.by,
             action="account.approve",
@@ -490,8 +554,18 @@ def carry_on(ctx: Ctx, request_id: int) -> set[int]:
 
 
 def acknowledge(ctx: Ctx, *, ref: str, by: str) -> int:
-    """The authorized staff member accepts the duties of 2.2 and 4.1."""
+    """The authorized staff member accepts the duties of 2.2 and 4.1(a)-(e), for every written
+    authorization they hold on the account; this meets each grant's acknowledgement duty."""
     account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action="acknowledge",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+        account_id=account.id,
+        target=by,
+    )
     grants = (
         ctx.session.execute(
             select(Authorization).where(
@@ -516,12 +590,19 @@ def acknowledge(ctx: Ctx, *, ref: str, by: str) -> int:
         if grant.acknowledged_at is None:
             grant.acknowledged_at = ctx.now
             ctx.session.add(grant)
+        obligations.close_key(
+            ctx,
+            f"acknowledge:{grant.id}",
+            state="met",
+            reason="acknowledged " + ", ".join(ACKNOWLEDGED),
+            actor=by,
+        )
     ctx.session.flush()
     ctx.audit(
         actor=by,
         action="account.acknowledge",
         subject=f"account:{account.id}",
-        after={"duties": ["2.2", "4.1"], "roles": [g.role for g in grants]},
+        after={"duties": list(ACKNOWLEDGED), "roles": [g.role for g in grants]},
     )
     activate_if_ready(ctx, account, actor=by)
     return len(grants)
@@ -544,16 +625,22 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
             )
         ).scalars()
     }
-    person = acting_person(ctx, by)
-    if by not in holders and not roles_at(
-        session=ctx.session, staff=person, entity_code=account.entity_code, at=ctx.now
-    ):
-        raise NotAuthorized(
-            "--by",
-            f"staff member {by} is not authorized for account {account.id}",
-            "3.7",
+    if (
+        by not in holders
+        or not may(
+            ctx.session,
             actor=by,
             action="account.created",
+            entity_code=account.entity_code,
+            at=ctx.now,
+            account_id=account.id,
+        ).allowed
+    ):
+        require(
+            ctx,
+            actor=by,
+            action="registry.write",
+            entity_code=account.entity_code,
             subject=f"account:{account.id}",
         )
     entity = get_entity(ctx, account.entity_code)

@@ -20,17 +20,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlmodel import col
 
 from models.clock import due_after, start_of_local_day
 from models.hr import HANDOVER_CHECKLIST, EventIn
-from models.tables import Account, Authorization, Entity, HREvent, Staff
+from models.tables import Account, Authorization, Entity, EntityRole, HREvent, Staff
 from notifications.templates import Alert, render_alerts
 from services import obligations
 from services.accounts import refresh_entry_obligations
+from services.authority import current_head
 from services.context import Ctx
 from services.db import among, update_rows
+from services.entities import move_duties
 from services.recipients import Directory, Recipient, write_digests
 
 HR_ACTOR = "hr"
@@ -77,6 +79,7 @@ class ApplyReport:
     orphaned: list[int] = field(default_factory=list)
     obligations: set[int] = field(default_factory=set)
     alerts: int = 0
+    vacated: list[str] = field(default_factory=list)
 
 
 def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
@@ -293,7 +296,70 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Authorization):
             session.expire(obj)  # read afresh when next touched
+    obligations.withdraw_keys(
+        ctx,
+        [f"acknowledge:{row['id']}" for row in revocations],
+        reason="authorization withdrawn (4.2)",
+        actor=HR_ACTOR,
+    )
+    report.vacated = _vacate_posts(ctx, [e for e in events if e.type != "return"])
     return report
+
+
+def _vacate_posts(ctx: Ctx, events: list[HREvent]) -> list[str]:
+    """A head's (or officer-in-charge's, or delegate's) separation or reassignment ends their
+    role for the entity at the event's effective time (3.1). Where a head leaves, the post is
+    vacant: the registry team is alerted at once and the head's open duties go to the
+    officer-in-charge in office, else to the registry team, until a head is named (set-based:
+    one query finds the roles the people hold; only the few posts found are handled)."""
+    session = ctx.session
+    if not events:
+        return []
+    by_person = {e.staff_index: e for e in events}
+    roles = list(
+        session.execute(
+            select(EntityRole).where(
+                among(session, col(EntityRole.staff_index), by_person),
+                or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
+            )
+        ).scalars()
+    )
+    vacated: list[str] = []
+    alerts: dict[Recipient, list[Alert]] = defaultdict(list)
+    directory = Directory(ctx, entities={r.entity_code for r in roles})
+    for role in roles:
+        event = by_person[role.staff_index]
+        role.ends_at = max(event.effective_at, role.starts_at)
+        session.add(role)
+        session.flush()
+        if role.role not in ("head", "officer-in-charge"):
+            continue
+        code = role.entity_code
+        successor = current_head(session=session, entity_code=code, at=ctx.now) or "registry"
+        moved = move_duties(ctx, code, from_=[role.staff_index], to=successor, actor=HR_ACTOR)
+        if role.role == "head":
+            vacated.append(code)
+            alarm = Alert(
+                title=f"VACANT: the post of head of {code} is vacant",
+                lines=(
+                    f"HR event {event.event_id}: {event.type} of {role.staff_index}, effective "
+                    f"{event.effective_on.isoformat()}.",
+                    f"{moved} open duties of the head now lie with "
+                    + (
+                        f"officer-in-charge {successor}"
+                        if successor != "registry"
+                        else "the registry team"
+                    )
+                    + " until a head is named: smgov entity set-head "
+                    f"{code} --staff INDEX --by REGISTRY-OFFICER",
+                ),
+                urgent=True,
+            )
+            for rcpt in directory.registry():
+                alerts[rcpt].append(alarm)
+    if alerts:
+        write_digests(ctx, alerts, render_alerts)
+    return vacated
 
 
 def follow_up(ctx: Ctx) -> ApplyReport:

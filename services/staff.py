@@ -39,11 +39,12 @@ from models.registry import (
 )
 from models.tables import Entity, EntityAlias, Staff
 from services import entities as entity_service
+from services.authority import OPERATOR
 from services.context import Ctx
 from services.separation import record, revoke_due
 
 DIRECTORY = "directory"  # actor of changes made by the identity provider (SCIM)
-OPERATOR = entity_service.OPERATOR
+
 STAFF_COLUMNS = ("index", "name", "email", "entity", "language")
 ENTITY_COLUMNS = ("code", "name", "kind", "timezone")
 BATCH = 1000

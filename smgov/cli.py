@@ -179,8 +179,14 @@ def db_upgrade() -> None:
     from services.db import upgrade
 
     settings = _settings()
-    upgrade(_engine(settings, require_schema=False))
+    engine = _engine(settings, require_schema=False)
+    declared = upgrade(engine)
     typer.echo("database is at the newest schema")
+    if declared:
+        typer.echo(
+            f"{declared} authorizations granted by imports are now declared (3.7): the head "
+            "confirms them with smgov authorize --entity CODE --declared --by HEAD --reference REF"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,12 +257,22 @@ def entity_alias(
 
 @entity_app.command("set-head")
 def entity_set_head(
-    code: str, staff: Annotated[str, typer.Option("--staff")], as_of: AsOfOpt = None
+    code: str,
+    staff: Annotated[str, typer.Option("--staff")],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="the registry officer acting (required once there are any)"),
+    ] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """Name the head of entity."""
+    """Name the head of entity; the outgoing head's open duties pass to the new head."""
     from services import entities
+    from services.authority import OPERATOR
 
-    _run(lambda c: entities.set_head(c, code=code, staff_index=staff), as_of=as_of)
+    _run(
+        lambda c: entities.set_head(c, code=code, staff_index=staff, by=by or OPERATOR),
+        as_of=as_of,
+    )
     typer.echo(f"{staff} is head of {code}")
 
 
@@ -340,10 +356,15 @@ def staff_add(
     entity: Annotated[str, typer.Option("--entity")],
     language: Annotated[str, typer.Option("--language", help="ar, zh, en, fr, ru or es")] = "en",
     registry_officer: Annotated[bool, typer.Option("--registry-officer")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="the registry officer naming a registry officer"),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Add a staff member."""
     from services import entities
+    from services.authority import OPERATOR
 
     _run(
         lambda c: entities.add_staff(
@@ -354,6 +375,7 @@ def staff_add(
             entity=entity,
             language=language,
             registry_officer=registry_officer,
+            by=by or OPERATOR,
         ),
         as_of=as_of,
     )
@@ -490,10 +512,18 @@ def account_register(
     by: ByOpt,
     platform_name: Annotated[str | None, typer.Option("--platform-name")] = None,
     created_on: Annotated[str | None, typer.Option("--created-on")] = None,
+    speaks_for: Annotated[
+        str,
+        typer.Option(
+            "--speaks-for",
+            help="whom the account speaks for: entity (1.1(a)); person or staff-body are refused",
+        ),
+    ] = "entity",
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Enter an institutional account in the central database (3.4, 3.5)."""
+    """Enter an institutional account in the central database (3.4, 3.5). Entering it declares
+    that it speaks for the entity (1.1(a)); the head's decision covers that declaration."""
     from services import accounts
 
     created = _date(created_on, "--created-on")
@@ -512,6 +542,7 @@ def account_register(
                 by=by,
                 created_on=created,
                 platform_name=platform_name,
+                speaks_for=speaks_for,
             ),
         ),
         as_of=as_of,
@@ -591,9 +622,10 @@ def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) ->
         output.emit_json(result)
         return
     if result["registered"]:
-        official = "official" if result["official"] else f"NOT official ({result['state']})"
+        official = "official" if result["official"] else "NOT official"
         typer.echo(
-            f"{result['url']}: registered account {result['id']} of {result['entity']}, {official}"
+            f"{result['url']}: registered account {result['id']} of {result['entity']}, "
+            f"{official} — {result['status']}"
         )
     else:
         typer.echo(f"{url}: not a registered institutional account")
@@ -604,16 +636,39 @@ def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) ->
 
 @app.command("authorize")
 def authorize(
-    account: str,
-    staff: Annotated[str, typer.Option("--staff")],
-    role: Annotated[str, typer.Option("--role", help="administrator, alternate or publisher")],
     by: ByOpt,
     reference: Annotated[str, typer.Option("--reference", help="the written authorization")],
+    account: Annotated[str | None, typer.Argument()] = None,
+    staff: Annotated[str | None, typer.Option("--staff")] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="administrator, alternate or publisher")
+    ] = None,
+    declared: Annotated[
+        bool, typer.Option("--declared", help="confirm every person an import declared")
+    ] = False,
+    entity: Annotated[str | None, typer.Option("--entity", help="with --declared")] = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Record the head of entity's written authorization of a staff member (3.7)."""
+    """Record the head of entity's written authorization of a staff member (3.7), or with
+    --declared confirm in one written act every person an import declared for ACCOUNT (or for
+    every account of --entity)."""
     from services import accounts
 
+    if declared:
+        if staff is not None or role is not None:
+            raise Refused("--declared", "confirms the declared people: no --staff or --role")
+        grants = _run(
+            lambda c: accounts.authorize_declared(
+                c, ref=account, entity=entity, by=by, reference=reference
+            ),
+            as_of=as_of,
+        )
+        for g in grants:
+            typer.echo(f"{g.staff_index} authorized as {g.role} of account {g.account_id}")
+        typer.echo(f"{len(grants)} declared people authorized in writing ({reference})")
+        return
+    if account is None or staff is None or role is None or entity is not None:
+        raise Refused("ACCOUNT", "give ACCOUNT --staff INDEX --role ROLE (or --declared)", "3.7")
     _run(
         lambda c: accounts.authorize(
             c, ref=account, staff=staff, role=role, by=by, reference=reference
@@ -898,6 +953,11 @@ def incident_report(
         f"incident {report.incident} recorded; {delivered.sent} messages sent, "
         f"{delivered.failed + delivered.dead} failed"
     )
+    if report.security_undelivered:
+        raise CheckFailed(
+            "SMGOV_SECURITY_EMAIL: not set, so the Department of Safety and Security was NOT "
+            f"told of incident {report.incident} (4.1(d)); set it and report again"
+        )
 
 
 @app.command("api")
@@ -945,9 +1005,9 @@ def campaign_start_inventory(
 
     settings = _settings()
     _engine(settings).dispose()
-    anchor = _date(issued_on, "--issued-on") or settings.issuance_date
-    if anchor is None:
-        raise Refused("--issued-on", "give the date of issuance or set SMGOV_ISSUANCE_DATE", "5.1")
+    from models.registry import issuance_of
+
+    anchor = issuance_of(settings.issuance_date, _date(issued_on, "--issued-on"))
     if entity:
         from services.entities import get_entity
 
@@ -1413,6 +1473,24 @@ def account_closed(
         lambda c: closed(c, ref=account, closed_on=when, evidence=evidence, by=by), as_of=as_of
     )
     typer.echo(f"account {acc.id} closed on {when}")
+
+
+@account_app.command("withdraw")
+def account_withdraw(
+    account: str,
+    reason: Annotated[str, typer.Option("--reason")],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """The head withdraws approval of an account at any time (3.8): every authorization revoked,
+    the account withdrawn, its closure due."""
+    from services.reassessment import withdraw
+
+    done = _run(lambda c: withdraw(c, ref=account, reason=reason, by=by), as_of=as_of)
+    typer.echo(
+        f"approval of account {done.id} withdrawn (3.8): close it on the platform, then "
+        f"smgov account closed {done.id} --closed-on DATE --evidence TEXT --by INDEX"
+    )
 
 
 @obligation_app.command("meet")

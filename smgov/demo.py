@@ -297,6 +297,8 @@ def _story(story: Story) -> None:
                 entities.set_head(ctx, code=entity, staff_index=index)
         for view in entities.list_entities(ctx):
             say(f"   {view['code']:7} {view['kind']:28} {view['timezone']:18} head {view['head']}")
+        entities.appoint(ctx, code="OHCHR", staff_index="200003", role="delegate", by="200001")
+        say("   OHCHR's head names Claire Dubois (200003) data-entry delegate (3.1(c))")
 
     story.chapter("2026-01-16", "the 60-day inventory opens (3.4)")
     summary = inventory(issued_on=ISSUANCE.isoformat(), as_of="2026-01-16T12:00:00Z")
@@ -308,14 +310,27 @@ def _story(story: Story) -> None:
     story.messages()
 
     story.chapter("2026-01-20", "entities import their existing accounts")
-    for code, by in (("DGC", "100001"), ("OHCHR", "200001"), ("UNMISS", "400001")):
+    for code, by in (("DGC", "100001"), ("OHCHR", "200003"), ("UNMISS", "400001")):
         with story.at("2026-01-20") as ctx:
             report = importer.import_accounts(ctx, read=_rows(code), by=by, entity=code)
+        who = "its delegate 200003" if by == "200003" else f"its head {by}"
         say(
-            f"   {code:7} {report.imported} accounts imported, {report.incomplete} incomplete "
-            "(no alternate: 3.4(d))"
+            f"   {code:7} {report.imported} accounts imported by {who}, {report.incomplete} "
+            "incomplete (no alternate: 3.4(d)); the people named are declared, not authorized"
         )
     say("   ESCAP has not imported yet")
+    with story.at("2026-01-22") as ctx:
+        for code, head, ref in (
+            ("DGC", "100001", "DGC/SM/2026/01"),
+            ("OHCHR", "200001", "OHCHR/SM/2026/02"),
+            ("UNMISS", "400001", "UNMISS/PIO/2026/03"),
+        ):
+            grants = accounts.authorize_declared(ctx, ref=None, entity=code, by=head, reference=ref)
+            say(
+                f"   2026-01-22: {code}'s head authorizes the {len(grants)} declared people in "
+                f"writing (smgov authorize --entity {code} --declared, {ref}): 3.7; each owes "
+                "a 4.1 acknowledgement"
+            )
 
     story.chapter("2026-03-09", "a week before the deadline: reminders")
     story.sweep("2026-03-09")
@@ -334,7 +349,13 @@ def _story(story: Story) -> None:
     )
     with story.at("2026-03-17") as ctx:
         report = importer.import_accounts(ctx, read=_rows("ESCAP"), by="300001", entity="ESCAP")
-    say(f"   2026-03-17: ESCAP imports {report.imported} account, a day after its deadline")
+        accounts.authorize_declared(
+            ctx, ref=None, entity="ESCAP", by="300001", reference="ESCAP/CIS/2026/04"
+        )
+    say(
+        f"   2026-03-17: ESCAP imports {report.imported} account, a day after its deadline, "
+        "and its head authorizes the declared people"
+    )
 
     story.chapter("2026-03-18", "the deadline passes (16 March, entities' local time)")
     story.sweep("2026-03-18")
@@ -365,6 +386,7 @@ def _story(story: Story) -> None:
             "risk": {"rating": "medium", "risks": "Impersonation", "mitigations": "Verification"},
             "editorial": "The chief of communications clears every post",
             "languages_considered": "Arabic first; French and Spanish next",
+            "speaks_for": "entity",
         }
     )
     with story.at("2026-04-01") as ctx:
@@ -471,6 +493,21 @@ def _story(story: Story) -> None:
     say(
         f"   2026-05-20: closed with evidence; verify says official={verdict['official']}, "
         f"state={verdict['state']}"
+    )
+
+    story.chapter("2026-05-25", "approval withdrawn at any time, outside any campaign (3.8)")
+    with story.at("2026-05-25") as ctx:
+        withdrawn = reassess.withdraw(
+            ctx,
+            ref="x.com/UNHumanRightsAR",
+            reason="Superseded by the treaty bodies' Arabic account; no longer required",
+            by="200001",
+        )
+        verdict = accounts.verify_url(ctx, "x.com/UNHumanRightsAR")
+    say(
+        f"   OHCHR's head withdraws account {withdrawn.id} (smgov account withdraw): "
+        f"authorizations revoked, closure due in 30 days; verify says "
+        f"official={verdict['official']}, state={verdict['state']}"
     )
 
     story.chapter(

@@ -503,7 +503,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         staff = signed_in(request)
         code = entity or call(lambda c: get_staff(c, staff)).entity_code
         reader(request, f"entity:{code}")
-        report = call(lambda c: reports.compliance(c, entity=code), as_of)
+        report = call(lambda c: reports.compliance(c, entity=code, reader=staff), as_of)
         return page(request, "dashboard.html", report=report, chart=_chart)
 
     # ---- public: is this an official UN account? -------------------------------------------

@@ -85,3 +85,24 @@ def complete(
     accounts.authorize(
         ctx, ref=str(account_id), staff=alternate, role="alternate", by=head, reference="AUTH/2"
     )
+
+
+AUTHORITY_DUTIES = ("decide-unapproved", "acknowledge", "authorize-declared")
+
+
+def settle_authority(ctx: Any) -> int:
+    """Withdraw the head's decision, acknowledgement and authorize-declared duties (issue 17):
+    for tests about other mechanics (reminder stages, outages), whose counts predate them; those
+    duties have their own tests in tests/test_authority.py."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.tables import Obligation
+    from services import obligations
+
+    keys = ctx.session.execute(
+        select(col(Obligation.key)).where(
+            col(Obligation.state) == "open", col(Obligation.kind).in_(AUTHORITY_DUTIES)
+        )
+    ).scalars()
+    return obligations.withdraw_keys(ctx, list(keys), reason="not under test", actor="test")

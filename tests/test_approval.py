@@ -39,6 +39,7 @@ REQUEST: dict[str, Any] = {
     },
     "editorial": "The chief of communications clears every post",
     "languages_considered": "Arabic first; French and Spanish assessed next year",
+    "speaks_for": "entity",
 }
 
 
@@ -187,12 +188,11 @@ class TestEndToEnd:
         assert made.code == 0 and "4.2 credential custody" in made.out
         entry = [
             o
-            for o in smgov(
-                "obligation", "list", "--state", "open", "--as-of", "2026-02-05", "--json"
-            ).json()
-            if o["subject"] == "account:3"
+            for o in smgov("obligation", "list", "--as-of", "2026-02-05", "--json").json()
+            if o["subject"] == "account:3" and o["clause"] == "3.5"
         ]
-        assert entry[0]["clause"] == "3.5" and entry[0]["due_at"].startswith("2026-02-15")
+        # the entry is complete at creation: 3.5 is met (custody is its own duty, 4.2)
+        assert [(o["state"], o["due_at"][:10]) for o in entry] == [("met", "2026-02-15")]
         assert (
             smgov(
                 "custody",
@@ -371,8 +371,9 @@ class TestRegistrationDeadline:
     def test_created_but_not_completed(
         self, office: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path
     ) -> None:
-        """A creation reported but not completed within 10 days is reminded and escalated with
-        clause 3.5 named (issue 4, 4)."""
+        """A creation reported with its entry complete meets 3.5 at once (issue 17: 3.5 is the
+        entry; acknowledgement is its own 4.1 duty); the grantees who have not acknowledged
+        2.2 and 4.1 within 10 days are reminded and escalated with clause 4.1 named."""
         smgov(
             "request", "new", "--file", _file(tmp_path), "--by", "100004", "--as-of", "2026-02-02"
         )
@@ -407,9 +408,10 @@ class TestRegistrationDeadline:
         start = len(smtp.messages)
         for day in ("2026-02-08", "2026-02-15", "2026-02-16"):
             assert smgov("sweep", "--as-of", day).code == 0
-        mails = [m for m in smtp.messages[start:] if "[3.5]" in m.body]
+        assert not [m for m in smtp.messages[start:] if "[3.5]" in m.body]
+        mails = [m for m in smtp.messages[start:] if "[4.1]" in m.body]
         assert mails and any("OVERDUE" in m.subject for m in mails)
-        assert {m.rcpt_tos[0] for m in mails} == {"s100001@un.example"}
+        assert {"s100002@un.example", "s100003@un.example"} <= {m.rcpt_tos[0] for m in mails}
 
 
 class TestReferenceList:

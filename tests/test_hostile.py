@@ -368,6 +368,7 @@ class TestSixScripts:
                     "SMGOV_SMTP_HOST": "127.0.0.1",
                     "SMGOV_SMTP_PORT": str(smtp.port),
                     "SMGOV_SMTP_TLS": "none",
+                    "SMGOV_SECURITY_EMAIL": "dss@un.example",  # else refused loudly (4.1(d))
                 }
             )
             for n, (lang, words) in enumerate(SCRIPTS.items()):

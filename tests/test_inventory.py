@@ -204,7 +204,8 @@ class TestImport:
         assert again["imported"] == 0 and again["skipped"] == 47
         assert len(smgov("account", "list", "--json").json()) == 47
         shown = smgov("account", "show", "x.com/unhq0", "--json").json()
-        assert shown["complete"] is True and shown["administrator"] == "100002"
+        assert shown["complete"] is True and shown["administrator"] is None  # declared (3.7)
+        assert shown["declared"][0] == {"role": "administrator", "staff": "100002"}
 
     def test_template(self, world: dict[str, str], smgov: Smgov) -> None:
         """`account import --template` prints the documented header (cli.md)."""
@@ -245,6 +246,21 @@ class TestChangesAndAttestation:
             "100001",
             "--as-of",
             "2026-02-01",
+        )
+        # the import declared 100002 and 100003; the head authorizes them in writing (3.7)
+        assert (
+            smgov(
+                "authorize",
+                "1",
+                "--declared",
+                "--by",
+                "100001",
+                "--reference",
+                "W/1",
+                "--as-of",
+                "2026-02-01",
+            ).code
+            == 0
         )
         result = smgov(
             "account",

@@ -12,6 +12,7 @@ import pytest
 
 from models.assessment import stagger
 from services import accounts, entities
+from tests import org
 from tests.conftest import Result
 from tests.servers import SMTPServer
 
@@ -79,6 +80,11 @@ def registry(
             accounts.authorize(
                 ctx, ref=str(acc.id), staff="300003", role="alternate", by="300001", reference="R"
             )
+            # accounts the head approved (the request path is tested in test_approval.py);
+            # entered directly they would be unapproved (2.1, issue 17)
+            acc.state = "active"
+            ctx.session.add(acc)
+        org.settle_authority(ctx)
         gone = accounts.get_account(ctx, str(ids["gone"]))
         gone.state = "withdrawn"
         ctx.session.add(gone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -176,11 +177,15 @@ class TestRegisterAndComplete:
 
     @pytest.mark.clause("3.5")
     def test_new_account_gets_a_ten_day_obligation(self, org: Smgov) -> None:
-        """3.5: an incomplete new entry opens an obligation due 10 days after creation."""
+        """3.5: an incomplete new entry opens an obligation due 10 days after creation; entered
+        without an approved request, it also opens the head's decision (2.1, issue 17)."""
         obligations = org("obligation", "list", "--json").json()
-        assert [
+        assert sorted(
             (o["clause"], o["kind"], o["subject"], o["assignee"], o["state"]) for o in obligations
-        ] == [("3.5", "new-account-entry", "account:1", "100001", "open")]
+        ) == [
+            ("2.1", "decide-unapproved", "account:1", "100001", "open"),
+            ("3.5", "new-account-entry", "account:1", "100001", "open"),
+        ]
 
     @pytest.mark.clause("3.5")
     def test_completing_meets_the_obligation(self, org: Smgov) -> None:
@@ -209,8 +214,14 @@ class TestRegisterAndComplete:
             "--reference",
             "R2",
         )
-        assert org("obligation", "list", "--state", "open", "--json").json() == []
-        assert [o["state"] for o in org("obligation", "list", "--json").json()] == ["met"]
+        duties = org("obligation", "list", "--json").json()
+        assert [o["state"] for o in duties if o["clause"] == "3.5"] == ["met"]
+        # still open (issue 17): the head's decision (2.1) and each grantee's 4.1 duty
+        assert sorted(o["kind"] for o in duties if o["state"] == "open") == [
+            "acknowledge",
+            "acknowledge",
+            "decide-unapproved",
+        ]
 
     @pytest.mark.clause("3.4")
     @pytest.mark.clause("5.1")
@@ -484,6 +495,8 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
             "my personal account",
             "--audience",
             "a",
+            "--speaks-for",
+            "person",
             "--by",
             "100001",
         ],
@@ -800,9 +813,9 @@ class TestAuthority:
                 "--staff",
                 "100003",
                 "--from",
-                "2026-01-01",
+                dt.datetime.now(dt.UTC).date().isoformat(),
                 "--to",
-                "2099-12-31",
+                (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat(),
                 "--by",
                 "100001",
             ).code
@@ -836,6 +849,7 @@ class TestVerify:
             "registered": False,
             "official": False,
             "state": None,
+            "status": "not a registered institutional account",
             "entity": None,
             "id": None,
         }

@@ -121,6 +121,7 @@ def duties(uow: Callable[..., Any]) -> dict[str, int]:
         accounts.authorize(
             ctx, ref=str(second.id), staff="100003", role="alternate", by="100001", reference="R"
         )
+        org.settle_authority(ctx)
         return {"account": account_id, "entry": entry.id, "update": update.id}  # type: ignore[dict-item]
 
 
@@ -259,7 +260,12 @@ class TestStages:
         )
         start = len(smtp.messages)
         sweep(smgov, "2026-03-08")
-        assert {m.rcpt_tos[0] for m in smtp.messages[start:]} == {"admin.ohchr@un.example"}
+        # the head's entry duty met: no more to the head; each grant now owes its 4.1
+        # acknowledgement (issue 17), so the two grantees are reminded of that
+        assert {m.rcpt_tos[0] for m in smtp.messages[start:]} == {
+            "admin.ohchr@un.example",
+            "alt.ohchr@un.example",
+        }
 
     def test_obligation_list(
         self, wired: dict[str, str], duties: dict[str, int], smgov: Smgov

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class TestVerifyVariants:
                     audience="a",
                     by="100001",
                     platform_name="Example" if platform == "other" else None,
+                    created_on=dt.date(2025, 6, 1),  # existing at issuance: official (3.3)
                 )
                 assert acc.url == canonical
                 ids[canonical] = acc.id  # type: ignore[assignment]
@@ -83,6 +85,8 @@ class TestVerifyVariants:
                 "p",
                 "--audience",
                 "a",
+                "--created-on",
+                "2019-06-01",
                 "--by",
                 "300001",
             ],
@@ -97,6 +101,7 @@ class TestVerifyVariants:
             "registered": True,
             "official": True,
             "state": "active",
+            "status": "existing, under assessment (3.3)",
             "entity": "DGC",
             "id": 1,
         }

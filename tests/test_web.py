@@ -76,6 +76,7 @@ REQUEST = {
     },
     "editorial": "Cleared by the Chief of Communications before posting",
     "languages_considered": "Arabic chosen for the largest audience gap (2.3)",
+    "speaks_for": "entity",
 }
 
 
@@ -240,6 +241,7 @@ def _file_request(page: Any, door: Door) -> int:
     ):
         page.fill(f"#{name}", REQUEST[name])
     page.select_option("#risk-rating", "medium")
+    page.select_option("#speaks_for", "entity")
     page.fill("#risk-risks", REQUEST["risk"]["risks"])
     page.fill("#risk-mitigations", REQUEST["risk"]["mitigations"])
     page.click("button[value=preview]")
@@ -385,7 +387,7 @@ class TestRefusals:
         )
         assert answer.status == 403 and "another task" in answer.text()
 
-        for link, rule in ((own, "their own request"), (other, "only the head")):
+        for link, rule in ((own, "their own request"), (other, "needs head or officer-in-charge")):
             person = browser.new_context()
             page = person.new_page()
             _open_link(page, link)
@@ -452,8 +454,8 @@ class TestVerify:
     def test_public_verify_answers_every_variant(self, door: Door) -> None:
         """1.1(b): /verify?url=... answers without sign-in for the URL variants the CLI
         accepts (alias, case, prefix, query, no scheme), the same as `account verify`."""
-        with door.uow(system_now()) as ctx:
-            org.account(ctx, url="https://x.com/unhumanrights")
+        with door.uow(system_now()) as ctx:  # existing at issuance: official (3.3)
+            org.account(ctx, url="https://x.com/unhumanrights", created_on=dt.date(2025, 6, 1))
         for variant in (
             "https://x.com/unhumanrights",
             "https://twitter.com/UNHumanRights",
@@ -486,8 +488,8 @@ class TestLanguagesAndAccessibility:
         done in the page."""
         from axe_playwright_python.sync_playwright import Axe
 
-        with door.uow(system_now()) as ctx:
-            account_id = org.account(ctx)
+        with door.uow(system_now()) as ctx:  # existing at issuance: its 3.3 assessment
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
             org.complete(ctx, account_id)
         request_id = _seed_request(door, by="100004")
         axe = Axe()
@@ -582,6 +584,7 @@ class TestReminderLinks:
             org.seed(ctx)
         with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
             account_id = org.account(ctx, created_on=dt.date(2026, 3, 1))
+            org.settle_authority(ctx)  # the head's 2.1 decision would carry a second link
         door = settings.model_copy(update={"public_url": "https://smgov.un.example/"})
         late = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC)
         with unit_of_work(engine, door, late) as ctx:
