@@ -493,8 +493,11 @@ class TestWrittenAuthorizationOnlyFromTheHead:
 
 
 class TestAcknowledgementAtEveryGrant:
-    @pytest.mark.clause("4.1")
     @pytest.mark.clause("2.2")
+    @pytest.mark.clause("4.1(a)")
+    @pytest.mark.clause("4.1(b)")
+    @pytest.mark.clause("4.1(c)")
+    @pytest.mark.clause("4.1(e)")
     def test_every_grant_opens_the_grantees_duty(self, smgov: Callable[..., Any]) -> None:
         """A direct written authorization opens the grantee's duty to acknowledge 2.2 and
         4.1(a)-(e) (10 days); until met the person is flagged in `account show` and the
