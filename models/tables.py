@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -19,8 +19,8 @@ class Entity(SQLModel, table=True):
     """An entity of the Secretariat headed by a head of entity (1.1(c))."""
 
     __tablename__ = "entity"
-    # Entity codes are case-insensitive: `dgc` is `DGC`. Migration 0008 adds a unique index on
-    # upper(code); services look codes up through `services.entities.get_entity`.
+    # Codes are case-insensitive (`uq_entity_code_upper` below); services look them up through
+    # `services.entities.find_entity`.
     code: str = Field(primary_key=True, max_length=20)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=40)
@@ -28,6 +28,14 @@ class Entity(SQLModel, table=True):
     next_reassessment_on: dt.date | None = Field(default=None)
     attested_at: dt.datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     created_at: dt.datetime = Field(sa_column=_instant())
+
+
+# Entity codes are case-insensitive: `dgc` is `DGC` (unique whatever the case, migration 0008).
+Index(
+    "uq_entity_code_upper",
+    func.upper(Entity.__table__.c.code),  # type: ignore[attr-defined]  # SQLModel types it loosely
+    unique=True,
+)
 
 
 class EntityAlias(SQLModel, table=True):

@@ -519,7 +519,11 @@ def update_staff(
 ) -> Change:
     """`smgov staff update`: contact details at once; a new entity is a reassignment (4.2)."""
     code = entity_service.get_entity(ctx, entity).code if entity else None
-    _find(ctx, index, field="INDEX")
+    staff = _find(ctx, index, field="INDEX")
+    if code is not None and staff.entity_code is not None and staff.status != "active":
+        raise Refused(
+            "--entity", f"staff member {staff.index_number} is {staff.status}, not active", "4.2"
+        )
     return update(
         ctx,
         index,

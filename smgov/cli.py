@@ -965,7 +965,8 @@ def api(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
 ) -> None:
-    """Serve the HR intake webhook (POST /hr/events) and the web door (pages, /verify)."""
+    """Serve the HR intake webhook (POST /hr/events), SCIM 2.0 (/scim/v2, with SMGOV_SCIM_TOKEN)
+    and the web door (pages, /verify)."""
     import uvicorn
 
     from smgov.api import create_app
