@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from models.assessment import DECISIONS as ASSESSMENT_DECISIONS
@@ -151,6 +152,15 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         except Refused as exc:
             raise Stop(400, str(exc)) from exc
 
+    async def acall(use_case: Callable[[Ctx], T]) -> T:
+        """`call` from an async route: in a worker thread, never on the event loop (a batch or
+        a SQLite lock must not freeze the other requests)."""
+        return await run_in_threadpool(call, use_case)
+
+    async def session_of(request: Request) -> None:
+        """Look the browser's session up in a worker thread before an async route uses it."""
+        await run_in_threadpool(current, request)
+
     def language(request: Request) -> str:
         asked = request.query_params.get("lang")
         if asked in OFFICIAL_LANGUAGES:
@@ -211,7 +221,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     def reader(request: Request, subject: str) -> str:
         """The signed-in person, who must be allowed to read `subject` (else 404: ids are not
         probed). A link session reads the one task its link was sent for."""
-        staff = signed_in(request, subject if subject != "entity" else None)
+        staff = signed_in(request, subject)
         who = current(request)
         if who is None or who.scope != subject:
             call(lambda c: access.may_read(c, staff_index=staff, subject=subject))
@@ -249,6 +259,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:
+        await session_of(request)
         return page(request, "message.html", exc.status, message=exc.message, stop=exc)
 
     @app.exception_handler(RequestValidationError)
@@ -276,9 +287,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     async def open_link(request: Request, token: str) -> Response:
         """The button: the link's owner uses it (same-origin, CSRF-checked), once."""
         await form_of(request)
-        grant = call(lambda c: links.redeem(c, token))
-        person = call(lambda c: get_staff(c, grant.staff))
-        sign_in_as(request, grant.staff, grant.task, "link")
+        grant = await acall(lambda c: links.redeem(c, token))
+        person = await acall(lambda c: get_staff(c, grant.staff))
+        await run_in_threadpool(sign_in_as, request, grant.staff, grant.task, "link")
         request.session["lang"] = request.session.get("lang") or person.language
         return RedirectResponse(path_of(grant.task), status_code=303)
 
@@ -308,9 +319,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             raise Stop(401, f"sign-in: the identity provider sent no {config.oidc_email_claim}")
         if claims.get("email_verified") is not True:
             raise Stop(401, "sign-in: the identity provider has not verified this e-mail address")
-        person = call(lambda c: links.staff_by_email(c, email))
+        person = await acall(lambda c: links.staff_by_email(c, email))
         lang = request.session.get("lang") or person.language
-        sign_in_as(request, person.index_number, None, "oidc")
+        await run_in_threadpool(sign_in_as, request, person.index_number, None, "oidc")
         request.session["lang"] = lang
         return RedirectResponse("/tasks", status_code=303)
 
@@ -319,7 +330,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         await form_of(request)
         sid = request.session.get("sid")
         if isinstance(sid, str):
-            call(lambda c: access.end(c, sid))
+            await acall(lambda c: access.end(c, sid))
         request.session.clear()
         return RedirectResponse("/verify", status_code=303)
 
@@ -380,6 +391,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.post("/requests/new")
     async def post_request(request: Request) -> Response:
+        await session_of(request)
         staff = signed_in(request, "request:new")
         form = await form_of(request)
         try:
@@ -388,12 +400,12 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             return _request_form(request, staff, form, 400, error=str(exc))
         if form.get("action") != "submit":
             try:
-                found = call(lambda c: requests.preview(c, data))
+                found = await acall(lambda c: requests.preview(c, data))
             except Stop as exc:
                 return _request_form(request, staff, form, exc.status, error=exc.message)
             return _request_form(request, staff, form, preview=found)
         try:
-            made = call(lambda c: requests.submit(c, data, by=staff))
+            made = await acall(lambda c: requests.submit(c, data, by=staff))
         except Stop as exc:
             return _request_form(request, staff, form, exc.status, error=exc.message)
         assert made.id is not None
@@ -417,9 +429,10 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.post("/requests/{request_id}/decide")
     async def decide_request(request: Request, request_id: Id) -> Response:
+        await session_of(request)
         staff = signed_in(request, f"request:{request_id}")
         form = await form_of(request)
-        decided = call(
+        decided = await acall(
             lambda c: requests.decide(
                 c,
                 request_id,
@@ -457,6 +470,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.post("/assessments/{assessment_id}/decide")
     async def decide_assessment(request: Request, assessment_id: Id) -> Response:
+        await session_of(request)
         staff = signed_in(request, f"assessment:{assessment_id}")
         form = await form_of(request)
         conditions = [x.strip() for x in form.get("conditions", "").splitlines() if x.strip()]
@@ -472,7 +486,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                 conditions=conditions,
             )
 
-        call(act)
+        await acall(act)
         return RedirectResponse(f"/assessments/{assessment_id}?done=1", status_code=303)
 
     # ---- credential custody (4.2) ---------------------------------------------------------
@@ -485,9 +499,10 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
 
     @app.post("/accounts/{account_id}/custody")
     async def attest_custody(request: Request, account_id: Id) -> Response:
+        await session_of(request)
         staff = signed_in(request, f"account:{account_id}")
         form = await form_of(request)
-        call(
+        await acall(
             lambda c: custody.attest(
                 c, ref=str(account_id), vault_ref=form.get("vault_ref", ""), by=staff
             )

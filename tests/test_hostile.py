@@ -647,14 +647,16 @@ class TestIntake:
                 poster.start()
                 time.sleep(1.0)
                 assert not answers, "the batch waits for the lock"
-                slowest = 0.0
+                times: list[float] = []
                 for _ in range(20):
                     began = time.perf_counter()
                     with urllib.request.urlopen(f"{server.url}/health", timeout=5) as answer:  # noqa: S310
                         assert answer.status == 200
-                    slowest = max(slowest, time.perf_counter() - began)
+                    times.append(time.perf_counter() - began)
                     time.sleep(0.05)
-                assert slowest < 0.1, slowest
+                # 18 of 20 within 100 ms, none near a second: the loop is free (a blocked loop
+                # froze for 9-20 s); a shared 2-core CI machine may delay the odd request
+                assert sorted(times)[17] < 0.1 and max(times) < 1.0, times
                 holder.rollback()
             poster.join(timeout=60)
             assert answers == [202]

@@ -224,9 +224,22 @@ def _sign_in(page: Any, door: Door, email: str) -> None:
 
 def _file_request(page: Any, door: Door) -> int:
     """Fill the 3.2 request form, look at the survey and parity, then submit."""
+    _preview_request(page, door)
+    assert "Duplication survey" in page.inner_text("#preview")
+    assert page.locator("#preview svg[aria-label='language parity']").count() == 1
+    _shot(page, "request-preview")
+    page.click("button[value=submit]")
+    page.wait_for_url(re.compile(r".*/requests/\d+\?done=submitted"))
+    return int(page.url.split("/requests/")[1].split("?")[0])
+
+
+def _preview_request(page: Any, door: Door, **given: str) -> None:
+    """Fill the 3.2 request form (REQUEST, with `given` fields changed) and ask for the
+    survey and parity preview."""
+    values = {**REQUEST, **given}
     page.goto(f"{door.url}/requests/new")
-    page.get_by_label("Platform", exact=True).fill(REQUEST["platform"])
-    page.get_by_label("Handle").fill(REQUEST["handle"])
+    page.get_by_label("Platform", exact=True).fill(values["platform"])
+    page.get_by_label("Handle").fill(values["handle"])
     page.get_by_label("Languages (codes").fill("ar")
     for name in (
         "need",
@@ -239,19 +252,13 @@ def _file_request(page: Any, door: Door) -> int:
         "editorial",
         "languages_considered",
     ):
-        page.fill(f"#{name}", REQUEST[name])
+        page.fill(f"#{name}", values[name])
     page.select_option("#risk-rating", "medium")
     page.select_option("#speaks_for", "entity")
     page.fill("#risk-risks", REQUEST["risk"]["risks"])
     page.fill("#risk-mitigations", REQUEST["risk"]["mitigations"])
     page.click("button[value=preview]")
     page.wait_for_selector("#preview")
-    assert "Duplication survey" in page.inner_text("#preview")
-    assert page.locator("#preview svg[aria-label='language parity']").count() == 1
-    _shot(page, "request-preview")
-    page.click("button[value=submit]")
-    page.wait_for_url(re.compile(r".*/requests/\d+\?done=submitted"))
-    return int(page.url.split("/requests/")[1].split("?")[0])
 
 
 def _seed_request(door: Door, by: str = "100004") -> int:
@@ -483,9 +490,9 @@ class TestLanguagesAndAccessibility:
         """2.3: the dashboard renders right to left in Arabic with its language parity chart, as
         of the date asked; the skip link is the keyboard's first stop and "my tasks" leads the
         head to the decision; axe-core finds no serious or critical violation on the main pages
-        (verify, my tasks, request form, decision page, custody, assessment, dashboard); the
-        custody attestation (4.2) and the assessment with smgov's pre-filled findings (3.2) are
-        done in the page."""
+        (verify, an e-mailed link's page, my tasks, request form, decision page, custody,
+        assessment, dashboard); the custody attestation (4.2) and the assessment with smgov's
+        pre-filled findings (3.2) are done in the page."""
         from axe_playwright_python.sync_playwright import Axe
 
         with door.uow(system_now()) as ctx:  # existing at issuance: its 3.3 assessment
@@ -507,6 +514,9 @@ class TestLanguagesAndAccessibility:
 
         page.goto(f"{door.url}/verify?url=x.com/unhumanrights")
         check("verify")
+        page.goto(_link_for(door, "100001", f"request:{request_id}"))  # the link's own page
+        check("link")
+        _shot(page, "link")
         with door.uow(system_now()) as c:
             requests.carry_on(c, request_id)  # the approval flow's step: the head's duty opens
         _sign_in(page, door, "head.ohchr@un.example")
@@ -712,7 +722,8 @@ class TestSessionsAndScope:
         """1.1(b), 3.1: a staff member reads what they filed, their entity's pages only with a
         role there; another entity's head gets 404 (as for an id that does not exist) on its
         requests, assessments, custody pages and dashboard; a registry officer reads them all;
-        /openapi.json and /docs are off; malformed ids are 404, never 500."""
+        /openapi.json and /docs are off; malformed ids are 404, never 500. The request survey
+        warns of a handle that resembles another entity's official one (3.2(a))."""
         with door.uow(system_now()) as c:
             org.seed(c, code="UNEP", prefix="2")
             entities.add_staff(
@@ -747,6 +758,22 @@ class TestSessionsAndScope:
         assert statuses("head.unep@un.example") == [404, 404, 404, 404]
         assert statuses("comms.ohchr@un.example") == [200, 404, 404, 404]  # filed the request
         assert statuses("admin.ohchr@un.example") == [404, 404, 404, 404]
+        # the survey warns of a look-alike of another entity's official handle (issue 18)
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        _sign_in(page, door, "comms.unep@un.example")
+        _preview_request(
+            page,
+            door,
+            platform="x",
+            handle="UNHumanR1ghts",
+            administrator="200002",
+            alternate="200003",
+        )
+        warning = page.inner_text("#lookalikes")
+        assert "resembles @UNHumanRights, an official account of OHCHR" in warning
+        _shot(page, "request-lookalike")
+        ctx.close()
         for path in ("/openapi.json", "/docs", "/redoc"):
             assert door.get(path)[0] == 404
         ctx = browser.new_context()
