@@ -129,6 +129,7 @@ def seed(db_url: str, home: Path) -> dict[str, int]:
         home=home,
         database_url=db_url,
         audit_key=AUDIT_KEY,
+        session_secret=SESSION_KEY,
         issuance_date=dt.date(2026, 1, 15),
         registry_email="registry@un.example",
     )
