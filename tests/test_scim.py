@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import AUDIT_KEY, SESSION_KEY
 from tests.scim_server import ENTERPRISE, PATCH, TOKEN, Scim, entra_user, serve
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -325,7 +326,13 @@ class TestToken:
         from smgov.scim import router
 
         scim, _ = server
-        settings = Settings(home=tmp_path, database_url=scim.db_url, scim_token="   ")
+        settings = Settings(
+            home=tmp_path,
+            database_url=scim.db_url,
+            audit_key=AUDIT_KEY,
+            session_secret=SESSION_KEY,
+            scim_token="   ",
+        )
         engine = make_engine(scim.db_url)
         app = FastAPI()
         app.include_router(router(settings, engine, lambda events: None))
