@@ -4,8 +4,8 @@
    when an event arrives; the sweep catches future-dated ones on their date);
 1. queue: every reminder due as of the run's time, in one set-based pass, written to the outbox as
    one digest per recipient (services.reminders.queue_due) — one transaction;
-2. deliver: everything due in the outbox, claimed row by row, sent through apprise
-   (notifications.outbox.deliver).
+2. deliver: everything due in the outbox, claimed a batch at a time, sent over one SMTP
+   connection, each outcome recorded before the next message (notifications.outbox.deliver).
 Running it twice for the same time sends nothing the second time.
 """
 

@@ -572,6 +572,26 @@ def outbox_list(
     )
 
 
+@outbox_app.command("deliver")
+def outbox_deliver(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Deliver every message due now (or --as-of), and nothing else: no reminder is queued
+    (the sweep does that). Exit 0 when it ran, even if some messages could not be delivered
+    (they are counted and retried later)."""
+    from notifications.outbox import deliver
+
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        report = deliver(engine, settings, now=_now(as_of))
+    finally:
+        engine.dispose()
+    summary = {"sent": report.sent, "failed": report.failed + report.dead, "dead": report.dead}
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(f"{summary['sent']} sent, {summary['failed']} failed ({summary['dead']} dead)")
+
+
 @outbox_app.command("retry")
 def outbox_retry(
     message: Annotated[int | None, typer.Argument(metavar="[ID]")] = None, as_of: AsOfOpt = None
