@@ -20,7 +20,7 @@ from models.clock import days_left, due_after, end_of_local_day, iso, local_date
 from models.tables import Account, Assessment, Campaign, Entity, Obligation
 from notifications.templates import Alert, render_alerts
 from services import obligations
-from services.accounts import missing
+from services.accounts import missing_for
 from services.authority import current_head, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -294,6 +294,8 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
+    """An entity's accounts, complete and incomplete, and what they lack: set-based (three
+    queries for the whole entity, never one per account)."""
     accounts = (
         ctx.session.execute(select(Account).where(col(Account.entity_code) == entity_code))
         .scalars()
@@ -301,8 +303,7 @@ def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
     )
     gaps: Counter[str] = Counter()
     incomplete = 0
-    for account in accounts:
-        lacking = missing(ctx, account)
+    for lacking in missing_for(ctx, accounts).values():
         incomplete += bool(lacking)
         gaps.update(lacking)
     return {
@@ -321,6 +322,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
         .where(col(Campaign.opened_at) <= ctx.now)
         .order_by(col(Campaign.kind), col(Campaign.entity_code), col(Campaign.id))
     ).all()
+    counts = {code: _counts(ctx, code) for code in {c.entity_code for c, _ in rows}}
     return [
         {
             "campaign": c.id,
@@ -330,7 +332,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,
-            **_counts(ctx, c.entity_code),
+            **counts[c.entity_code],
         }
         for c, tz in rows
     ]
