@@ -11,34 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow
 
-from flows.common import deliver_outbox, effective_time, engine_for
-from models.clock import iso
-from models.settings import Settings
-from services.context import unit_of_work
-from services.reminders import queue_due
-from services.requests import carry_on, get_request
-
-
-@task(name="carry-request-on", retries=2, retry_delay_seconds=5)
-def carry_request_on(request_id: int, as_of: str) -> dict[str, Any]:
-    settings = Settings()
-    with (
-        engine_for(settings) as engine,
-        unit_of_work(engine, settings, effective_time(as_of)) as ctx,
-    ):
-        opened = carry_on(ctx, request_id)
-        if opened:
-            queue_due(ctx, only=opened)
-        return {"request": request_id, "state": get_request(ctx, request_id).state}
+from flows import steps
+from flows.common import under_prefect
 
 
 @flow(name="approval")
 def approval(request_id: int, as_of: str | None = None) -> dict[str, Any]:
     """Carry request `request_id` on and deliver the notices at once."""
-    now = iso(effective_time(as_of)) or ""
-    step = carry_request_on(request_id, now)
-    delivered = deliver_outbox(now)
-    get_run_logger().info("request %s is %s", request_id, step["state"])
-    return {"as_of": now, **step, **delivered}
+    with under_prefect():
+        return steps.approval(request_id, as_of)

@@ -1,17 +1,33 @@
-"""What every flow needs: settings, one engine per run, and the flow's effective time."""
+"""What every flow needs: settings, one engine per run, the flow's effective time, and how a door
+runs a process.
+
+This module never imports Prefect at import time. A door runs a process with `run_process`:
+with a Prefect server configured (`PREFECT_API_URL`, in the environment or the active Prefect
+profile) it is the Prefect flow, run and tracked there; without one, the same code (flows/steps.py)
+runs here, step after step, with no temporary Prefect server and without importing Prefect at all.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
-from collections.abc import Iterator
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
-from prefect import task
 from sqlalchemy.engine import Engine
 
 from models.clock import parse_instant, system_now
 from models.settings import Settings
 from services.db import make_engine
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("smgov.flows")
 
 
 def effective_time(as_of: str | None) -> dt.datetime:
@@ -37,8 +53,64 @@ def quiet_heartbeat() -> Iterator[None]:
         yield
 
 
+# --------------------------------------------------------------------------------------------
+# steps: plain functions here, Prefect tasks inside a Prefect flow run
+
+
+def step(name: str, *, retries: int = 2, delay: int = 5) -> Callable[[F], F]:
+    """Declare a flow step (the Prefect task `name`, retried `retries` times `delay` s apart when
+    the flow runs under Prefect). The function itself stays a plain function."""
+
+    def mark(fn: F) -> F:
+        fn.__dict__["smgov_step"] = (name, retries, delay)
+        return fn
+
+    return mark
+
+
+_UNDER_PREFECT = contextvars.ContextVar("under_prefect", default=False)
+_TASKS: dict[Callable[..., Any], Any] = {}
+
+
+@contextlib.contextmanager
+def under_prefect() -> Iterator[None]:
+    """Inside a Prefect flow's body: every `call` runs its step as a Prefect task."""
+    token = _UNDER_PREFECT.set(True)
+    try:
+        yield
+    finally:
+        _UNDER_PREFECT.reset(token)
+
+
+def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run step `fn`: as its Prefect task inside a Prefect flow run, else directly."""
+    if not _UNDER_PREFECT.get():
+        return fn(*args)
+    if fn not in _TASKS:
+        from prefect import task
+
+        name, retries, delay = fn.__dict__["smgov_step"]
+        _TASKS[fn] = task(name=name, retries=retries, retry_delay_seconds=delay)(fn)
+    return _TASKS[fn](*args)
+
+
+def say(message: str, *args: Any) -> None:
+    """The flow's own log line: the run logger under Prefect, else the `smgov.flows` logger."""
+    if _UNDER_PREFECT.get():
+        from prefect import get_run_logger
+
+        get_run_logger().info(message, *args)
+    else:
+        log.info(message, *args)
+
+
+# --------------------------------------------------------------------------------------------
+# the steps every process ends with
+
+
+@step("deliver-outbox", retries=1)
 def deliver_due(as_of: str | None) -> dict[str, int]:
-    """Deliver everything due in the outbox (the body of every flow's last task)."""
+    """Deliver everything due in the outbox (the body of every flow's last step)."""
     from notifications.outbox import deliver
 
     settings = Settings()
@@ -47,6 +119,7 @@ def deliver_due(as_of: str | None) -> dict[str, int]:
     return {"sent": report.sent, "failed": report.failed + report.dead, "dead": report.dead}
 
 
+@step("apply-hr-events")
 def apply_hr_events(as_of: str | None) -> dict[str, int]:
     """Act on every HR event due (4.2), in three transactions, most urgent first:
     1. the authorizations are revoked (and the people's status set) — privileges are withdrawn
@@ -54,7 +127,7 @@ def apply_hr_events(as_of: str | None) -> dict[str, int]:
     2. the follow-up: handover duties, reopened entry duties and orphan alerts;
     3. the first reminders of the duties step 2 opened.
     Should a later step fail, nothing is lost: step 2 picks up every event step 1 left
-    `revoked` at the next run (this task retries, and every sweep runs it), and the duties
+    `revoked` at the next run (this step retries, and every sweep runs it), and the duties
     opened are due, so the next sweep tells them (once, as always)."""
     from services.context import unit_of_work
     from services.reminders import queue_due
@@ -79,6 +152,58 @@ def apply_hr_events(as_of: str | None) -> dict[str, int]:
     }
 
 
-#: The tasks every process flow ends with (defined once, used by flows/*.py).
-apply_events = task(name="apply-hr-events", retries=2, retry_delay_seconds=5)(apply_hr_events)
-deliver_outbox = task(name="deliver-outbox", retries=1, retry_delay_seconds=5)(deliver_due)
+# --------------------------------------------------------------------------------------------
+# running a process from a door
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL as the active Prefect profile sets it (`prefect config set ...`), read
+    without importing Prefect."""
+    import tomllib
+
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    value = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(value) if value else None
+
+
+def prefect_configured() -> bool:
+    """Whether a Prefect server is configured: flows then run (and are tracked) there."""
+    return bool(os.environ.get("PREFECT_API_URL") or _profile_api_url())
+
+
+def run_process(name: str, **params: Any) -> dict[str, Any]:
+    """Run process `name` (approval, inventory, reassessment, reminders, separation) once with
+    `params`: the Prefect flow `flows/<name>.py:<name>` when a Prefect server is configured,
+    else its code in this process (never Prefect's temporary server: 5-12 s per command)."""
+    if prefect_configured():
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # a closed network
+        os.environ.setdefault("DO_NOT_TRACK", "1")
+        flow = getattr(importlib.import_module(f"flows.{name}"), name)
+        with quiet_heartbeat():
+            return dict(flow(**params))
+    from flows import steps
+
+    return dict(getattr(steps, name)(**params))
+
+
+def dispatch(
+    events: list[tuple[str, str, str]], *, as_of: str | None, inline: bool
+) -> dict[str, Any]:
+    """After HR events are stored: emit `hr.staff.*` Prefect events for the deployment to act on,
+    or — `inline` (a batch, or the HR intake, which answers in under a second), or when no
+    server with the deployment answers — run the separation process here, once."""
+    if not inline and prefect_configured():
+        from flows.separation import emit_if_listening
+
+        emitted = emit_if_listening(events, as_of=as_of)
+        if emitted is not None:
+            return emitted
+    return run_process(
+        "separation", as_of=as_of, event_id=events[0][2] if len(events) == 1 else None
+    )

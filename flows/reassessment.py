@@ -8,36 +8,12 @@ default). `smgov campaign start reassessment` runs it on demand for one entity o
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow
 
-from flows.common import deliver_outbox, effective_time, engine_for
-from models.clock import iso
-from models.settings import Settings
-from services import reassessment as service
-from services.context import unit_of_work
-from services.reminders import queue_due
-
-
-@task(name="open-reassessments", retries=2, retry_delay_seconds=5)
-def open_reassessments(
-    as_of: str, entity: str | None, due: str | None, on_demand: bool
-) -> dict[str, Any]:
-    settings = Settings()
-    with (
-        engine_for(settings) as engine,
-        unit_of_work(engine, settings, effective_time(as_of)) as ctx,
-    ):
-        if on_demand:
-            report: dict[str, Any] = service.start(
-                ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
-            )
-        else:
-            report = service.housekeeping(ctx)
-        queue_due(ctx)  # the new duties' first notices, and anything else due now
-    return report
+from flows import steps
+from flows.common import under_prefect
 
 
 @flow(name="reassessment")
@@ -48,8 +24,5 @@ def reassessment(
     on_demand: bool = False,
 ) -> dict[str, Any]:
     """Open due (or, `on_demand`, requested) reassessment campaigns and deliver the notices."""
-    now = iso(effective_time(as_of)) or ""
-    opened = open_reassessments(now, entity, due, on_demand)
-    delivered = deliver_outbox(now)
-    get_run_logger().info("reassessment as of %s: %s", now, opened)
-    return {"as_of": now, **opened, **delivered}
+    with under_prefect():
+        return steps.reassessment(as_of, entity, due, on_demand)

@@ -2,37 +2,29 @@
 and start the credential handover (4.2).
 
 Triggered by the Prefect events `hr.staff.separated` / `hr.staff.reassigned` (prefect.yaml), run
-in-process by the intake when no Prefect server answers, and also by every daily sweep (so a
-future-dated event acts on its date). One run handles every event due, set-based; running it again
-changes nothing and sends nothing twice.
+by the intake (flows.common.dispatch) when no Prefect server with the deployment answers, and also
+by every daily sweep (so a future-dated event acts on its date). One run handles every event due,
+set-based; running it again changes nothing and sends nothing twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
-from flows.common import apply_events, deliver_outbox, effective_time
-from models.clock import iso
+from flows import steps
+from flows.common import dispatch, under_prefect
+
+__all__ = ["DEPLOYMENT", "dispatch", "emit_if_listening", "separation"]
 
 
 @flow(name="separation")
 def separation(as_of: str | None = None, event_id: str | None = None) -> dict[str, Any]:
     """Apply every HR event due as of `as_of` (default: now) and deliver the notices at once.
     `event_id` names the event that triggered the run (for the record; all due events apply)."""
-    now = iso(effective_time(as_of))
-    applied = apply_events(now)
-    delivered = deliver_outbox(now)
-    summary = {"as_of": now, "trigger": event_id, **applied, **delivered}
-    get_run_logger().info(
-        "separation as of %s: %s events, %s authorizations revoked, %s orphaned accounts",
-        now,
-        applied["events"],
-        applied["revoked"],
-        applied["orphaned"],
-    )
-    return summary
+    with under_prefect():
+        return steps.separation(as_of, event_id)
 
 
 DEPLOYMENT = "separation/separation-on-hr-event"
@@ -53,27 +45,23 @@ def _deployment_listens() -> bool:
     return True
 
 
-def dispatch(
-    events: list[tuple[str, str, str]], *, as_of: str | None, inline: bool
-) -> dict[str, Any]:
-    """After HR events are stored: emit `hr.staff.*` Prefect events for the deployment to act on,
-    or — `inline` (a batch, or the HR intake, which answers in under a second), or when no
-    server with the deployment answers — run the flow here, once."""
+def emit_if_listening(
+    events: list[tuple[str, str, str]], *, as_of: str | None
+) -> dict[str, Any] | None:
+    """Emit one `hr.staff.*` Prefect event per HR event for the deployment to act on, when a
+    server holding it answers; None (nothing emitted) when none does."""
+    if not _deployment_listens():
+        return None
+    from prefect.events import emit_event
+    from prefect.events.worker import EventsWorker
+
     from models.hr import PREFECT_EVENTS
 
-    if not inline and _deployment_listens():
-        from prefect.events import emit_event
-        from prefect.events.worker import EventsWorker
-
-        for kind, staff, event_id in events:
-            emit_event(
-                event=PREFECT_EVENTS[kind],
-                resource={"prefect.resource.id": f"hr.staff.{staff}"},
-                payload={"event_id": event_id, "as_of": as_of or ""},
-            )
-        EventsWorker.drain_all()
-        return {"emitted": len(events)}
-    from flows.common import quiet_heartbeat
-
-    with quiet_heartbeat():
-        return separation(as_of=as_of, event_id=events[0][2] if len(events) == 1 else None)
+    for kind, staff, event_id in events:
+        emit_event(
+            event=PREFECT_EVENTS[kind],
+            resource={"prefect.resource.id": f"hr.staff.{staff}"},
+            payload={"event_id": event_id, "as_of": as_of or ""},
+        )
+    EventsWorker.drain_all()
+    return {"emitted": len(events)}

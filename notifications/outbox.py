@@ -12,15 +12,16 @@ time) and are dead-lettered after `outbox_max_attempts`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from models.clock import ensure_utc, iso, system_now
@@ -29,9 +30,9 @@ from models.settings import Settings
 from models.tables import Outbox
 from notifications.channels import Channel, Outgoing, channels_from
 from notifications.signing import expand_links
-from services.db import among, insert_rows, transaction
+from services.db import among, insert_rows
 
-BATCH = 25
+BATCH = 50
 FIRST_RETRY = dt.timedelta(minutes=5)
 MAX_RETRY = dt.timedelta(hours=6)
 
@@ -107,81 +108,124 @@ class DeliveryReport:
     ids: list[int] = field(default_factory=list)
 
 
+_Row = Any  # a claimed row: the columns of _CLAIMED
+_CLAIMED = (
+    OUTBOX.c.id,
+    OUTBOX.c.message_id,
+    OUTBOX.c.channel,
+    OUTBOX.c.recipient,
+    OUTBOX.c.subject,
+    OUTBOX.c.body,
+    OUTBOX.c.attempts,
+)
+
+
 def _claim(
     engine: Engine,
     *,
     worker: str,
     now: dt.datetime,
-    real_now: dt.datetime,
-    lease: dt.timedelta,
+    until: dt.datetime,
     only: set[int] | None,
-) -> list[Outbox]:
-    with transaction(engine) as session:
+) -> list[_Row]:
+    """Claim up to BATCH due messages until `until` (real time), in one short transaction."""
+    with _quick(engine) as conn:
         query = (
-            select(Outbox)
+            select(*_CLAIMED)
             .where(
-                col(Outbox.status).in_(("pending", "failed", "sending")),
-                col(Outbox.next_attempt_at) <= now,
-                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < real_now),
+                OUTBOX.c.status.in_(("pending", "failed", "sending")),
+                OUTBOX.c.next_attempt_at <= now,
+                or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < system_now()),
             )
-            .order_by(col(Outbox.id))
+            .order_by(OUTBOX.c.id)
             .limit(BATCH)
         )
         if only is not None:
-            query = query.where(col(Outbox.id).in_(only))
-        if session.get_bind().dialect.name == "postgresql":
+            query = query.where(OUTBOX.c.id.in_(only))
+        if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = list(session.execute(query).scalars().all())
-        for row in rows:
-            row.status = "sending"
-            row.claimed_by = worker
-            row.claimed_until = real_now + lease
-            session.add(row)
+        rows = list(conn.execute(query).all())
+        if rows:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_([r.id for r in rows]))
+                .values(status="sending", claimed_by=worker, claimed_until=until)
+            )
         return rows
 
 
-def _renew(engine: Engine, *, row_id: int, worker: str, lease: dt.timedelta) -> bool:
-    """Extend our claim right before sending; false if it lapsed and another deliverer took it.
-    (A claim covers a batch; a slow server must not let a second deliverer send the same rows.)"""
-    with transaction(engine) as session:
-        result = session.exec(
-            update(Outbox)
-            .where(col(Outbox.id) == row_id, col(Outbox.claimed_by) == worker)
-            .values(claimed_until=system_now() + lease)
+def _renew(engine: Engine, *, ids: list[int], worker: str, until: dt.datetime) -> set[int]:
+    """Extend our claim on the batch's unsent rows; the ids we still hold (a claim that lapsed
+    may have been taken over by another deliverer: that row is theirs now)."""
+    with _quick(engine) as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), OUTBOX.c.claimed_by == worker)
+            .values(claimed_until=until)
         )
-        return bool(result.rowcount)
+        return set(
+            conn.execute(
+                select(OUTBOX.c.id).where(OUTBOX.c.id.in_(ids), OUTBOX.c.claimed_by == worker)
+            ).scalars()
+        )
 
 
 def _settle(
     engine: Engine,
     *,
-    row_id: int,
+    row: _Row,
     worker: str,
     ok: bool,
     detail: str,
     now: dt.datetime,
     max_attempts: int,
 ) -> str:
-    with transaction(engine) as session:
-        row = session.get(Outbox, row_id)
-        if row is None or row.claimed_by != worker:
-            return "lost-claim"
-        row.attempts += 1
-        row.claimed_by = None
-        row.claimed_until = None
-        if ok:
-            row.status = "sent"
-            row.sent_at = system_now()
-            row.last_error = None
-        else:
-            row.last_error = detail[:500]
-            if row.attempts >= max_attempts:
-                row.status = "dead"
-            else:
-                row.status = "failed"
-                row.next_attempt_at = ensure_utc(now) + backoff(row.attempts)
-        session.add(row)
-        return row.status
+    """Record one message's outcome in one statement, if the claim is still ours. (Every
+    accepted message is recorded before the next is sent: a crash repeats only the one in
+    flight.)"""
+    attempts = row.attempts + 1  # unchanged since the claim: the row is ours
+    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "claimed_until": None}
+    if ok:
+        values.update(status="sent", sent_at=system_now(), last_error=None)
+    elif attempts >= max_attempts:
+        values.update(status="dead", last_error=detail[:500])
+    else:
+        values.update(
+            status="failed",
+            last_error=detail[:500],
+            next_attempt_at=ensure_utc(now) + backoff(attempts),
+        )
+    with _quick(engine) as conn:
+        result = conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row.id, OUTBOX.c.claimed_by == worker)
+            .values(**values)
+        )
+    return str(values["status"]) if result.rowcount else "lost-claim"
+
+
+@contextlib.contextmanager
+def _quick(engine: Engine) -> Iterator[Connection]:
+    """One short bookkeeping transaction (a claim, a renewal, a settlement) on a connection
+    checked out for it alone (a connection the database dropped is replaced at checkout). Its
+    commit need not wait for the disk (SQLite `synchronous=NORMAL` in WAL mode, PostgreSQL
+    `synchronous_commit=off` for this transaction): a process killed at any moment loses none of
+    them, and what a power cut could lose is at most the last few — a claim (it lapses anyway)
+    or a settlement (the message is sent again, with the same Message-ID: at least once, never
+    two different copies)."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+                yield conn
+            return
+        raw: Any = conn.connection.dbapi_connection  # a pragma outside any transaction
+        raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            raw.execute("PRAGMA synchronous=FULL")
 
 
 def deliver(
@@ -192,53 +236,75 @@ def deliver(
     channels: Mapping[str, Channel] | None = None,
     only: set[int] | None = None,
 ) -> DeliveryReport:
-    """Send every message that is due as of `now` (or only the ids in `only`)."""
+    """Send every message that is due as of `now` (or only the ids in `only`).
+
+    Claims are taken BATCH at a time, each for `claim_lease_seconds` of real time, and the whole
+    batch's claim is extended (one statement) whenever less than 80% of it is left, so a message
+    is never sent on a claim about to lapse; each outcome is recorded before the next message is
+    sent. One connection per channel serves the whole run (channels given by the caller stay
+    open: they are the caller's to close)."""
     worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
     chans = channels if channels is not None else channels_from(settings)
     lease = dt.timedelta(seconds=settings.claim_lease_seconds)
     report = DeliveryReport()
     tried: set[int] = set()
-    while True:
-        rows = [
-            r
-            for r in _claim(
-                engine, worker=worker, now=now, real_now=system_now(), lease=lease, only=only
-            )
-            if r.id not in tried
-        ]
-        if not rows:
-            return report
-        for row in rows:
-            assert row.id is not None
-            tried.add(row.id)
-            if not _renew(engine, row_id=row.id, worker=worker, lease=lease):
-                continue
-            channel = chans.get(row.channel)
-            if channel is None:
-                ok, detail = False, f"unknown channel {row.channel}"
-            else:
-                result = channel.send(
-                    Outgoing(
-                        row.message_id, row.recipient, row.subject, expand_links(row.body, settings)
-                    )
-                )
-                ok, detail = result.ok, result.detail
-            status = _settle(
-                engine,
-                row_id=row.id,
-                worker=worker,
-                ok=ok,
-                detail=detail,
-                now=now,
-                max_attempts=settings.outbox_max_attempts,
-            )
-            if status == "sent":
-                report.sent += 1
-                report.ids.append(row.id)
-            elif status == "dead":
-                report.dead += 1
-            elif status == "failed":
-                report.failed += 1
+    try:
+        while True:
+            until = system_now() + lease
+            claimed = _claim(engine, worker=worker, now=now, until=until, only=only)
+            rows = [r for r in claimed if r.id not in tried]
+            if not rows:
+                return report
+            for n, row in enumerate(rows):
+                tried.add(row.id)
+                if until - system_now() < lease * 0.8:
+                    until = system_now() + lease
+                    ids = [r.id for r in rows[n:]]
+                    held = _renew(engine, ids=ids, worker=worker, until=until)
+                    rows[n:] = [r for r in rows[n:] if r.id in held]
+                    if row.id not in held:
+                        continue
+                _deliver_one(engine, row, chans, settings, worker, now, report)
+    finally:
+        for channel in chans.values() if channels is None else ():  # given ones: the caller's
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+
+
+def _deliver_one(
+    engine: Engine,
+    row: _Row,
+    chans: Mapping[str, Channel],
+    settings: Settings,
+    worker: str,
+    now: dt.datetime,
+    report: DeliveryReport,
+) -> None:
+    channel = chans.get(row.channel)
+    if channel is None:
+        ok, detail = False, f"unknown channel {row.channel}"
+    else:
+        result = channel.send(
+            Outgoing(row.message_id, row.recipient, row.subject, expand_links(row.body, settings))
+        )
+        ok, detail = result.ok, result.detail
+    status = _settle(
+        engine,
+        row=row,
+        worker=worker,
+        ok=ok,
+        detail=detail,
+        now=now,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    if status == "sent":
+        report.sent += 1
+        report.ids.append(row.id)
+    elif status == "dead":
+        report.dead += 1
+    elif status == "failed":
+        report.failed += 1
 
 
 def outbox_view(row: Outbox) -> dict[str, Any]:

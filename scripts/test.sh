@@ -44,4 +44,7 @@ unset SMGOV_HOME SMGOV_DATABASE_URL PREFECT_API_URL PREFECT_HOME || true
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy"
-"$venv/bin/python" -m pytest -rs -q "$@"
+# One worker per core (pytest-xdist), each test module whole on one worker (its module-scoped
+# servers started once); each worker has its own PostgreSQL template database, SQLite template,
+# PREFECT_HOME and Prefect server (tests/conftest.py). SMGOV_TEST_WORKERS=0 runs in one process.
+"$venv/bin/python" -m pytest -rs -q -n "${SMGOV_TEST_WORKERS:-auto}" --dist loadfile "$@"

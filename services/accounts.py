@@ -708,9 +708,20 @@ def refresh_entry_obligations(
     return ids
 
 
-def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
-    holders = _holders(ctx, account.id) if account.id is not None else {}
-    gaps = missing(ctx, account) if account.id is not None else []
+def account_view(
+    ctx: Ctx,
+    account: Account,
+    *,
+    gaps: list[str] | None = None,
+    holders: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One account as the doors show it; `gaps` and `holders` (role -> staff index) when the
+    caller has them already for many accounts at once (`list_accounts`)."""
+    if holders is None:
+        found = _holders(ctx, account.id) if account.id is not None else {}
+        holders = {role: a.staff_index for role, a in found.items()}
+    if gaps is None:
+        gaps = missing(ctx, account) if account.id is not None else []
     declared = ctx.session.execute(
         select(col(DeclaredPerson.role), col(DeclaredPerson.staff_index))
         .where(
@@ -741,10 +752,8 @@ def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
         "state": account.state,
         "complete": not gaps,
         "missing": gaps,
-        "administrator": holders["administrator"].staff_index
-        if "administrator" in holders
-        else None,
-        "alternate": holders["alternate"].staff_index if "alternate" in holders else None,
+        "administrator": holders.get("administrator"),
+        "alternate": holders.get("alternate"),
         "created_on": account.created_on.isoformat() if account.created_on else None,
         "registered_at": iso(account.registered_at),
         "official": account.state in OFFICIAL_STATES,
@@ -790,7 +799,30 @@ def list_accounts(
         query = query.where(col(Account.entity_code) == get_entity(ctx, entity).code)
     if state:
         query = query.where(col(Account.state) == state)
-    return [account_view(ctx, a) for a in ctx.session.execute(query).scalars().all()]
+    accounts = list(ctx.session.execute(query).scalars().all())
+    gaps = missing_for(ctx, accounts)  # set-based: a few queries for the whole list
+    ids = [a.id for a in accounts if a.id is not None]
+    holders: dict[int, dict[str, str]] = defaultdict(dict)
+    for start in range(0, len(ids), 500):
+        for account_id, role, index in ctx.session.execute(
+            select(
+                col(Authorization.account_id),
+                col(Authorization.role),
+                col(Authorization.staff_index),
+            )
+            .where(
+                col(Authorization.account_id).in_(ids[start : start + 500]),
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.role).in_(("administrator", "alternate")),
+            )
+            .order_by(col(Authorization.id))
+        ):
+            holders[account_id][role] = index
+    return [
+        account_view(ctx, a, gaps=gaps[a.id], holders=holders.get(a.id, {}))
+        for a in accounts
+        if a.id is not None
+    ]
 
 
 def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:

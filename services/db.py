@@ -134,14 +134,19 @@ def insert_rows(session: Session, table: Table, rows: Iterable[Mapping[str, Any]
     PostgreSQL: one `COPY ... FROM STDIN`, each column's bind processing applied first (so an
     instant is checked and stored in UTC exactly as an INSERT would store it); a sweep writes
     ~110 MB of digests and an HR batch ~11,000 audit events, where an executemany spends most
-    of its time per row in the driver. Elsewhere (SQLite): one executemany of a Core INSERT."""
+    of its time per row in the driver. Elsewhere (SQLite): an executemany of a Core INSERT per
+    2,000 rows, so rows produced as they are written are never all held at once (a 100k sweep's
+    digests are ~110 MB)."""
     stream = iter(rows)
     first = next(stream, None)
     if first is None:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        session.execute(insert(table), [first, *stream])
+        statement = insert(table)
+        stream = itertools.chain([first], stream)
+        while chunk := list(itertools.islice(stream, 2000)):
+            session.execute(statement, chunk)
         return
     _copy(connection, table.name, table, list(first), itertools.chain([first], stream))
 

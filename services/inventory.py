@@ -316,6 +316,8 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
+    """An entity's accounts, complete and incomplete, and what they lack: set-based (three
+    queries for the whole entity, never one per account)."""
     accounts = (
         ctx.session.execute(select(Account).where(col(Account.entity_code) == entity_code))
         .scalars()
@@ -343,6 +345,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
         .where(col(Campaign.opened_at) <= ctx.now)
         .order_by(col(Campaign.kind), col(Campaign.entity_code), col(Campaign.id))
     ).all()
+    counts = {code: _counts(ctx, code) for code in {c.entity_code for c, _ in rows}}
     return [
         {
             "campaign": c.id,
@@ -352,7 +355,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,
-            **_counts(ctx, c.entity_code),
+            **counts[c.entity_code],
         }
         for c, tz in rows
     ]

@@ -2,7 +2,9 @@
 
 Exit codes: 0 done; 2 refused (bad input, a rule, no authority) with one `error:` line on stderr;
 1 a check found a problem or the command could not run. Commands that orchestrate nothing never
-import Prefect (only `sweep` and the other process commands load `flows`).
+import Prefect; the process commands (`sweep`, `request new`, `campaign start`, `hr event`, ...)
+run their flow through flows.common.run_process: the Prefect flow when a Prefect server is
+configured, else the flow's code in this process, without Prefect.
 """
 
 from __future__ import annotations
@@ -730,20 +732,18 @@ def audit_checkpoint() -> None:
 def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Remind and escalate everything due as of now (or --as-of), then deliver the outbox.
 
-    Runs the `reminders` Prefect flow. Exit 0 when it ran, even if some messages could not be
-    delivered (they are counted and retried later); 1 when it could not run."""
+    Runs the `reminders` process (its Prefect flow when a Prefect server is configured). Exit 0
+    when it ran, even if some messages could not be delivered (they are counted and retried
+    later); 1 when it could not run."""
     from models.clock import iso
 
     settings = _settings()
     _engine(settings).dispose()
     now = _now(as_of)
-    _quiet_prefect()
-    from flows.common import quiet_heartbeat
-    from flows.reminders import reminders
+    from flows.common import run_process
 
     try:
-        with quiet_heartbeat():
-            summary = reminders(as_of=iso(now))
+        summary = run_process("reminders", as_of=iso(now))
     except Exception as exc:  # the flow could not run: exit 1 with one line, details in Prefect
         raise CheckFailed(f"sweep: could not run: {type(exc).__name__}: {exc}") from exc
     if as_json:
@@ -767,6 +767,26 @@ def outbox_list(
         as_json,
         ["id", "channel", "recipient", "status", "attempts", "subject"],
     )
+
+
+@outbox_app.command("deliver")
+def outbox_deliver(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Deliver every message due now (or --as-of), and nothing else: no reminder is queued
+    (the sweep does that). Exit 0 when it ran, even if some messages could not be delivered
+    (they are counted and retried later)."""
+    from notifications.outbox import deliver
+
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        report = deliver(engine, settings, now=_now(as_of))
+    finally:
+        engine.dispose()
+    summary = {"sent": report.sent, "failed": report.failed + report.dead, "dead": report.dead}
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(f"{summary['sent']} sent, {summary['failed']} failed ({summary['dead']} dead)")
 
 
 @outbox_app.command("retry")
@@ -793,8 +813,7 @@ def outbox_retry(
 
 
 def _dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: bool) -> Any:
-    _quiet_prefect()
-    from flows.separation import dispatch
+    from flows.common import dispatch
     from models.clock import iso
 
     try:
@@ -1013,12 +1032,11 @@ def campaign_start_inventory(
         from services.entities import get_entity
 
         _run(lambda c: get_entity(c, entity))
-    _quiet_prefect()
-    from flows.common import quiet_heartbeat
-    from flows.inventory import inventory
+    from flows.common import run_process
 
-    with quiet_heartbeat():
-        summary = inventory(issued_on=anchor.isoformat(), entity=entity, as_of=iso(_now(as_of)))
+    summary = run_process(
+        "inventory", issued_on=anchor.isoformat(), entity=entity, as_of=iso(_now(as_of))
+    )
     if as_json:
         output.emit_json(summary)
     else:
@@ -1176,14 +1194,11 @@ def _request_file(path: str) -> Any:
 
 
 def _carry_on(request_id: int, as_of: str | None) -> dict[str, Any]:
-    _quiet_prefect()
-    from flows.approval import approval
-    from flows.common import quiet_heartbeat
+    from flows.common import run_process
     from models.clock import iso
 
     try:
-        with quiet_heartbeat():
-            return approval(request_id=request_id, as_of=iso(_now(as_of)))
+        return run_process("approval", request_id=request_id, as_of=iso(_now(as_of)))
     except Exception as exc:  # recorded already; the next run carries it on
         raise CheckFailed(
             f"request {request_id}: recorded, but the approval flow could not "
@@ -1376,17 +1391,15 @@ def campaign_start_reassessment(
         from services.entities import get_entity
 
         _run(lambda c: get_entity(c, entity))
-    _quiet_prefect()
-    from flows.common import quiet_heartbeat
-    from flows.reassessment import reassessment
+    from flows.common import run_process
 
-    with quiet_heartbeat():
-        summary = reassessment(
-            as_of=iso(_now(as_of)),
-            entity=entity,
-            due=deadline.isoformat() if deadline else None,
-            on_demand=True,
-        )
+    summary = run_process(
+        "reassessment",
+        as_of=iso(_now(as_of)),
+        entity=entity,
+        due=deadline.isoformat() if deadline else None,
+        on_demand=True,
+    )
     if as_json:
         output.emit_json(summary)
     else:

@@ -101,6 +101,7 @@ class Received:
     headers: Message
     body: str
     raw: bytes
+    peer: str = ""  # the client's address and port: one per SMTP connection
 
 
 def _text_body(msg: EmailMessage) -> str:
@@ -115,7 +116,7 @@ def _text_body(msg: EmailMessage) -> str:
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
-def _parse_message(envelope: Envelope) -> Received:
+def _parse_message(envelope: Envelope, peer: Any = None) -> Received:
     raw = envelope.original_content or envelope.content or b""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
@@ -128,6 +129,7 @@ def _parse_message(envelope: Envelope) -> Received:
         headers=msg,
         body=_text_body(msg),
         raw=raw,
+        peer=f"{peer[0]}:{peer[1]}" if peer else "",
     )
 
 
@@ -153,7 +155,7 @@ class _Handler:
     async def handle_DATA(  # noqa: N802 - name fixed by aiosmtpd
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        self._server._record(_parse_message(envelope))
+        self._server._record(_parse_message(envelope, session.peer))
         return "250 2.0.0 Message accepted for delivery"
 
 
