@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from prefect import task
 from sqlalchemy.engine import Engine
 
+from database import make_engine
 from models.clock import parse_instant, system_now
 from models.settings import Settings
-from services.db import make_engine
 
 
 def effective_time(as_of: str | None) -> dt.datetime:

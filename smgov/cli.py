@@ -105,7 +105,7 @@ def _now(as_of: str | None) -> dt.datetime:
 
 
 def _engine(settings: Settings, *, require_schema: bool = True) -> Any:
-    from services.db import is_current, make_engine
+    from database import is_current, make_engine
 
     engine = make_engine(settings.resolved_database_url)
     if require_schema and not is_current(engine):
@@ -176,7 +176,7 @@ def _date(text: str | None, field: str) -> dt.date | None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
-    from services.db import upgrade
+    from database import upgrade
 
     settings = _settings()
     engine = _engine(settings, require_schema=False)
