@@ -58,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, text
 
+from database import make_engine, upgrade
 from models.clock import end_of_local_day
 from models.hr import parse_event
 from models.languages import OFFICIAL_LANGUAGES
@@ -66,7 +67,6 @@ from models.settings import Settings
 from models.tables import Account, Authorization, Entity, EntityRole, Obligation, Staff
 from services import obligations
 from services.context import unit_of_work
-from services.db import make_engine, upgrade
 from services.importer import COLUMNS as IMPORT_COLUMNS
 
 ZONES = [

@@ -1,10 +1,11 @@
 """What every flow needs: settings, one engine per run, the flow's effective time, and how a door
 runs a process.
 
-This module never imports Prefect at import time. A door runs a process with `run_process`:
-with a Prefect server configured (`PREFECT_API_URL`, in the environment or the active Prefect
-profile) it is the Prefect flow, run and tracked there; without one, the same code (flows/steps.py)
-runs here, step after step, with no temporary Prefect server and without importing Prefect at all.
+This module never imports Prefect at import time. A door runs a process with
+`flows.run.run_process`: with a Prefect server configured (`PREFECT_API_URL`, in the environment
+or the active Prefect profile) it is the Prefect flow, run and tracked there; without one, the same
+code (flows/steps.py) runs here, step after step, with no temporary Prefect server and without
+importing Prefect at all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from database import make_engine
 from models.clock import parse_instant, system_now
 from models.settings import Settings
-from services.db import make_engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -175,35 +175,3 @@ def _profile_api_url() -> str | None:
 def prefect_configured() -> bool:
     """Whether a Prefect server is configured: flows then run (and are tracked) there."""
     return bool(os.environ.get("PREFECT_API_URL") or _profile_api_url())
-
-
-def run_process(name: str, **params: Any) -> dict[str, Any]:
-    """Run process `name` (approval, inventory, reassessment, reminders, separation) once with
-    `params`: the Prefect flow `flows/<name>.py:<name>` when a Prefect server is configured,
-    else its code in this process (never Prefect's temporary server: 5-12 s per command)."""
-    if prefect_configured():
-        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # a closed network
-        os.environ.setdefault("DO_NOT_TRACK", "1")
-        flow = getattr(importlib.import_module(f"flows.{name}"), name)
-        with quiet_heartbeat():
-            return dict(flow(**params))
-    from flows import steps
-
-    return dict(getattr(steps, name)(**params))
-
-
-def dispatch(
-    events: list[tuple[str, str, str]], *, as_of: str | None, inline: bool
-) -> dict[str, Any]:
-    """After HR events are stored: emit `hr.staff.*` Prefect events for the deployment to act on,
-    or — `inline` (a batch, or the HR intake, which answers in under a second), or when no
-    server with the deployment answers — run the separation process here, once."""
-    if not inline and prefect_configured():
-        from flows.separation import emit_if_listening
-
-        emitted = emit_if_listening(events, as_of=as_of)
-        if emitted is not None:
-            return emitted
-    return run_process(
-        "separation", as_of=as_of, event_id=events[0][2] if len(events) == 1 else None
-    )

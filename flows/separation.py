@@ -2,7 +2,7 @@
 and start the credential handover (4.2).
 
 Triggered by the Prefect events `hr.staff.separated` / `hr.staff.reassigned` (prefect.yaml), run
-by the intake (flows.common.dispatch) when no Prefect server with the deployment answers, and also
+by the intake (flows.run.dispatch) when no Prefect server with the deployment answers, and also
 by every daily sweep (so a future-dated event acts on its date). One run handles every event due,
 set-based; running it again changes nothing and sends nothing twice.
 """
@@ -14,9 +14,9 @@ from typing import Any
 from prefect import flow
 
 from flows import steps
-from flows.common import dispatch, under_prefect
+from flows.common import under_prefect
 
-__all__ = ["DEPLOYMENT", "dispatch", "emit_if_listening", "separation"]
+__all__ = ["DEPLOYMENT", "emit_if_listening", "separation"]
 
 
 @flow(name="separation")

@@ -2,7 +2,7 @@
 
 Each Prefect flow in flows/<name>.py is this body run `under_prefect()` (every step then a Prefect
 task with its name and retries, every line in the run's log); a door without a Prefect server runs
-the same body here (flows.common.run_process). The flows' docstrings say what each process does.
+the same body here (flows.run.run_process). The flows' docstrings say what each process does.
 """
 
 from __future__ import annotations

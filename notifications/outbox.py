@@ -24,13 +24,13 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
+from database import among, insert_rows
 from models.clock import ensure_utc, iso, system_now
 from models.errors import NotFound
 from models.settings import Settings
 from models.tables import Outbox
 from notifications.channels import Channel, Outgoing, channels_from
 from notifications.signing import expand_links
-from services.db import among, insert_rows
 
 BATCH = 50
 FIRST_RETRY = dt.timedelta(minutes=5)

@@ -51,6 +51,8 @@ from services import obligations
 from services.authority import current_head, heads_of, may, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
+from services.inventory_duties import open_initial_assessments
+from services.inventory_duties import refresh as refresh_inventory
 
 #: official (cli.md): approved by the head, or existing at issuance — never unapproved, withdrawn
 #: or closed (2.1, 3.2, 3.3, 3.8)
@@ -185,8 +187,6 @@ def register(
     if account.state == "unapproved":
         open_decision_duties(ctx, [account], actor=by)
     elif account.created_on is not None and account.created_on < issuance:
-        from services.inventory import open_initial_assessments
-
         open_initial_assessments(
             ctx,
             owner,
@@ -699,9 +699,7 @@ def refresh_entry_obligations(
             )
         )
     if met:
-        from services.inventory import refresh  # the entity's inventory may be done now
-
-        refresh(ctx)
+        refresh_inventory(ctx)  # the entity's inventory may be done now
     opened = obligations.open_many(ctx, duties, actor=actor)
     ids = {int(key.partition(":")[2]): row.id for key, row in open_now.items()}
     ids.update({int(key.partition(":")[2]): oid for key, oid in opened.items()})

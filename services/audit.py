@@ -20,11 +20,11 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
+from database import insert_rows
 from models.clock import ensure_utc, iso
 from models.errors import CheckFailed, Refused
 from models.settings import Settings, key_file
 from models.tables import AuditEvent
-from services.db import insert_rows
 
 GENESIS = "0" * 64
 _LOCK_ID = 0x536D676F  # "Smgo": the advisory lock that serializes audit appends on PostgreSQL

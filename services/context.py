@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from database import transaction
 from models.clock import ensure_utc, system_now
 from models.errors import NotAuthorized
 from models.settings import Settings
 from services.audit import Auditor, audit_key
-from services.db import transaction
 
 T = TypeVar("T")
 

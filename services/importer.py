@@ -257,7 +257,7 @@ def import_accounts(
         report.incomplete += writer.write(batch)
         report.imported += len(batch)
     if report.imported:
-        from services.inventory import refresh  # an entity's inventory may be done now
+        from services.inventory_duties import refresh  # an entity's inventory may be done now
 
         refresh(ctx)
     if report.imported or report.rejected:

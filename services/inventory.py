@@ -13,22 +13,22 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import days_left, due_after, end_of_local_day, iso, local_date
 from models.errors import Refused
-from models.tables import Account, Assessment, Campaign, Entity, Obligation
+from models.tables import Account, Campaign, Entity, Obligation
 from notifications.templates import Alert, render_alerts
 from services import obligations
 from services.accounts import missing_for
 from services.authority import current_head, require
 from services.context import Ctx
 from services.entities import get_entity
+from services.inventory_duties import ACTOR, open_initial_assessments, refresh
 from services.recipients import Directory, Item, Recipient, write_once
 
 INVENTORY_DAYS = 60
-ACTOR = "smgov"
 
 
 @dataclass
@@ -41,62 +41,6 @@ class StartReport:
 
 def _inventory_key(entity_code: str, issued_on: dt.date) -> str:
     return f"inventory:{entity_code}:{issued_on.isoformat()}"
-
-
-def open_initial_assessments(
-    ctx: Ctx, entity: Entity, *, before: dt.date, due_at: dt.datetime, campaign_id: int | None
-) -> int:
-    """3.3: each account existing at the bulletin's date gets one assessment (never two open)."""
-    already = select(col(Assessment.account_id)).where(col(Assessment.state) == "open")
-    rows = (
-        ctx.session.execute(
-            select(col(Account.id)).where(
-                col(Account.entity_code) == entity.code,
-                col(Account.created_on) < before,
-                col(Account.state).in_(("active", "under-reassessment")),
-                col(Account.id).not_in(already),
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if not rows:
-        return 0
-    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
-    policy = obligations.policy_from(ctx.settings)
-    ctx.session.execute(
-        insert(Assessment),
-        [
-            {
-                "account_id": a,
-                "campaign_id": campaign_id,
-                "reason": "initial",
-                "state": "open",
-                "due_at": due_at,
-                "opened_at": ctx.now,
-            }
-            for a in rows
-        ],
-    )
-    ctx.session.execute(
-        insert(Obligation),
-        [
-            obligations.obligation_values(
-                key=f"assessment:{a}",
-                clause="3.3",
-                kind="initial-assessment",
-                subject=f"account:{a}",
-                entity_code=entity.code,
-                tz=entity.timezone,
-                assignee=head,
-                due_at=due_at,
-                now=ctx.now,
-                policy=policy,
-            )
-            for a in rows
-        ],
-    )
-    return len(rows)
 
 
 def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) -> StartReport:
@@ -201,46 +145,6 @@ def _announce(ctx: Ctx, campaign_ids: list[int]) -> None:
                 Item(f"campaign:{campaign.id}:open:{rcpt.address}:{rcpt.channel}", alert)
             )
     write_once(ctx, items, render_alerts)
-
-
-def refresh(ctx: Ctx) -> int:
-    """Meet every open inventory duty whose entity is done (set-based); returns how many."""
-    open_duties = ctx.session.execute(
-        select(Obligation, Entity)
-        .join(Entity, col(Entity.code) == col(Obligation.entity_code))
-        .where(col(Obligation.state) == "open", col(Obligation.kind) == "inventory-campaign")
-    ).all()
-    if not open_duties:
-        return 0
-    codes = {ob.entity_code for ob, _ in open_duties}
-    accounts = Counter(
-        ctx.session.execute(
-            select(col(Account.entity_code)).where(col(Account.entity_code).in_(codes))
-        ).scalars()
-    )
-    incomplete = Counter(
-        ctx.session.execute(
-            select(col(Obligation.entity_code)).where(
-                col(Obligation.state) == "open",
-                col(Obligation.key).like("entry:%"),
-                col(Obligation.entity_code).in_(codes),
-            )
-        ).scalars()
-    )
-    met = 0
-    for ob, entity in open_duties:
-        attested = entity.attested_at is not None and entity.attested_at >= ob.created_at
-        if accounts[entity.code] and not incomplete[entity.code]:  # the state, never a word
-            obligations.close(
-                ctx, ob, state="met", reason="every entry complete (3.4)", actor=ACTOR
-            )
-            met += 1
-        elif not accounts[entity.code] and attested:  # nothing to enter, and the head says so
-            obligations.close(
-                ctx, ob, state="met", reason="head attested: no accounts (3.1(c))", actor=ACTOR
-            )
-            met += 1
-    return met
 
 
 def close_due(ctx: Ctx) -> list[dict[str, Any]]:

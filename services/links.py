@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from database import insert_rows
 from models.clock import iso
 from models.errors import NotAuthorized, Refused
 from models.tables import Assessment, LinkToken, Staff
 from notifications.signing import PLACEHOLDER, nonce_of, token_for, web_key
 from services.context import Ctx
-from services.db import insert_rows
 
 NONCE_BYTES = 16
 LINK_TOKEN = LinkToken.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely

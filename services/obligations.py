@@ -15,13 +15,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, cast, func, or_, select, text, update
 from sqlmodel import col
 
+from database import among, insert_rows
 from models.clock import days_left, iso
 from models.errors import Refused
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.settings import Settings
 from models.tables import Entity, Obligation
 from services.context import Ctx
-from services.db import among, insert_rows
 
 STATES = ("open", "met", "withdrawn")
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely

@@ -14,13 +14,13 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from sqlalchemy import select
 from sqlmodel import col
 
+from database import among, insert_rows
 from models.tables import Notice, Staff
 from notifications import outbox
 from notifications.channels import TeamsChannel
 from notifications.templates import language_of
 from services.authority import heads_of
 from services.context import Ctx
-from services.db import among, insert_rows
 
 P = TypeVar("P")
 NOTICE = Notice.__table__  # type: ignore[attr-defined]  # SQLModel types its table loosely

@@ -23,6 +23,7 @@ from sqlalchemy import select, text, type_coerce
 from sqlalchemy.types import NullType
 from sqlmodel import col
 
+from database import update_rows
 from models.clock import days_left, local_date
 from models.duties import met_by
 from models.hr import HANDOVER_CHECKLIST
@@ -30,7 +31,6 @@ from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
 from notifications.templates import Line, escalation_text, render_digest
 from services.context import Ctx
-from services.db import update_rows
 from services.links import LinkBatch, tasks_of, with_link
 from services.obligations import OBLIGATION, policy_from
 from services.recipients import Directory, Recipient, write_digests

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import or_, select, text
 from sqlmodel import col
 
+from database import among, update_rows
 from models.clock import due_after, start_of_local_day
 from models.hr import HANDOVER_CHECKLIST, EventIn
 from models.tables import Account, Authorization, Entity, EntityRole, HREvent, Staff
@@ -31,7 +32,6 @@ from services import obligations
 from services.accounts import refresh_entry_obligations
 from services.authority import current_head
 from services.context import Ctx
-from services.db import among, update_rows
 from services.entities import move_duties
 from services.recipients import Directory, Recipient, write_digests
 

@@ -21,12 +21,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from database import make_engine
 from models.clock import iso, system_now
 from models.errors import Refused
 from models.hr import EventIn, parse_event
 from models.settings import Settings
 from services.context import unit_of_work
-from services.db import make_engine
 from services.separation import IntakeReport, record
 from smgov.scim import router as scim_router
 from smgov.web import install as install_web
@@ -60,7 +60,8 @@ class _Batcher:
         self._wake.set()
 
     def _loop(self) -> None:
-        from flows.separation import dispatch  # Prefect is imported here, before any event
+        import flows.separation  # noqa: F401  # Prefect is imported here, before any event
+        from flows.run import dispatch
 
         # At start: apply whatever was stored and left pending (e.g. the process stopped before
         # it could), which also readies the flow engine so the first event is as quick as any.

@@ -3,7 +3,7 @@
 Exit codes: 0 done; 2 refused (bad input, a rule, no authority) with one `error:` line on stderr;
 1 a check found a problem or the command could not run. Commands that orchestrate nothing never
 import Prefect; the process commands (`sweep`, `request new`, `campaign start`, `hr event`, ...)
-run their flow through flows.common.run_process: the Prefect flow when a Prefect server is
+run their flow through flows.run.run_process: the Prefect flow when a Prefect server is
 configured, else the flow's code in this process, without Prefect.
 """
 
@@ -107,7 +107,7 @@ def _now(as_of: str | None) -> dt.datetime:
 
 
 def _engine(settings: Settings, *, require_schema: bool = True) -> Any:
-    from services.db import is_current, make_engine
+    from database import is_current, make_engine
 
     engine = make_engine(settings.resolved_database_url)
     if require_schema and not is_current(engine):
@@ -178,7 +178,7 @@ def _date(text: str | None, field: str) -> dt.date | None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
-    from services.db import upgrade
+    from database import upgrade
 
     settings = _settings()
     engine = _engine(settings, require_schema=False)
@@ -740,7 +740,7 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     settings = _settings()
     _engine(settings).dispose()
     now = _now(as_of)
-    from flows.common import run_process
+    from flows.run import run_process
 
     try:
         summary = run_process("reminders", as_of=iso(now))
@@ -813,7 +813,7 @@ def outbox_retry(
 
 
 def _dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: bool) -> Any:
-    from flows.common import dispatch
+    from flows.run import dispatch
     from models.clock import iso
 
     try:
@@ -1032,7 +1032,7 @@ def campaign_start_inventory(
         from services.entities import get_entity
 
         _run(lambda c: get_entity(c, entity))
-    from flows.common import run_process
+    from flows.run import run_process
 
     summary = run_process(
         "inventory", issued_on=anchor.isoformat(), entity=entity, as_of=iso(_now(as_of))
@@ -1194,7 +1194,7 @@ def _request_file(path: str) -> Any:
 
 
 def _carry_on(request_id: int, as_of: str | None) -> dict[str, Any]:
-    from flows.common import run_process
+    from flows.run import run_process
     from models.clock import iso
 
     try:
@@ -1391,7 +1391,7 @@ def campaign_start_reassessment(
         from services.entities import get_entity
 
         _run(lambda c: get_entity(c, entity))
-    from flows.common import run_process
+    from flows.run import run_process
 
     summary = run_process(
         "reassessment",

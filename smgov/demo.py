@@ -139,8 +139,8 @@ class Story:
     """Runs the steps and tells what each one did, read back from the database."""
 
     def __init__(self, home: Path) -> None:
+        from database import make_engine
         from models.settings import Settings
-        from services.db import make_engine
 
         self.settings = Settings()
         self.engine = make_engine(self.settings.resolved_database_url)
@@ -209,7 +209,7 @@ def _prepare(home: Path) -> None:
     """The demo's own home and database; never the configured one; refuses one in use."""
     from sqlalchemy import inspect, text
 
-    from services.db import make_engine
+    from database import make_engine
 
     home.mkdir(parents=True, exist_ok=True)
     database = home / "smgov.db"
@@ -241,7 +241,7 @@ def _prepare(home: Path) -> None:
 def run_demo(home_text: str) -> None:
     home = Path(home_text).expanduser().resolve()
     _prepare(home)
-    from services.db import make_engine, upgrade
+    from database import make_engine, upgrade
 
     engine = make_engine(os.environ["SMGOV_DATABASE_URL"])
     upgrade(engine)

@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from database import make_engine, upgrade
 from models.settings import Settings
 from services.context import Ctx, unit_of_work
-from services.db import make_engine, upgrade
 
 PG_URL = os.environ.get("SMGOV_TEST_POSTGRES_URL")
 RUN_ID = uuid.uuid4().hex[:8]

@@ -17,9 +17,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
+from database import make_engine
 from models.settings import Settings
 from services.context import unit_of_work
-from services.db import make_engine
 from tests import org
 from tests.conftest import AUDIT_KEY, SESSION_KEY
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from services.db import make_engine, upgrade
+from database import make_engine, upgrade
 from tests.conftest import Result
 
 Smgov = Callable[..., Result]

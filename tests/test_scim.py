@@ -321,8 +321,8 @@ class TestToken:
         from fastapi import FastAPI
         from fastapi.testclient import TestClient
 
+        from database import make_engine
         from models.settings import Settings
-        from services.db import make_engine
         from smgov.scim import router
 
         scim, _ = server

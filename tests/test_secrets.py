@@ -368,8 +368,8 @@ def test_private_files_whatever_the_umask(tmp_path: Path) -> None:
     """Issue 18, 4.2: under a permissive umask (000) smgov still creates its home and the
     folders above it 0700, the SQLite database and its WAL 0600, the mail folders 0700 with
     0600 messages (they carry one-task links), and its key files 0600."""
+    from database import make_engine
     from services.context import unit_of_work
-    from services.db import make_engine
 
     home = tmp_path / "deep" / "home"
     env = _bare_env(

@@ -264,7 +264,7 @@ class TestMigration:
         still holds (SQLite rebuilds the staff table with its procedure)."""
         from alembic import command
 
-        from services.db import alembic_config, make_engine, upgrade
+        from database import alembic_config, make_engine, upgrade
 
         engine = make_engine(empty_db_url)
         try:

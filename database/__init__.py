@@ -1,4 +1,6 @@
-"""One engine per process; one transaction per use case; migrations shipped inside the package."""
+"""The database helpers, below notifications/ and services/: one engine per process, one
+transaction per use case, bulk inserts and updates, chunked lookups, and the migrations shipped
+inside the `models` package."""
 
 from __future__ import annotations
 
