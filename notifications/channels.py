@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import email.utils
 import os
 import re
+import smtplib
+import ssl
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import apprise
 import apprise.plugins.email.base as _apprise_email
 from apprise import AppriseAsset
 from apprise.common import PersistentStoreMode
+from apprise.plugins.workflows import NotifyWorkflows
 
 from models.settings import Settings
+from notifications.cards import resolve, workflows_payload
+from notifications.mime import compose, envelope
 
 # apprise always stamps a fresh Message-ID; a re-sent outbox message must carry the *same* one so
 # that mail clients fold a repeat (at-least-once delivery, never two different copies). apprise
@@ -62,7 +64,9 @@ class Outgoing:
     message_id: str
     recipient: str
     subject: str
-    body: str
+    body: str  # the plain-text part
+    rich: str | None = None  # e-mail: the HTML part (same content); Teams: an Adaptive Card (JSON)
+    language: str = "en"  # the reader's official language (Content-Language)
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,12 @@ class Channel(Protocol):
     def send(self, message: Outgoing) -> Delivery: ...
 
 
-def _asset() -> AppriseAsset:
-    # In-memory only: apprise must not write a persistent store of its own anywhere.
+def apprise_asset() -> AppriseAsset:
+    """In-memory only: apprise must not write a persistent store of its own anywhere."""
     return AppriseAsset(storage_mode=PersistentStoreMode.MEMORY)
+
+
+_asset = apprise_asset
 
 
 def _notify(instance: apprise.Apprise, message: Outgoing, tag: Any = None) -> Delivery:
@@ -101,32 +108,52 @@ def _notify(instance: apprise.Apprise, message: Outgoing, tag: Any = None) -> De
 
 
 class EmailChannel:
-    """E-mail over SMTP through apprise, one URL per recipient so each result is known."""
+    """E-mail over SMTP, one message per recipient so each result is known. The message is
+    composed by notifications.mime (multipart/alternative, Content-Language, List-Id, the stable
+    Message-ID) and handed to the server as it is."""
 
     name = "email"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    def _url(self, recipient: str) -> str:
+    def send(self, message: Outgoing) -> Delivery:
         s = self._settings
-        mode = {"none": "insecure", "starttls": "starttls", "ssl": "ssl"}[s.smtp_tls]
-        scheme = "mailtos" if s.smtp_tls != "none" else "mailto"
-        creds = ""
+        mail = compose(message, s)
+        sender, recipients = envelope(s, message.recipient)
+        try:
+            with smtp_session(s) as server:
+                server.send_message(mail, from_addr=sender, to_addrs=recipients)
+        except (OSError, smtplib.SMTPException) as exc:
+            return Delivery(False, f"not delivered ({type(exc).__name__})")
+        return Delivery(True, "delivered")
+
+
+@contextlib.contextmanager
+def smtp_session(settings: Settings) -> Iterator[smtplib.SMTP]:
+    """A connection to the configured SMTP server: TLS as configured, signed in if a user name is
+    set (the password read here, never logged)."""
+    s = settings
+    assert s.smtp_host is not None
+    server: smtplib.SMTP
+    if s.smtp_tls == "ssl":
+        server = smtplib.SMTP_SSL(
+            s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=ssl.create_default_context()
+        )
+    else:
+        server = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+    try:
+        server.ehlo()
+        if s.smtp_tls == "starttls":
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
         if s.smtp_username:
             password = s.smtp_password.get_secret_value() if s.smtp_password else ""
-            creds = f"{quote(s.smtp_username, safe='')}:{quote(password, safe='')}@"
-        query = (
-            f"from={quote(s.smtp_from, safe='')}&to={quote(recipient, safe='@')}"
-            f"&mode={mode}&format=text&timeout={int(s.smtp_timeout)}"
-        )
-        return f"{scheme}://{creds}{s.smtp_host}:{s.smtp_port}?{query}"
-
-    def send(self, message: Outgoing) -> Delivery:
-        instance = apprise.Apprise(asset=_asset())
-        if not instance.add(self._url(message.recipient)):
-            return Delivery(False, "SMTP settings do not form a valid mail URL")
-        return _notify(instance, message)
+            server.login(s.smtp_username, password)
+        yield server
+    finally:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            server.quit()
 
 
 class MaildirChannel:
@@ -136,18 +163,12 @@ class MaildirChannel:
 
     def __init__(self, settings: Settings) -> None:
         self._root = settings.mail_dir
-        self._from = settings.smtp_from
+        self._settings = settings
 
     def send(self, message: Outgoing) -> Delivery:
         for sub in ("tmp", "new", "cur"):
             (self._root / sub).mkdir(parents=True, exist_ok=True)
-        mail = EmailMessage()
-        mail["From"] = self._from
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = message.message_id
-        mail["Date"] = email.utils.formatdate(localtime=False)
-        mail.set_content(message.body)
+        mail = compose(message, self._settings)
         name = re.sub(r"[^A-Za-z0-9.-]", "_", message.message_id.strip("<>")) + ".eml"
         # Same Message-ID, same file: a repeat after a crash overwrites rather than duplicates.
         fd, tmp = tempfile.mkstemp(dir=self._root / "tmp")
@@ -157,6 +178,13 @@ class MaildirChannel:
         return Delivery(True, "written to the local mail folder")
 
 
+def _fixed(payload: dict[str, Any]) -> Any:
+    def gen_payload(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return payload
+
+    return gen_payload
+
+
 class TeamsChannel:
     """Microsoft Teams through Power Automate Workflows URLs held in an apprise YAML file."""
 
@@ -164,6 +192,7 @@ class TeamsChannel:
 
     def __init__(self, settings: Settings) -> None:
         self._config = settings.apprise_config
+        self._public_url = settings.public_url
 
     def tags(self) -> set[str]:
         """Which tags the configuration serves (so only reachable channels get messages)."""
@@ -188,6 +217,14 @@ class TeamsChannel:
         instance = self._load()
         if instance is None:
             return Delivery(False, "no apprise configuration for Teams")
+        if message.rich:
+            # The card goes through apprise's Workflows plugin (its URL, signature, transport
+            # and result), which would otherwise build a plain card of its own from title and
+            # body: each Workflows service of this message posts ours instead.
+            payload = workflows_payload(resolve(message.rich, self._public_url))
+            for service in instance:
+                if isinstance(service, NotifyWorkflows):
+                    service.gen_payload = _fixed(payload)  # type: ignore[method-assign]  # our card, this send only
         return _notify(instance, message, tag=message.recipient)
 
 

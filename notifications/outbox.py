@@ -47,6 +47,7 @@ def message_values(
     subject: str,
     body: str,
     now: dt.datetime,
+    rich: str | None = None,
     recipient_index: str | None = None,
     language: str = "en",
     message_id: str | None = None,
@@ -60,6 +61,7 @@ def message_values(
         "language": language,
         "subject": subject[:300],
         "body": body,
+        "rich": rich,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": ensure_utc(now),
@@ -219,7 +221,12 @@ def deliver(
             else:
                 result = channel.send(
                     Outgoing(
-                        row.message_id, row.recipient, row.subject, expand_links(row.body, settings)
+                        row.message_id,
+                        row.recipient,
+                        row.subject,
+                        expand_links(row.body, settings),
+                        rich=expand_links(row.rich, settings) if row.rich else None,
+                        language=row.language,
                     )
                 )
                 ok, detail = result.ok, result.detail
