@@ -369,7 +369,10 @@ def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
             len(matches),
         ),
     ]
-    lines += [f"  - {m['ref']} ({m['owner']}) {m['score']}: {m['reason']}" for m in matches[:5]]
+    lines += [  # the survey's findings, each overlapping account by its address
+        f"  - {m.get('url') or m['ref']} ({m['owner']}) {m['score']}: {m['reason']}"
+        for m in matches[:5]
+    ]
     lines.append(
         M(
             "Read it with {show}, then decide: {command}",

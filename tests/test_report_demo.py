@@ -128,12 +128,14 @@ class TestDemoMail:
             assert mail["List-Id"] and mail["Message-ID"]
             text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
             html = mail.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
-            page = re.sub(r"<[^>]+>", " ", html.split("<body", 1)[1])
+            page = re.sub(r"<[^>]+>", " ", html.split("<body", 1)[1].split(">", 1)[1])
             for part in (str(mail["Subject"]), text, page):
                 assert not PLACEHOLDERS.search(part), (path.name, PLACEHOLDERS.search(part))
                 assert not ISO_INSTANT.search(part), (path.name, ISO_INSTANT.search(part))
                 assert_wholly_in(lang, _without_data(part))
-        assert languages == {"ar", "zh", "en", "fr", "ru", "es"}
+        # the demo's readers who are told something: heads and administrators in four languages
+        # (tests/test_i18n.py sends a reminder in each of the six)
+        assert languages == {"ar", "en", "fr", "ru"}
 
 
 def _without_data(text: str) -> str:
