@@ -18,6 +18,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from sqlalchemy import text as sql
 
 from models.clock import due_after
 from models.languages import OFFICIAL_LANGUAGES
@@ -386,3 +387,42 @@ def _actions(node: Any) -> list[dict[str, Any]]:
         for value in node:
             found.extend(_actions(value))
     return found
+
+
+class TestHonestEscalation:
+    @pytest.mark.parametrize("registry", ["registry@un.example", None])
+    def test_registry_named_only_when_it_is_told(
+        self, registry: str | None, uow: Callable[..., Any], engine: Any, settings: Settings
+    ) -> None:
+        """A line says the registry team is or will be told only when a registry address is
+        configured; the head of entity is named in the escalation only when reachable."""
+        from services.context import unit_of_work
+
+        with uow(_at("2026-03-01")) as ctx:
+            entities.add_entity(
+                ctx, code="OHCHR", name="Entity OHCHR", kind="office", timezone="Europe/Zurich"
+            )
+            for index, name in (("100001", "Head"), ("100002", "Admin")):
+                entities.add_staff(
+                    ctx, index=index, name=name, email=f"{index}@un.example", entity="OHCHR"
+                )
+            entities.set_head(ctx, code="OHCHR", staff_index="100001")
+            obligations.open_obligation(
+                ctx,
+                key="meet:1",
+                clause="3.2",
+                kind="assessment-condition",
+                subject="entity:OHCHR",
+                entity=get_entity(ctx, "OHCHR"),
+                assignee="100002",
+                due_at=due_after(dt.date(2026, 3, 1), 7, "Europe/Zurich"),
+                actor="smgov",
+            )
+        configured = settings.model_copy(update={"registry_email": registry})
+        with unit_of_work(engine, configured, _at("2026-03-05")) as ctx:
+            report = queue_due(ctx)
+            assert report.registry_configured is (registry is not None)
+            bodies = [m["subject"] for m in outbox.list_messages(session=ctx.session)]
+            text = "\n".join(ctx.session.execute(sql("SELECT body FROM outbox")).scalars())
+        assert bodies and "the head of entity (Head) will be told in 4 days" in text
+        assert ("registry team will be told" in text) is (registry is not None)
