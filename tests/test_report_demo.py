@@ -170,6 +170,20 @@ class TestCompliance:
         assert dgc["official_languages_covered"] == ["ar", "en", "es", "fr", "ru", "zh"]
         rows = _smgov(home, "report", "compliance", "--format", "csv").stdout.splitlines()
         assert rows[0].startswith("as_of,entity,accounts") and len(rows) == 5
+        assert rows[0].endswith(",needing_action") and "orphaned" in rows[-1]
+        named = {item["name"]: item["problems"] for item in unmiss["needing_action"]}
+        assert any(
+            n.startswith("Facebook unmiss — https://facebook.com/unmiss")
+            and any(p.startswith("orphaned") for p in problems)
+            for n, problems in named.items()
+        ), named
+        late = [p for e in data["entities"] for i in e["needing_action"] for p in i["problems"]]
+        assert any(
+            re.search(r"^overdue: .+ due \d+ \w+ 2026, end of day .+ late$", p) for p in late
+        )
+        table = _smgov(home, "report", "compliance", "--as-of", "2026-06-05").stdout
+        assert "UNMISS — accounts needing action:" in table and "5 June 2026" in table
+        assert not re.search(r"\d{4}-\d{2}-\d{2}T", table)
         one = _smgov(home, "report", "compliance", "--entity", "OHCHR", "--json")
         assert [e["code"] for e in json.loads(one.stdout)["entities"]] == ["OHCHR"]
 
