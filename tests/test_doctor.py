@@ -216,3 +216,53 @@ class TestNewcomer:
         )
         assert rejects.code == 2 and rejects.err.startswith("error: --reject-file: folder")
         assert not missing.exists()
+
+
+def _first_session() -> list[list[str]]:
+    """The README's first session, command by command, up to looking into the mail folder."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("## A first session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = []
+    for line in block.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        if not words or words[0] == "export":
+            continue
+        if words[0] == "ls":
+            break
+        commands.append(words)
+    return commands
+
+
+class TestFirstSession:
+    def test_readme_first_session_ends_with_a_reminder(
+        self, tmp_path: Path, prefect_api: str
+    ) -> None:
+        """Run as printed in a fresh home, the README's first session leaves a real reminder
+        in the mail folder, in its reader's language, and says the registry team is not set."""
+        import os
+        import subprocess
+        import sys
+
+        home = tmp_path / "home"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMGOV_")}
+        env.update({"SMGOV_HOME": str(home), "SMGOV_ISSUANCE_DATE": "2026-01-15"})
+        said = ""
+        commands = _first_session()
+        assert commands[-1][:2] == ["smgov", "sweep"]
+        for words in commands:
+            ran = subprocess.run(
+                [sys.executable, "-m", "smgov.cli", *words[1:]],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            assert ran.returncode == 0, (words, ran.stderr[-800:])
+            said = ran.stdout
+        assert "registry team: not configured" in said
+        [mail] = (home / "mail" / "new").glob("*.eml")
+        text = mail.read_text()
+        assert "To: head@un.example" in text and "Content-Language: en" in text
