@@ -36,11 +36,20 @@ def list_id(settings: Settings) -> str:
     return f"smgov <smgov.{domain}>"
 
 
+def _subject(text: str) -> str:
+    """A subject in a non-Latin script keeps its spaces: Python's header folder drops the space
+    between an encoded word and a plain one ("Entity OHCHR" came out "EntityOHCHR" in Chinese
+    subjects); no-break spaces travel inside the encoded words and show as spaces. Latin-script
+    subjects fold without loss and are left as they are (filters match their words)."""
+    beyond_latin = any(ch.isalpha() and ord(ch) > 0x24F for ch in text)
+    return text.replace(" ", "\u00a0") if beyond_latin else text
+
+
 def compose(message: Composable, settings: Settings) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
     mail["To"] = message.recipient
-    mail["Subject"] = message.subject
+    mail["Subject"] = _subject(message.subject)
     mail["Message-ID"] = message.message_id
     mail["Date"] = email.utils.formatdate(localtime=False)
     mail["List-Id"] = list_id(settings)

@@ -281,6 +281,7 @@ class TestReminderPerLanguage:
         with uow(_at("2026-03-05")) as ctx:
             [row] = outbox.list_messages(session=ctx.session)
         assert mail.message_id == row["message_id"]
+        assert mail.subject.replace("\u00a0", " ") == row["subject"], "every space kept"
         for part in (mail.subject, text, re.sub(r"<[^>]+>", " ", page)):
             assert_wholly_in(lang, part)
         assert not re.search(r"\d{4}-\d{2}-\d{2}T", text + page)
