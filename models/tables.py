@@ -243,7 +243,9 @@ class Outbox(SQLModel, table=True):
     recipient_index: str | None = Field(default=None, max_length=20)
     language: str = Field(default="en", max_length=2)
     subject: str = Field(max_length=300)
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the plain-text part
+    # the rich part: HTML for e-mail (multipart/alternative), an Adaptive Card (JSON) for Teams
+    rich: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default="pending", max_length=10)
     attempts: int = Field(default=0)
     next_attempt_at: dt.datetime = Field(sa_column=_instant())

@@ -10,23 +10,25 @@ live only in the apprise YAML file named by SMGOV_APPRISE_CONFIG, reached by tag
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import os
 import re
 import smtplib
 import socket
 import ssl
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
 import apprise
 from apprise import AppriseAsset
 from apprise.common import PersistentStoreMode
+from apprise.plugins.workflows import NotifyWorkflows
 
 from models.settings import Settings, private_dir
+from notifications.cards import resolve, workflows_payload
+from notifications.mime import compose, envelope
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,9 @@ class Outgoing:
     message_id: str
     recipient: str
     subject: str
-    body: str
+    body: str  # the plain-text part
+    rich: str | None = None  # e-mail: the HTML part (same content); Teams: an Adaptive Card (JSON)
+    language: str = "en"  # the reader's official language (Content-Language)
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,12 @@ class Channel(Protocol):
     def send(self, message: Outgoing) -> Delivery: ...
 
 
-def _asset() -> AppriseAsset:
-    # In-memory only: apprise must not write a persistent store of its own anywhere.
+def apprise_asset() -> AppriseAsset:
+    """In-memory only: apprise must not write a persistent store of its own anywhere."""
     return AppriseAsset(storage_mode=PersistentStoreMode.MEMORY)
+
+
+_asset = apprise_asset
 
 
 def _notify(instance: apprise.Apprise, message: Outgoing, tag: Any = None) -> Delivery:
@@ -74,11 +81,13 @@ def _notify(instance: apprise.Apprise, message: Outgoing, tag: Any = None) -> De
 
 
 class EmailChannel:
-    """E-mail over SMTP, one recipient per message so each result is known. One connection (and
-    one TLS context) serves a whole delivery run: opened at the first message, reused for the
-    next, reopened once when a reused connection has gone (the server closed it while idle);
-    `close()` ends it. (apprise opened a connection and built a TLS context — about 18 ms, even
-    with TLS off — for every message: a third of the mail server's own pace.)"""
+    """E-mail over SMTP, one recipient per message so each result is known. The message is
+    composed by notifications.mime (multipart/alternative, Content-Language, List-Id, the stable
+    Message-ID). One connection (and one TLS context) serves a whole delivery run: opened at the
+    first message, reused for the next, reopened once when a reused connection has gone (the
+    server closed it while idle); `close()` ends it. (apprise opened a connection and built a TLS
+    context — about 18 ms, even with TLS off — for every message: a third of the mail server's
+    own pace.)"""
 
     name = "email"
 
@@ -115,25 +124,15 @@ class EmailChannel:
             raise
         return conn
 
-    def _mail(self, message: Outgoing) -> EmailMessage:
-        mail = EmailMessage()
-        mail["From"] = self._settings.smtp_from
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = message.message_id  # the outbox's, for ever: repeats fold
-        mail["Date"] = email.utils.formatdate(localtime=False)
-        mail.set_content(message.body)
-        return mail
-
     def send(self, message: Outgoing) -> Delivery:
-        mail = self._mail(message)
-        sender = email.utils.parseaddr(self._settings.smtp_from)[1] or self._settings.smtp_from
+        mail = compose(message, self._settings)
+        sender, recipients = envelope(self._settings, message.recipient)
         while True:
             fresh = self._smtp is None
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                self._smtp.send_message(mail, from_addr=sender, to_addrs=[message.recipient])
+                self._smtp.send_message(mail, from_addr=sender, to_addrs=recipients)
                 return Delivery(True, "delivered")
             except smtplib.SMTPRecipientsRefused:
                 self._reset()
@@ -164,6 +163,33 @@ class EmailChannel:
                 smtp.close()
 
 
+@contextlib.contextmanager
+def smtp_session(settings: Settings) -> Iterator[smtplib.SMTP]:
+    """A connection to the configured SMTP server: TLS as configured, signed in if a user name is
+    set (the password read here, never logged)."""
+    s = settings
+    assert s.smtp_host is not None
+    server: smtplib.SMTP
+    if s.smtp_tls == "ssl":
+        server = smtplib.SMTP_SSL(
+            s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=ssl.create_default_context()
+        )
+    else:
+        server = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+    try:
+        server.ehlo()
+        if s.smtp_tls == "starttls":
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
+        if s.smtp_username:
+            password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+            server.login(s.smtp_username, password)
+        yield server
+    finally:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            server.quit()
+
+
 class MaildirChannel:
     """Embedded mode: each message is written as a file to SMGOV_HOME/mail/new (maildir)."""
 
@@ -171,18 +197,12 @@ class MaildirChannel:
 
     def __init__(self, settings: Settings) -> None:
         self._root = settings.mail_dir
-        self._from = settings.smtp_from
+        self._settings = settings
 
     def send(self, message: Outgoing) -> Delivery:
         for sub in ("tmp", "new", "cur"):
             private_dir(self._root / sub)  # 0700: messages carry one-task links
-        mail = EmailMessage()
-        mail["From"] = self._from
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = message.message_id
-        mail["Date"] = email.utils.formatdate(localtime=False)
-        mail.set_content(message.body)
+        mail = compose(message, self._settings)
         name = re.sub(r"[^A-Za-z0-9.-]", "_", message.message_id.strip("<>")) + ".eml"
         # Same Message-ID, same file: a repeat after a crash overwrites rather than duplicates.
         fd, tmp = tempfile.mkstemp(dir=self._root / "tmp")
@@ -190,6 +210,13 @@ class MaildirChannel:
             handle.write(bytes(mail))
         Path(tmp).replace(self._root / "new" / name)
         return Delivery(True, "written to the local mail folder")
+
+
+def _fixed(payload: dict[str, Any]) -> Any:
+    def gen_payload(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return payload
+
+    return gen_payload
 
 
 class TeamsChannel:
@@ -200,6 +227,7 @@ class TeamsChannel:
     def __init__(self, settings: Settings) -> None:
         self._config = settings.apprise_config
         self._instance: apprise.Apprise | None = None  # loaded once per run, at the first send
+        self._public_url = settings.public_url
 
     def tags(self) -> set[str]:
         """Which tags the configuration serves (so only reachable channels get messages)."""
@@ -226,6 +254,19 @@ class TeamsChannel:
         instance = self._instance
         if instance is None:
             return Delivery(False, "no apprise configuration for Teams")
+        # The card goes through apprise's Workflows plugin (its URL, signature, transport and
+        # result), which would otherwise build a plain card of its own from title and body: each
+        # Workflows service posts ours for this message. The instance serves a whole run, so a
+        # message without a card takes the plugin's own again, never the previous message's.
+        payload = (
+            workflows_payload(resolve(message.rich, self._public_url)) if message.rich else None
+        )
+        for service in instance:
+            if isinstance(service, NotifyWorkflows):
+                if payload is None:
+                    service.__dict__.pop("gen_payload", None)
+                else:
+                    service.gen_payload = _fixed(payload)  # type: ignore[method-assign]  # our card, this message only
         return _notify(instance, message, tag=message.recipient)
 
 

@@ -48,6 +48,7 @@ def message_values(
     subject: str,
     body: str,
     now: dt.datetime,
+    rich: str | None = None,
     recipient_index: str | None = None,
     language: str = "en",
     message_id: str | None = None,
@@ -61,6 +62,7 @@ def message_values(
         "language": language,
         "subject": subject[:300],
         "body": body,
+        "rich": rich,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": ensure_utc(now),
@@ -116,6 +118,8 @@ _CLAIMED = (
     OUTBOX.c.recipient,
     OUTBOX.c.subject,
     OUTBOX.c.body,
+    OUTBOX.c.rich,
+    OUTBOX.c.language,
     OUTBOX.c.attempts,
 )
 
@@ -286,7 +290,14 @@ def _deliver_one(
         ok, detail = False, f"unknown channel {row.channel}"
     else:
         result = channel.send(
-            Outgoing(row.message_id, row.recipient, row.subject, expand_links(row.body, settings))
+            Outgoing(
+                row.message_id,
+                row.recipient,
+                row.subject,
+                expand_links(row.body, settings),
+                rich=expand_links(row.rich, settings) if row.rich else None,
+                language=row.language,
+            )
         )
         ok, detail = result.ok, result.detail
     status = _settle(

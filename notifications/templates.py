@@ -1,18 +1,50 @@
-"""Message texts in the official languages (2.3). English and French are written; the other four
-official languages fall back to English until their translations are added to `TEXTS`.
+"""Messages for people, wholly in their reader's official language (2.3): reminder digests and
+alerts, each as a subject, a plain-text part and an accessible HTML part rendered from the Jinja2
+templates in notifications/jinja/ (the same content: a list in text, a table of duties in HTML).
 
-A digest lists, for one recipient, every reminder due in one sweep. Each line says what is due,
-under which clause, the due date in the entity's timezone, how many days are left or overdue, what
-to do next (the exact smgov command) and who is escalated to when.
+Every text goes through the gettext catalogs (notifications.i18n); every date is a day in the
+entity's timezone written in the reader's language ("17 mars 2026, fin de journée (Zurich)"),
+never an ISO instant. Each digest line names what (platform, handle, address of the account),
+where (the entity), who (by name, with their role), when, one next step (the web door task when
+it is configured, else the exact smgov command with its values filled in) and who else has been
+or will be told — only people and teams that are really told.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from models.languages import OFFICIAL_LANGUAGES
+import jinja2
+
+from notifications.cards import MAX_ITEMS, card, task_path
+from notifications.i18n import (
+    MN,
+    RTL,
+    Day,
+    M,
+    Msg,
+    N,
+    T,
+    language_of,
+    render,
+    translations,
+)
+
+__all__ = [
+    "MN",
+    "ROLE_WORDS",
+    "Alert",
+    "Day",
+    "Line",
+    "M",
+    "Rendered",
+    "language_of",
+    "render_alerts",
+    "render_digest",
+]
 
 
 class Line(NamedTuple):
@@ -20,211 +52,336 @@ class Line(NamedTuple):
 
     clause: str
     kind: str
-    subject: str
-    entity: str
-    due_local: str  # e.g. "2026-03-16 (Europe/Zurich)"
+    subject: str  # the duty's subject key, e.g. "account:15" (for sorting and links, never shown)
+    what: Msg | str  # what it is about: "X @UN (https://x.com/UN)", a request, the entity
+    entity: str  # the entity's code
+    entity_name: str
+    due: Day  # the due day where the entity is
     days_left: int  # > 0 before the due day, 0 on it, < 0 overdue
-    role: str  # "assignee", "head" or "registry": why this person hears of it
-    assignee: str
-    next_step: str  # the command to run
-    escalation: str  # who hears next, and when
+    role: str  # "assignee", "head" or "registry": why this recipient hears of it
+    assignee: str  # the responsible person's name ("" for the registry team)
+    assignee_role: Msg  # their role: head of entity, administrator, ...
+    next_step: Msg  # one concrete next step, the command filled in
+    link: str | None  # the web door task (a link placeholder), when there is one
+    escalation: tuple[tuple[str, int], ...]  # (who: "head"|"registry", days from today; <= 0: told)
+    head: str = ""  # the head of entity's name, for the escalation line
 
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "subject_due": "smgov: {count} item(s) due — {first}",
-        "subject_overdue": "smgov: OVERDUE — {count} item(s) — {first}",
-        "greeting": "This is smgov, the registry of institutional social media accounts "
-        "(ST/SGB, Institutional use of social media).",
-        "left": "{n} day(s) left",
-        "today": "due today",
-        "overdue": "{n} day(s) overdue",
-        "as_assignee": "You are responsible for this.",
-        "as_head": "Escalated to you as head of entity: {assignee} has not completed it.",
-        "as_registry": "Escalated to the registry team (Department of Global Communications).",
-        "due": "Due",
-        "todo": "What to do",
-        "escalation": "Escalation",
-        "footer": "You receive this because the bulletin gives you or your entity this duty.",
-    },
-    "fr": {
-        "subject_due": "smgov : {count} élément(s) à traiter — {first}",
-        "subject_overdue": "smgov : EN RETARD — {count} élément(s) — {first}",
-        "greeting": "Ceci est smgov, le registre des comptes institutionnels de médias sociaux "
-        "(ST/SGB, Utilisation institutionnelle des médias sociaux).",
-        "left": "{n} jour(s) restant(s)",
-        "today": "échéance aujourd'hui",
-        "overdue": "{n} jour(s) de retard",
-        "as_assignee": "Cette tâche vous incombe.",
-        "as_head": "Transmis à vous en tant que chef d'entité : {assignee} ne l'a pas terminée.",
-        "as_registry": "Transmis à l'équipe du registre (Département de la communication globale).",
-        "due": "Échéance",
-        "todo": "À faire",
-        "escalation": "Escalade",
-        "footer": "Vous recevez ce message car le bulletin vous confie, à vous ou à votre entité, "
-        "cette obligation.",
-    },
+#: What each kind of duty asks, in a few words (its reader's language at rendering). Every
+#: obligation kind has an entry; tests/test_i18n.py fails for a kind without one.
+KIND_TITLES: dict[str, str] = {
+    "inventory-entry": "Complete the registry entry of an existing account",
+    "new-account-entry": "Complete the registry entry of a new account",
+    "update-entry": "Bring an account's registry entry up to date",
+    "credential-handover": "Take over the credentials of an account (4.2)",
+    "credential-rotation": "Rotate the credentials of an account (4.2)",
+    "inventory-campaign": "Complete your entity's inventory of accounts (3.4)",
+    "initial-assessment": "Assess an account that existed at the bulletin's date (3.3)",
+    "reassessment": "Reassess an account against the criteria of 3.2",
+    "decide-request": "Decide a request for a new account (3.2)",
+    "report-change": "Enter a reported change in the registry (3.6)",
+    "attest-entries": "Attest that your entity's entries are current (3.1(c))",
+    "assessment-condition": "Meet a condition of an account's continuation (3.2)",
+    "close-account": "Close a withdrawn account on its platform (3.8)",
+    "decide-unapproved": "Decide on an account entered without your approval (2.1)",
+    "authorize-declared": "Authorize in writing the people an entry declares (3.7)",
+    "acknowledge": "Acknowledge the obligations of 2.2 and 4.1",
 }
 
-KIND_TITLES: dict[str, dict[str, str]] = {
-    "en": {
-        "inventory-entry": "complete the registry entry of an existing account",
-        "new-account-entry": "complete the registry entry of a new account",
-        "update-entry": "bring an account's registry entry up to date",
-        "credential-handover": "hand over the credentials of an account (4.2)",
-        "credential-rotation": "rotate the credentials of an account (4.2)",
-        "inventory-campaign": "complete your entity's inventory of accounts (3.4)",
-        "initial-assessment": "assess an account that existed at the bulletin's date (3.3)",
-        "reassessment": "reassess an account against the 3.2 criteria",
-        "decide-request": "decide a request for a new account (3.2)",
-        "report-change": "enter a reported change in the registry (3.6)",
-        "attest-entries": "attest that your entity's entries are current (3.1(c))",
-        "assessment-condition": "meet a condition of an account's continuation (3.2)",
-        "close-account": "close a withdrawn account on its platform (3.8)",
-    },
-    "fr": {
-        "inventory-entry": "compléter l'inscription d'un compte existant au registre",
-        "new-account-entry": "compléter l'inscription d'un nouveau compte au registre",
-        "update-entry": "mettre à jour l'inscription d'un compte au registre",
-        "credential-handover": "reprendre les identifiants de connexion d'un compte (4.2)",
-        "credential-rotation": "renouveler les identifiants de connexion d'un compte (4.2)",
-        "inventory-campaign": "achever l'inventaire des comptes de votre entité (3.4)",
-        "initial-assessment": "évaluer un compte existant à la date du bulletin (3.3)",
-        "reassessment": "réévaluer un compte au regard des critères du 3.2",
-        "decide-request": "statuer sur une demande de nouveau compte (3.2)",
-        "report-change": "inscrire au registre une modification signalée (3.6)",
-        "attest-entries": "attester que les inscriptions de votre entité sont à jour (3.1 c))",
-        "assessment-condition": "remplir une condition du maintien d'un compte (3.2)",
-        "close-account": "fermer un compte retiré sur sa plateforme (3.8)",
-    },
-}
-
-assert set(TEXTS) <= set(OFFICIAL_LANGUAGES)
-
-
-def language_of(preferred: str | None) -> str:
-    """The recipient's language when smgov has its texts, else English."""
-    return preferred if preferred in TEXTS else "en"
-
-
-def _when(texts: dict[str, str], days_left: int) -> str:
-    if days_left > 0:
-        return texts["left"].format(n=days_left)
-    if days_left == 0:
-        return texts["today"]
-    return texts["overdue"].format(n=-days_left)
+# The titles as the extractor sees them (T needs a literal msgid to be extracted).
+_KIND_TITLE_MSGS = (
+    M("Complete the registry entry of an existing account"),
+    M("Complete the registry entry of a new account"),
+    M("Bring an account's registry entry up to date"),
+    M("Take over the credentials of an account (4.2)"),
+    M("Rotate the credentials of an account (4.2)"),
+    M("Complete your entity's inventory of accounts (3.4)"),
+    M("Assess an account that existed at the bulletin's date (3.3)"),
+    M("Reassess an account against the criteria of 3.2"),
+    M("Decide a request for a new account (3.2)"),
+    M("Enter a reported change in the registry (3.6)"),
+    M("Attest that your entity's entries are current (3.1(c))"),
+    M("Meet a condition of an account's continuation (3.2)"),
+    M("Close a withdrawn account on its platform (3.8)"),
+    M("Decide on an account entered without your approval (2.1)"),
+    M("Authorize in writing the people an entry declares (3.7)"),
+    M("Acknowledge the obligations of 2.2 and 4.1"),
+)
+assert {m.msgid for m in _KIND_TITLE_MSGS} == set(KIND_TITLES.values())
 
 
 def title_of(kind: str, language: str) -> str:
-    lang = language_of(language)
-    return KIND_TITLES[lang].get(kind) or KIND_TITLES["en"].get(kind) or kind
+    """What a duty of this kind asks, in the reader's language."""
+    msgid = KIND_TITLES.get(kind)
+    return render(M(msgid), language) if msgid else kind
 
 
-def render_digest(lines: list[Line], language: str) -> tuple[str, str]:
-    """Subject and plain-text body of one digest."""
-    lang = language_of(language)
-    texts = TEXTS[lang]
-    ordered = sorted(lines, key=lambda x: (x.days_left, x.subject))
-    first = ordered[0]
-    late = ordered[0].days_left < 0
-    subject = texts["subject_overdue" if late else "subject_due"].format(
-        count=len(ordered),
-        first=f"{title_of(first.kind, lang)} ({first.subject}, {_when(texts, first.days_left)})",
-    )
-    todo, escalation = texts["todo"], texts["escalation"]
-    blocks = [
-        f"{number}. [{line.clause}] {_title(line.kind, lang)} — {line.subject} ({line.entity})\n"
-        f"{_due_line(line.due_local, line.days_left, lang)}\n"
-        f"{_role_line(line.role, line.assignee, lang)}\n"
-        f"   {todo}: {line.next_step}\n"
-        f"   {escalation}: {line.escalation}\n\n"
-        for number, line in enumerate(ordered, start=1)
-    ]
-    return subject[:300], f"{texts['greeting']}\n\n{''.join(blocks)}{texts['footer']}"
-
-
-# The pieces a digest repeats for thousands of lines, rendered once each.
-_title = functools.cache(title_of)
-
-
-@functools.lru_cache(maxsize=8192)  # bounded: a served process runs for months
-def _due_line(due_local: str, days_left: int, lang: str) -> str:
-    texts = TEXTS[lang]
-    return f"   {texts['due']}: {due_local} — {_when(texts, days_left)}"
-
-
-@functools.lru_cache(maxsize=8192)
-def _role_line(role: str, assignee: str, lang: str) -> str:
-    texts = TEXTS[lang]
-    if role == "assignee":
-        return f"   {texts['as_assignee']}"
-    if role == "registry":
-        return f"   {texts['as_registry']}"
-    return f"   {texts['as_head'].format(assignee=assignee)}"
-
-
-ESCALATION: dict[str, dict[str, str]] = {
-    "en": {
-        "head": "the head of entity is told {when}",
-        "registry": "the registry team is told {when}",
-        "in": "in {n} day(s)",
-        "now": "now",
-        "none": "none further",
-    },
-    "fr": {
-        "head": "le chef d'entité sera informé {when}",
-        "registry": "l'équipe du registre sera informée {when}",
-        "in": "dans {n} jour(s)",
-        "now": "dès maintenant",
-        "none": "aucune autre",
-    },
+#: A written authorization's role (3.7), as a word in a sentence.
+ROLE_WORDS: dict[str, Msg] = {
+    "administrator": M("administrator"),
+    "alternate": M("alternate"),
+    "publisher": M("publisher"),
 }
 
 
-def escalation_text(
-    days_left: int, head_after: int, registry_after: int, language: str, *, to_head: bool = True
-) -> str:
-    """Who hears next and when, counted from today (escalation starts N days after the due day);
-    `to_head` is false when the head of entity is the one responsible."""
-    texts = ESCALATION[language_of(language)]
-    overdue = -days_left
-    steps = [("head", head_after)] if to_head else []
-    steps.append(("registry", registry_after))
+@dataclass(frozen=True)
+class Rendered:
+    """One message in one language: subject, plain text, HTML (e-mail) and an Adaptive Card
+    (Teams), all with the same content."""
+
+    subject: str
+    text: str
+    html: str
+    language: str
+    card: str
+
+
+def when(days_left: int, lang: str) -> str:
+    """ "3 days left", "due today", "2 days overdue"."""
+    if days_left > 0:
+        return N(lang, "{n} day left", "{n} days left", days_left)
+    if days_left == 0:
+        return T(lang, "due today")
+    return N(lang, "{n} day overdue", "{n} days overdue", -days_left)
+
+
+def _escalation(line: Line, lang: str) -> str:
     parts = []
-    for who, after in steps:
-        wait = after - overdue
-        when = texts["now"] if wait <= 0 else texts["in"].format(n=wait)
-        parts.append(texts[who].format(when=when))
-    return "; ".join(parts)
+    for who, wait in line.escalation:
+        if who == "head":
+            if wait <= 0:
+                parts.append(T(lang, "the head of entity ({name}) has been told", name=line.head))
+            else:
+                parts.append(
+                    N(
+                        lang,
+                        "the head of entity ({name}) will be told in {n} day",
+                        "the head of entity ({name}) will be told in {n} days",
+                        wait,
+                        name=line.head,
+                    )
+                )
+        elif wait <= 0:
+            parts.append(T(lang, "the registry team has been told"))
+        else:
+            parts.append(
+                N(
+                    lang,
+                    "the registry team will be told in {n} day",
+                    "the registry team will be told in {n} days",
+                    wait,
+                )
+            )
+    return T(lang, "; ").join(parts)
+
+
+def _why(line: Line, lang: str) -> str:
+    if line.role == "assignee":
+        return T(lang, "You are responsible for this.")
+    if line.role == "registry":
+        return T(lang, "Escalated to the registry team (Department of Global Communications).")
+    return T(
+        lang, "Escalated to you as head of entity: {name} has not completed it.", name=line.assignee
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _line_view(line: Line, lang: str) -> dict[str, Any]:
+    """Everything one line shows, in one language (shared by the text and HTML parts)."""
+    view = _line_fields(line, lang)
+    view["who"] = T(lang, "{responsible}. {why}", responsible=view["responsible"], why=view["why"])
+    return view
+
+
+def _line_fields(line: Line, lang: str) -> dict[str, Any]:
+    return {
+        "clause": line.clause,
+        "title": title_of(line.kind, lang),
+        "what": render(line.what, lang),
+        "entity": T(lang, "{name} ({code})", name=line.entity_name, code=line.entity),
+        "due": render(line.due, lang),
+        "when": when(line.days_left, lang),
+        "late": line.days_left < 0,
+        "responsible": T(
+            lang,
+            "{name}, {role}",
+            name=line.assignee,
+            role=render(line.assignee_role, lang),
+        )
+        if line.assignee
+        else render(line.assignee_role, lang),
+        "why": _why(line, lang),
+        "next_step": render(line.next_step, lang),
+        "link": line.link,
+        "escalation": _escalation(line, lang),
+    }
+
+
+def _account_number(subject: str) -> tuple[str, int, str]:
+    kind, _, number = subject.partition(":")
+    return (kind, int(number), "") if number.isdigit() else (kind, 0, number)
+
+
+def _order(line: Line) -> tuple[int, tuple[str, int, str], str]:
+    """Most urgent first (most overdue), then by account number (15 before 103), then kind."""
+    return (line.days_left, _account_number(line.subject), line.kind)
+
+
+@functools.cache
+def _env(lang: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("notifications", "jinja"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["labelled"] = _labelled
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
+    return env
+
+
+def _labelled(label: str, value: str) -> str:
+    """ "Due: 11 March 2026" — no space after a full-width colon (Chinese)."""
+    return f"{label}{value}" if label.endswith("：") else f"{label} {value}"
+
+
+def _page(lang: str, template: str, **values: Any) -> str:
+    return (
+        _env(lang)
+        .get_template(template)
+        .render(lang=lang, dir="rtl" if lang in RTL else "ltr", **values)
+    )
+
+
+def render_digest(lines: list[Line], language: str) -> Rendered:
+    """One digest: every duty due for one recipient, most urgent first."""
+    lang = language_of(language)
+    ordered = sorted(lines, key=_order)
+    views = [_line_view(line, lang) for line in ordered]
+    first = views[0]
+    count = len(ordered)
+    head = N(lang, "{n} duty", "{n} duties", count)
+    if ordered[0].days_left < 0:
+        subject = T(
+            lang,
+            "smgov: OVERDUE — {count} — {title}: {what} ({when})",
+            count=head,
+            title=first["title"],
+            what=first["what"],
+            when=first["when"],
+        )
+    else:
+        subject = T(
+            lang,
+            "smgov: {count} due — {title}: {what} ({when})",
+            count=head,
+            title=first["title"],
+            what=first["what"],
+            when=first["when"],
+        )
+    values = {"lines": views, "subject": subject}
+    text = _page(lang, "digest.txt", **values)
+    items = [
+        {
+            "title": f"[{view['clause']}] {view['title']}",
+            "facts": [
+                (T(lang, "Account or subject"), view["what"]),
+                (T(lang, "Entity"), view["entity"]),
+                (T(lang, "Due"), view["due"]),
+                (T(lang, "Days left"), view["when"]),
+                (T(lang, "Responsible"), view["responsible"]),
+            ],
+            "text": [
+                _labelled(T(lang, "Next step:"), view["next_step"]),
+                *(
+                    [_labelled(T(lang, "Escalation:"), view["escalation"])]
+                    if view["escalation"]
+                    else []
+                ),
+            ],
+            "button": T(lang, "Open the task"),
+            "path": task_path(line.subject),
+        }
+        for view, line in zip(views, ordered, strict=True)
+    ]
+    more = len(items) - MAX_ITEMS
+    return Rendered(
+        _one_line(subject)[:300],
+        text,
+        _page(lang, "digest.html", **values),
+        lang,
+        card(
+            lang=lang,
+            rtl=lang in RTL,
+            title=_one_line(subject),
+            items=items,
+            more=N(lang, "… and {n} more duty", "… and {n} more duties", more)
+            if more > 0
+            else None,
+            fallback=text,
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Alert:
-    """An immediate message (not a reminder): an HR change, an orphaned account, an incident."""
+    """An immediate message (not a reminder): an HR change, an orphaned account, an incident.
+    Title and lines are messages (`M(...)`) translated for each reader, or plain strings (data
+    such as a reporter's own words, shown as given)."""
 
-    title: str
-    lines: tuple[str, ...]
+    title: Msg | str
+    lines: tuple[Msg | str, ...]
     urgent: bool = False  # urgent alerts lead the message and its subject
 
 
-ALERT_TEXTS = {
-    "en": {"subject": "smgov: {title}", "more": " (+{n} more)", "intro": "Action may be needed:"},
-    "fr": {
-        "subject": "smgov : {title}",
-        "more": " (+{n} autres)",
-        "intro": "Une action peut être nécessaire :",
-    },
-}
-
-
-def render_alerts(alerts: list[Alert], language: str) -> tuple[str, str]:
+def render_alerts(alerts: list[Alert], language: str) -> Rendered:
     """Subject and body for one or more alerts to one recipient."""
-    texts = ALERT_TEXTS[language_of(language)]
+    lang = language_of(language)
     alerts = sorted(alerts, key=lambda a: not a.urgent)
-    title = alerts[0].title + (texts["more"].format(n=len(alerts) - 1) if len(alerts) > 1 else "")
-    parts = [TEXTS[language_of(language)]["greeting"], "", texts["intro"], ""]
-    for alert in alerts:
-        parts.append(f"* {alert.title}")
-        parts.extend(f"  {line}" for line in alert.lines)
-        parts.append("")
-    return texts["subject"].format(title=title)[:300], "\n".join(parts)
+    views = [
+        {
+            "title": render(alert.title, lang),
+            "lines": [render(line, lang) for line in alert.lines],
+            "urgent": alert.urgent,
+        }
+        for alert in alerts
+    ]
+    title = views[0]["title"]
+    if len(alerts) > 1:
+        title = N(lang, "{title} (+{n} more)", "{title} (+{n} more)", len(alerts) - 1, title=title)
+    subject = T(lang, "smgov: {title}", title=title)
+    values = {"alerts": views, "subject": subject}
+    text = _page(lang, "alerts.txt", **values)
+    return Rendered(
+        _one_line(subject)[:300],
+        text,
+        _page(lang, "alerts.html", **values),
+        lang,
+        card(
+            lang=lang,
+            rtl=lang in RTL,
+            title=_one_line(subject),
+            items=[{"title": view["title"], "text": view["lines"]} for view in views],
+            more=None,
+            fallback=text,
+        ),
+    )
+
+
+def render_test(language: str) -> Rendered:
+    """`smgov notify test`: one message that says it is a test, in the reader's language."""
+    return render_alerts(
+        [
+            Alert(
+                M("Test message"),
+                (M("This message checks that smgov can reach you. Nothing needs to be done."),),
+            )
+        ],
+        language,
+    )
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

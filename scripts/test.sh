@@ -37,6 +37,15 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
   }
 fi
+# Fonts for the six official languages, so browser screenshots show real glyphs: Debian's Noto CJK
+# (Chinese) and Noto core (Arabic, Cyrillic, Latin).
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] \
+  && ! { dpkg -s fonts-noto-cjk && dpkg -s fonts-noto-core; } >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk fonts-noto-core >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-cjk fonts-noto-core >/dev/null
+  }
+fi
 
 # Nothing from the user's own smgov or Prefect set-up leaks into the tests.
 unset SMGOV_HOME SMGOV_DATABASE_URL PREFECT_API_URL PREFECT_HOME || true

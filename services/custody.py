@@ -17,13 +17,20 @@ from models.clock import end_of_local_day, local_date
 from models.errors import Refused
 from models.registry import check_text
 from models.tables import Authorization, CredentialCustody, Incident, Obligation
-from notifications.templates import Alert, render_alerts
+from notifications.templates import Alert, M, render_alerts
 from services import obligations
 from services.accounts import get_account
 from services.authority import require
 from services.context import Ctx
 from services.entities import get_entity
 from services.recipients import Directory, Item, Recipient, write_once
+from services.subjects import account_words
+
+INCIDENT_WORDS = {
+    "compromise": M("compromise"),
+    "threat": M("threat"),
+    "impersonation": M("impersonation"),
+}
 
 INCIDENT_KINDS = ("compromise", "threat", "impersonation")
 _SECRET_HINTS = ("password", "passwd", "pwd=", "secret=", "token=", "://", "@")
@@ -184,13 +191,19 @@ def report_incident(ctx: Ctx, *, ref: str, kind: str, details: str, by: str) -> 
     directory = Directory(ctx, entities={account.entity_code})
     head = directory.head(account.entity_code)
     alert = Alert(
-        title=f"security incident ({kind}) on {account.url}",
+        title=M(
+            "Security incident ({kind}) on {account}",
+            kind=INCIDENT_WORDS.get(kind, kind),
+            account=account_words(
+                account.platform, account.platform_name, account.handle, account.url
+            ),
+        ),
         lines=(
-            f"Reported by {by} for entity {account.entity_code} (4.1(d)).",
-            text[:1000],
-            "A compromise requires the credentials to be rotated today (4.2)."
+            M("Reported by {by} for entity {entity} (4.1(d)):", by=by, entity=account.entity_code),
+            text[:1000],  # the reporter's own words, as written
+            M("A compromise requires the credentials to be rotated today (4.2).")
             if kind == "compromise"
-            else "Assess and respond.",
+            else M("Assess and respond."),
         ),
         urgent=True,
     )

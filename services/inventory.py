@@ -19,7 +19,8 @@ from sqlmodel import col
 from models.clock import days_left, due_after, end_of_local_day, iso, local_date
 from models.errors import Refused
 from models.tables import Account, Campaign, Entity, Obligation
-from notifications.templates import Alert, render_alerts
+from notifications.i18n import due_words
+from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
 from services.accounts import missing_for
 from services.authority import current_head, require
@@ -125,19 +126,31 @@ def _announce(ctx: Ctx, campaign_ids: list[int]) -> None:
     directory = Directory(ctx, entities={c.entity_code for c, _ in campaigns})
     items: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
     for campaign, tz in campaigns:
+        head = directory.head(campaign.entity_code)
         alert = Alert(
-            title=f"inventory of {campaign.entity_code}'s social media accounts due "
-            f"{local_date(campaign.due_at, tz).isoformat()}",
+            title=M(
+                "Inventory of {entity}'s social media accounts due {due}",
+                entity=campaign.entity_code,
+                due=Day(local_date(campaign.due_at, tz), tz),
+            ),
             lines=(
-                "Within 60 days of the bulletin's issuance every existing institutional account "
-                "must be in the central database with its name, platform, languages, "
-                "administrator and alternate, purpose and audience (3.4).",
-                "Enter them: smgov account register ... or smgov account import FILE.csv "
-                "(template: smgov account import --template); then smgov campaign status.",
+                M(
+                    "Within 60 days of the bulletin's issuance every existing institutional "
+                    "account must be in the central database with its name, platform, languages, "
+                    "administrator and alternate, purpose and audience (3.4)."
+                ),
+                M(
+                    "Enter them in a CSV file (its header: {template}) and import it: {command}; "
+                    "then check with {status}.",
+                    template="smgov account import --template",
+                    command=f"smgov account import {campaign.entity_code.lower()}-accounts.csv "
+                    f"--entity {campaign.entity_code}" + (f" --by {head}" if head else ""),
+                    status="smgov campaign status",
+                ),
             ),
         )
         recipients = [
-            *directory.person(directory.head(campaign.entity_code)),
+            *directory.person(head),
             *directory.teams(campaign.entity_code),
         ]
         for rcpt in dict.fromkeys(recipients):
@@ -196,12 +209,26 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
         )
     if results:
         directory = Directory(ctx, entities=set())
+        outcome_words = {
+            "complete": M("complete"),
+            "late": M("completed late"),
+            "incomplete": M("incomplete"),
+        }
         summary = Alert(
-            title=f"inventory deadline: {len(results)} entities — "
-            f"{sum(r['outcome'] == 'complete' for r in results)} complete",
+            title=MN(
+                "Inventory deadline: {n} entity — {complete} complete",
+                "Inventory deadline: {n} entities — {complete} complete",
+                len(results),
+                complete=sum(r["outcome"] == "complete" for r in results),
+            ),
             lines=tuple(
-                f"{r['entity']}: {r['outcome']} — {r['accounts']} accounts, "
-                f"{r['incomplete']} incomplete"
+                M(
+                    "{entity}: {outcome} — {accounts} accounts, {incomplete} incomplete",
+                    entity=r["entity"],
+                    outcome=outcome_words[r["outcome"]],
+                    accounts=r["accounts"],
+                    incomplete=r["incomplete"],
+                )
                 for r in results
             ),
         )
@@ -256,6 +283,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
             "kind": c.kind,
             "entity": c.entity_code,
             "due_at": iso(c.due_at),
+            "due": due_words(c.due_at, tz),
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,

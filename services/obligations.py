@@ -21,6 +21,7 @@ from models.errors import Refused
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.settings import Settings
 from models.tables import Entity, Obligation
+from notifications.i18n import due_words
 from services.context import Ctx
 
 STATES = ("open", "met", "withdrawn")
@@ -298,6 +299,7 @@ def obligation_view(ctx: Ctx, ob: Obligation, tz: str) -> dict[str, Any]:
         "entity": ob.entity_code,
         "assignee": ob.assignee,
         "due_at": iso(ob.due_at),
+        "due": due_words(ob.due_at, tz),
         "days_left": days_left(ob.due_at, ctx.now, tz),
         "state": ob.state if ob.closed_at is None or ob.closed_at <= ctx.now else "open",
     }

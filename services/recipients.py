@@ -18,7 +18,8 @@ from database import among, insert_rows
 from models.tables import Notice, Staff
 from notifications import outbox
 from notifications.channels import TeamsChannel
-from notifications.templates import language_of
+from notifications.i18n import language_of
+from notifications.templates import Rendered
 from services.authority import heads_of
 from services.context import Ctx
 
@@ -44,16 +45,19 @@ class Directory:
         wanted = sorted({p for p in people if p} | set(self.heads.values()))
         # (e-mail, language, status) by index: plain rows, a sweep reads thousands of people
         self.staff: dict[str, tuple[str, str | None, str]] = {}
+        self.names: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
-            for index, email, language, status in ctx.session.execute(
+            for index, email, language, status, name in ctx.session.execute(
                 select(
                     col(Staff.index_number),
                     col(Staff.email),
                     col(Staff.language),
                     col(Staff.status),
+                    col(Staff.name),
                 ).where(among(ctx.session, col(Staff.index_number), wanted[start : start + 500]))
             ):
                 self.staff[index] = (email, language, status)
+                self.names[index] = name
         self.tags = TeamsChannel(ctx.settings).tags()
         # Answers are memoised: a sweep asks for the same few thousand people 300k times.
         self._people: dict[str | None, list[Recipient]] = {}
@@ -62,6 +66,16 @@ class Directory:
 
     def head(self, entity_code: str) -> str | None:
         return self.heads.get(entity_code)
+
+    def name(self, index: str | None) -> str | None:
+        """A staff member's name as the registry holds it (None for the registry team)."""
+        return self.names.get(index or "")
+
+    def reaches(self, index: str | None) -> bool:
+        """Whether `index` is an active staff member with an address (else their messages go to
+        the registry team, if it is configured)."""
+        staff = self.staff.get(index or "")
+        return staff is not None and staff[2] == "active"
 
     def person(self, index: str | None) -> list[Recipient]:
         """A staff member by e-mail; the registry team when nobody active is named."""
@@ -115,7 +129,7 @@ class Item(Generic[P]):
 def write_once(
     ctx: Ctx,
     items: Mapping[Recipient, Sequence[Item[P]]],
-    render: Callable[[list[P], str], tuple[str, str]],
+    render: Callable[[list[P], str], Rendered],
 ) -> tuple[int, int]:
     """One outbox message per recipient holding its items not written before; returns
     (messages, items) written."""
@@ -158,7 +172,7 @@ def write_once(
 def write_digests(
     ctx: Ctx,
     items: Mapping[Recipient, Sequence[P]],
-    render: Callable[[list[P], str], tuple[str, str]],
+    render: Callable[[list[P], str], Rendered],
 ) -> tuple[int, int]:
     """One outbox message per recipient holding all its payloads (the caller guarantees they
     were not told before); returns (messages, payloads) written. Each message is rendered as it
@@ -174,15 +188,16 @@ def write_digests(
 
 
 def _message(
-    ctx: Ctx, rcpt: Recipient, batch: list[P], render: Callable[[list[P], str], tuple[str, str]]
+    ctx: Ctx, rcpt: Recipient, batch: list[P], render: Callable[[list[P], str], Rendered]
 ) -> dict[str, Any]:
     """The outbox row of one message to `rcpt` holding `batch`."""
-    subject, body = render(batch, rcpt.language)
+    message = render(batch, rcpt.language)
     return outbox.message_values(
         channel=rcpt.channel,
         recipient=rcpt.address,
-        subject=subject,
-        body=body,
+        subject=message.subject,
+        body=message.text,
+        rich=message.card if rcpt.channel == "teams" else message.html,
         now=ctx.now,
         recipient_index=rcpt.staff_index,
         language=rcpt.language,
@@ -192,7 +207,7 @@ def _message(
 def _write(
     ctx: Ctx,
     items: Mapping[Recipient, Sequence[P]],
-    render: Callable[[list[P], str], tuple[str, str]],
+    render: Callable[[list[P], str], Rendered],
 ) -> dict[Recipient, int]:
     """Render and insert one message per recipient with payloads; their outbox ids."""
     rows = {

@@ -25,27 +25,92 @@ from sqlmodel import col
 
 from database import update_rows
 from models.clock import days_left, local_date
-from models.duties import met_by
-from models.hr import HANDOVER_CHECKLIST
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
-from notifications.templates import Line, escalation_text, render_digest
+from notifications.i18n import M, Msg
+from notifications.templates import Day, Line, render_digest
 from services.context import Ctx
-from services.links import LinkBatch, tasks_of, with_link
+from services.links import LinkBatch, tasks_of
 from services.obligations import OBLIGATION, policy_from
 from services.recipients import Directory, Recipient, write_digests
+from services.subjects import Named, entity_names, name_subjects, roles_on_accounts
 
-NEXT_STEP = {
-    "inventory-entry": "smgov account show {n} — then complete what it lists as missing "
-    "(smgov authorize {n} ... / smgov account update {n} ...) --by {who}",
-    "new-account-entry": "smgov account show {n} — then complete what it lists as missing "
-    "(smgov authorize {n} ... / smgov account update {n} ...) --by {who}",
-    "update-entry": "smgov account show {n} — then smgov account update {n} ... --by {who}",
-    "credential-handover": "; ".join(HANDOVER_CHECKLIST)
-    .replace("ACCOUNT", "{n}")
-    .replace("INDEX", "{who}"),
-    "credential-rotation": "rotate the password and recovery details, then "
-    "smgov custody attest {n} --vault-ref REF --by {who}",
+#: One concrete next step per kind of duty: what to do (a message translated for its reader) and
+#: the exact smgov command, filled with the duty's own values ({account}, {request}, {entity},
+#: {obligation}, {by}). Every obligation kind has an entry; a new kind must join this table
+#: (tests/test_i18n.py fails for a kind without one). Values a person must supply themselves
+#: (a vault reference, a reason) are named in capitals as in `smgov --help`.
+NEXT_STEP: dict[str, tuple[Msg, str]] = {
+    "inventory-entry": (
+        M("See what the entry lacks with {command}, then complete it (3.4)."),
+        "smgov account show {account}",
+    ),
+    "new-account-entry": (
+        M("See what the entry lacks with {command}, then complete it (3.5)."),
+        "smgov account show {account}",
+    ),
+    "update-entry": (
+        M("Check the entry with {command} and correct what changed (3.6)."),
+        "smgov account show {account}",
+    ),
+    "credential-handover": (
+        M(
+            "Change the password, the recovery e-mail and telephone number, re-enrol two-factor "
+            "authentication and remove the departing person's sessions; then record it: {command}"
+        ),
+        "smgov custody attest {account} --vault-ref REF --by {by}",
+    ),
+    "credential-rotation": (
+        M("Rotate the password and the recovery details, then record it: {command}"),
+        "smgov custody attest {account} --vault-ref REF --by {by}",
+    ),
+    "inventory-campaign": (
+        M("Enter each of your entity's accounts (the CSV template: {command}), then import it."),
+        "smgov account import --template",
+    ),
+    "initial-assessment": (
+        M("Assess the account against the criteria of 3.2: {command}"),
+        "smgov assess {account} --decision continue|conditions|withdraw --reason TEXT --by {by}",
+    ),
+    "reassessment": (
+        M("Assess the account against the criteria of 3.2: {command}"),
+        "smgov assess {account} --decision continue|conditions|withdraw --reason TEXT --by {by}",
+    ),
+    "decide-request": (
+        M("Read the request, then decide it: {command}"),
+        "smgov request decide {request} --decision approve|reject|return --reason TEXT --by {by}",
+    ),
+    "report-change": (
+        M("Check the entry with {command} and enter the reported change (3.6)."),
+        "smgov account show {account}",
+    ),
+    "attest-entries": (
+        M("Review your entity's entries, then attest them: {command}"),
+        "smgov entity attest {entity} --by {by}",
+    ),
+    "assessment-condition": (
+        M("Meet the condition, then record it: {command}"),
+        "smgov obligation meet {obligation} --by {by} --note TEXT",
+    ),
+    "close-account": (
+        M("Close the account on its platform, then record it: {command}"),
+        "smgov account closed {account} --closed-on DATE --evidence TEXT --by {by}",
+    ),
+    "decide-unapproved": (
+        M(
+            "The account was entered without your approval: ask for it with a request, or "
+            "withdraw it: {command}"
+        ),
+        "smgov account withdraw {account} --reason TEXT --by {by}",
+    ),
+    "authorize-declared": (
+        M("Authorize in writing the people the entry declares: {command}"),
+        "smgov authorize {account} --declared --reference REF --by {by}",
+    ),
+    "acknowledge": (
+        M("Read the obligations of 2.2 and 4.1, then acknowledge them: {command}"),
+        "smgov acknowledge {account} --by {by}",
+    ),
 }
 
 
@@ -54,12 +119,22 @@ class QueueReport:
     queued: int = 0
     lines: int = 0
     obligations: int = 0
+    registry_configured: bool = True  # false: nothing could be escalated to the registry team
 
 
-def _next_step(kind: str, subject: str, who: str) -> str:
-    number = subject.partition(":")[2]
-    template = NEXT_STEP.get(kind) or met_by(kind).command.replace("{", "{{").replace("}", "}}")
-    return template.format(n=number, who=who)
+def next_step(kind: str, *, obligation: int, subject: Named, entity: str, by: str | None) -> Msg:
+    """The next step of one duty, its command filled with real values."""
+    message, command = NEXT_STEP[kind]
+    filled = command.format(
+        account=subject.account_id or "",
+        request=subject.request_id or "",
+        entity=entity,
+        obligation=obligation,
+        by=by or "",
+    )
+    if not by:  # the registry team acts under an officer's own index number
+        filled = filled.replace(" --by ", " ").rstrip()
+    return Msg(message.msgid, (("command", filled),))
 
 
 @dataclass(frozen=True)
@@ -71,7 +146,7 @@ class _Schedule:
     stage: int | None
     next_stage: int
     next_stage_at: dt.datetime
-    due_local: str
+    due: Day
 
 
 def _schedules(policy: ReminderPolicy, now: dt.datetime) -> Callable[[Any, str], _Schedule]:
@@ -85,7 +160,7 @@ def _schedules(policy: ReminderPolicy, now: dt.datetime) -> Callable[[Any, str],
             stage=policy.latest_stage(k),
             next_stage=nxt,
             next_stage_at=stage_starts_at(due_at, nxt, tz),
-            due_local=f"{local_date(due_at, tz).isoformat()} ({tz})",
+            due=Day(local_date(due_at, tz), tz),
         )
 
     return schedule
@@ -148,16 +223,36 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
     links = LinkBatch(ctx)  # the web door: each line to a named person carries their own link
     tasks = tasks_of(ctx, ((row[0], row[1], row[3]) for row in due)) if links.enabled else {}
     audience_of = functools.cache(policy.audience)
+    named = name_subjects(ctx, {row[3] for row in due})
+    entity_name = entity_names(ctx, {row.entity_code for row in due})
+    roles = roles_on_accounts(
+        ctx, [n.account_id for n in named.values() if n.account_id is not None]
+    )
+    registry_told = bool(directory.registry())
+    report.registry_configured = registry_told
+    head_role, registry_role = M("head of entity"), M("registry team")
+    account_roles = {
+        "administrator": M("administrator of the account"),
+        "alternate": M("alternate administrator of the account"),
+        "publisher": M("publisher on the account"),
+    }
+    staff_role = M("staff member")
 
-    @functools.cache
-    def escalation(days: int, language: str, to_head: bool) -> str:
-        return escalation_text(
-            days,
-            policy.escalate_head_after,
-            policy.escalate_registry_after,
-            language,
-            to_head=to_head,
-        )
+    def assignee_role(assignee: str, head: str | None, subject: Named) -> Msg:
+        if assignee == "registry":
+            return registry_role
+        if assignee == head:
+            return head_role
+        role = roles.get((subject.account_id or 0, assignee))
+        return account_roles.get(role or "", staff_role)
+
+    def escalation(days: int, to_head: bool, to_registry: bool) -> tuple[tuple[str, int], ...]:
+        """Who else is or will be told, counted from today (escalation starts N days after the
+        due day): only a head who can be reached, and the registry team only when configured."""
+        steps = [("head", policy.escalate_head_after)] if to_head else []
+        if registry_told and to_registry:
+            steps.append(("registry", policy.escalate_registry_after))
+        return tuple((who, after + days) for who, after in steps)
 
     # First the decisions: which swept duties are told a stage now (each duty's next stage
     # follows from its due instant and timezone alone).
@@ -186,35 +281,49 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
             audience: list[tuple[str, list[Recipient]]] = [("assignee", directory.person(assignee))]
             # A new assignee at a stage already told hears of it; the others heard already.
             if r_stage is None or r_stage < stage:
-                roles = audience_of(stage)
-                if "head" in roles and to_head:
+                hearing = audience_of(stage)
+                if "head" in hearing and to_head:
                     audience.append(("head", directory.person(head)))
-                if "registry" in roles and assignee != "registry":
+                if "registry" in hearing and assignee != "registry":
                     audience.append(("registry", directory.registry()))
                 audience.append(("assignee" if stage <= 0 else "head", directory.teams(entity)))
-            next_step = _next_step(kind, subject, assignee)
+            subject_named = named[subject]
+            to_head = to_head and directory.reaches(head)
+            head_name = (directory.name(head) or "") if to_head else ""
+            base = Line(
+                clause=clause,
+                kind=kind,
+                subject=subject,
+                what=subject_named.what,
+                entity=entity,
+                entity_name=entity_name.get(entity, entity),
+                due=plan.due,
+                days_left=plan.days_left,
+                role="assignee",
+                assignee=directory.name(assignee) or "",
+                assignee_role=assignee_role(assignee, head, subject_named),
+                next_step=next_step(
+                    kind,
+                    obligation=oid,
+                    subject=subject_named,
+                    entity=entity,
+                    by=None if assignee == "registry" else assignee,
+                ),
+                link=None,
+                escalation=escalation(plan.days_left, to_head, assignee != "registry"),
+                head=head_name,
+            )
             seen: set[Recipient] = set()
             for role, recipients in audience:
                 for rcpt in recipients:
                     if rcpt not in seen:
                         seen.add(rcpt)
                         items[rcpt].append(
-                            Line(
-                                clause,
-                                kind,
-                                subject,
-                                entity,
-                                plan.due_local,
-                                plan.days_left,
-                                role,
-                                assignee,
-                                with_link(
-                                    next_step,
-                                    links.placeholder(
-                                        staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
-                                    ),
+                            base._replace(
+                                role=role,
+                                link=links.placeholder(
+                                    staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
                                 ),
-                                escalation(plan.days_left, rcpt.language, to_head),
                             )
                         )
         pending.result()  # re-raises whatever the UPDATE raised

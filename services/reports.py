@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlmodel import col
 
-from models.clock import iso
+from models.clock import days_left, iso, parse_instant
 from models.languages import OFFICIAL_LANGUAGES, split_languages
+from models.rules import RULES
 from models.tables import (
     Account,
     Authorization,
@@ -27,8 +28,13 @@ from models.tables import (
     Outbox,
     Staff,
 )
+from notifications.i18n import date as date_words
+from notifications.i18n import due_words
+from notifications.templates import title_of
+from services.accounts import missing_for
 from services.authority import require
 from services.context import Ctx
+from services.subjects import account_words
 
 LIVE = ("approved", "active", "under-reassessment")
 
@@ -132,6 +138,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
             ).all()
         )
     )
+    named = _needing_action(ctx, entities)
     stale_limit = now.timestamp() - ctx.settings.attestation_days * 86400
     rows = []
     for e in entities:
@@ -165,6 +172,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
                 "official_languages_covered": sorted(
                     {lang for got in parity[e.code].values() for lang in got}
                 ),
+                "needing_action": named.get(e.code, []),
             }
         )
     dead_total = s.execute(
@@ -173,8 +181,95 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
     return {"as_of": iso(now), "entities": rows, "dead_letters": int(dead_total)}
 
 
+def _needing_action(ctx: Ctx, entities: list[Entity]) -> dict[str, list[dict[str, Any]]]:
+    """Per entity, each account that needs action, named (platform, handle, address) with what
+    is wrong: orphaned (4.2), incomplete and what it lacks (3.4), overdue duties and days late,
+    written authorizations not yet acknowledged (4.1). Sorted by account number."""
+    s, now = ctx.session, ctx.now
+    tz = {e.code: e.timezone for e in entities}
+    accounts = {
+        a.id: a
+        for a in s.execute(
+            select(Account).where(
+                col(Account.entity_code).in_(list(tz)), col(Account.state).in_(LIVE)
+            )
+        ).scalars()
+        if a.id is not None
+    }
+    problems: dict[int, list[str]] = defaultdict(list)
+    held = {
+        account_id
+        for (account_id,) in s.execute(
+            select(col(Authorization.account_id)).where(col(Authorization.revoked_at).is_(None))
+        )
+    }
+    for aid in accounts:
+        if aid not in held:
+            problems[aid].append("orphaned: no authorized staff member (4.2)")
+    lacking = missing_for(ctx, list(accounts.values()))
+    for aid, gaps in lacking.items():
+        if gaps:
+            problems[aid].append(f"incomplete: missing {', '.join(gaps)} (3.4)")
+    for kind, clause, subject, due_at in s.execute(
+        select(
+            col(Obligation.kind),
+            col(Obligation.clause),
+            col(Obligation.subject),
+            col(Obligation.due_at),
+        ).where(
+            col(Obligation.entity_code).in_(list(tz)),
+            col(Obligation.created_at) <= now,
+            col(Obligation.due_at) < now,
+            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > now),
+        )
+    ):
+        number = subject.partition(":")[2]
+        if subject.startswith("account:") and number.isdigit() and int(number) in accounts:
+            account = accounts[int(number)]
+            late = -days_left(due_at, now, tz[account.entity_code])
+            problems[account.id or 0].append(
+                f"overdue: {title_of(kind, 'en').lower()} [{clause}], "
+                f"due {due_words(due_at, tz[account.entity_code])}, {late} day(s) late"
+            )
+    names = {
+        index: name for index, name in s.execute(select(col(Staff.index_number), col(Staff.name)))
+    }
+    for aid, staff, role in s.execute(
+        select(
+            col(Authorization.account_id), col(Authorization.staff_index), col(Authorization.role)
+        ).where(
+            col(Authorization.revoked_at).is_(None), col(Authorization.acknowledged_at).is_(None)
+        )
+    ):
+        if aid in accounts:
+            problems[aid].append(
+                f"unacknowledged: {names.get(staff, staff)} ({role}) has not acknowledged "
+                "the duties of 4.1"
+            )
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for aid in sorted(problems):
+        account = accounts[aid]
+        found[account.entity_code].append(
+            {
+                "account": aid,
+                "name": account_words(
+                    account.platform, account.platform_name, account.handle, account.url
+                ),
+                "url": f"https://{account.url}"
+                if account.url and "://" not in account.url
+                else account.url,
+                "problems": problems[aid],
+            }
+        )
+    return found
+
+
+def _human(as_of: str) -> str:
+    return date_words(parse_instant(as_of).date(), "en")
+
+
 def as_table(report: dict[str, Any]) -> str:
-    lines = [f"compliance as of {report['as_of']}", ""]
+    lines = [f"compliance as of {_human(report['as_of'])}", ""]
     head = (
         f"{'ENTITY':<10} {'ACCOUNTS':>8} {'COMPLETE':>8} {'OPEN':>5} {'OVERDUE':>7} "
         f"{'ORPHANED':>8}  OFFICIAL LANGUAGES"
@@ -193,6 +288,13 @@ def as_table(report: dict[str, Any]) -> str:
             lines.append(f"{'':<10} authorized, 4.1 not yet acknowledged: {who}")
     lines.append("")
     lines.append(f"dead-lettered messages: {report['dead_letters']}")
+    for e in report["entities"]:
+        if e["needing_action"]:
+            lines.append("")
+            lines.append(f"{e['code']} — accounts needing action:")
+            for item in e["needing_action"]:
+                lines.append(f"  {item['name']}")
+                lines.extend(f"    - {problem}" for problem in item["problems"])
     return "\n".join(lines) + "\n"
 
 
@@ -225,6 +327,7 @@ def as_csv(report: dict[str, Any]) -> str:
             "attestation_stale",
             "dead_letters",
             *OFFICIAL_LANGUAGES,
+            "needing_action",
         ]
     )
     for e in report["entities"]:
@@ -241,6 +344,9 @@ def as_csv(report: dict[str, Any]) -> str:
                 e["attestation_stale"],
                 e["dead_letters"],
                 *[int(c in e["official_languages_covered"]) for c in OFFICIAL_LANGUAGES],
+                " | ".join(
+                    f"{item['name']}: {'; '.join(item['problems'])}" for item in e["needing_action"]
+                ),
             ]
         )
     return out.getvalue()
@@ -285,9 +391,11 @@ def as_html(report: dict[str, Any]) -> str:
     """One self-contained page: a section per entity with its parity chart."""
     sections = []
     for e in report["entities"]:
+        titles = {rule.clause: rule.title for rule in RULES}
         clauses = (
             "".join(
-                f"<tr><td>{html.escape(c)}</td><td>{n}</td>"
+                f"<tr><td>{html.escape(c)} {html.escape(titles.get(c, titles.get(c[:3], '')))}"
+                f"</td><td>{n}</td>"
                 f"<td>{e['overdue_by_clause'].get(c, 0)}</td></tr>"
                 for c, n in e["open_by_clause"].items()
             )
@@ -297,8 +405,18 @@ def as_html(report: dict[str, Any]) -> str:
             "".join(
                 f"<li>{html.escape(c['kind'])} — {c['state']}"
                 f"{' (' + c['outcome'] + ')' if c['outcome'] else ''}, due "
-                f"{c['due_at']}</li>"
+                f"{due_words(parse_instant(c['due_at']), e['timezone'])}</li>"
                 for c in e["campaigns"]
+            )
+            or "<li>none</li>"
+        )
+        needing = (
+            "".join(
+                f'<li><a href="{html.escape(item["url"] or "")}">{html.escape(item["name"])}</a>'
+                "<ul>"
+                + "".join(f"<li>{html.escape(p)}</li>" for p in item["problems"])
+                + "</ul></li>"
+                for item in e["needing_action"]
             )
             or "<li>none</li>"
         )
@@ -314,9 +432,11 @@ def as_html(report: dict[str, Any]) -> str:
   <div><h3>Open obligations by clause</h3><table><thead><tr><th>clause</th><th>open</th>
   <th>overdue</th></tr></thead><tbody>{clauses}</tbody></table>
   <h3>Campaigns</h3><ul>{campaigns}</ul></div></div>
+  <h3>Accounts needing action</h3><ul class="needing">{needing}</ul>
 </section>""")
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>smgov compliance {report["as_of"]}</title>
+<html lang="en"><head><meta charset="utf-8">
+<title>smgov compliance, {_human(report["as_of"])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2328; }}
@@ -325,7 +445,7 @@ section {{ border: 1px solid #d0d7de; border-radius: 8px; padding: 1rem 1.5rem; 
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #d0d7de; padding: 2px 8px; }}
 em {{ color: #cf222e; font-style: normal; font-weight: bold; }}
 </style></head>
-<body><h1>Institutional social media accounts — compliance as of {report["as_of"]}</h1>
+<body><h1>Institutional social media accounts — compliance as of {_human(report["as_of"])}</h1>
 <p>Secretary-General's bulletin <cite>Institutional use of social media</cite>.
 {len(report["entities"])} entities · {report["dead_letters"]} dead-lettered messages.</p>
 {"".join(sections)}

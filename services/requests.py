@@ -32,7 +32,8 @@ from models.tables import (
     Staff,
     SurveyAccount,
 )
-from notifications.templates import Alert, render_alerts
+from notifications.i18n import Msg
+from notifications.templates import MN, Alert, M, render_alerts
 from services import obligations
 from services.accounts import get_account, open_acknowledgements, refresh_entry_obligation
 from services.authority import acting_person, current_head, may, require
@@ -41,8 +42,9 @@ from services.entities import get_entity
 from services.links import browser_link
 from services.lookalikes import warnings_for
 from services.recipients import Directory, Item, Recipient, write_once
+from services.subjects import platform_label
 
-DECIDE_LINK = "Or decide in the browser (a link for you alone, valid once): "
+DECIDE_LINK = M("Or decide in the browser (a link for you alone, valid once): {link}").msgid
 
 
 def get_request(ctx: Ctx, request_id: int | str, *, lock: bool = False) -> AccountRequest:
@@ -354,26 +356,44 @@ def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
         actor="smgov",
     )
     matches = json.loads(request.survey)
-    lines = [
-        f"Requested by {request.requested_by}: {request.platform} account "
-        f"'{request.handle}' in {request.languages.replace(';', ', ')}.",
-        f"Duplication survey (3.2(a)): {len(matches)} overlapping account(s).",
+    directory = Directory(ctx, entities={entity.code}, people={request.requested_by})
+    lines: list[Msg | str] = [
+        M(
+            "Requested by {name} ({index}): {platform} account {handle}, in {languages}.",
+            name=directory.name(request.requested_by) or request.requested_by,
+            index=request.requested_by,
+            platform=platform_label(request.platform),
+            handle=request.handle,
+            languages=", ".join(split_languages(request.languages)),
+        ),
+        MN(
+            "Duplication survey (3.2(a)): {n} overlapping account.",
+            "Duplication survey (3.2(a)): {n} overlapping accounts.",
+            len(matches),
+        ),
     ]
-    lines += [
-        f"  - {m['ref']} ({m['owner']}) score {m['score']}: {m['reason']}" for m in matches[:5]
+    lines += [  # the survey's findings, each overlapping account by its address
+        f"  - {m.get('url') or m['ref']} ({m['owner']}) {m['score']}: {m['reason']}"
+        for m in matches[:5]
     ]
     lines.append(
-        f"Decide: smgov request show {request.id}; smgov request decide {request.id} "
-        "--decision approve|reject|return --reason TEXT --by YOUR_INDEX"
+        M(
+            "Read it with {show}, then decide: {command}",
+            show=f"smgov request show {request.id}",
+            command=f"smgov request decide {request.id} --decision approve|reject|return "
+            "--reason TEXT" + (f" --by {head}" if head else ""),
+        )
     )
     alert = Alert(
-        title=f"new account request {request.id} awaits your decision (3.2)", lines=tuple(lines)
+        title=M("New account request {id} awaits your decision (3.2)", id=request.id),
+        lines=tuple(lines),
     )
-    directory = Directory(ctx, entities={entity.code})
     items: dict[Recipient, list[Item[Alert]]] = defaultdict(list)
     for rcpt in dict.fromkeys([*directory.person(head), *directory.teams(entity.code)]):
         link = browser_link(ctx, staff_index=rcpt.staff_index, task=f"request:{request.id}")
-        personal = alert if link is None else Alert(alert.title, (*alert.lines, DECIDE_LINK + link))
+        personal = (
+            alert if link is None else Alert(alert.title, (*alert.lines, M(DECIDE_LINK, link=link)))
+        )
         items[rcpt].append(
             Item(f"request:{request.id}:{request.state}:{rcpt.address}:{rcpt.channel}", personal)
         )
@@ -507,27 +527,51 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         people={request.requested_by, ev["administrator"], ev["alternate"]},
     )
     verdict = {
-        "approved": "APPROVED",
-        "rejected": "rejected",
-        "returned": "returned for information",
+        "approved": M("APPROVED"),
+        "rejected": M("rejected"),
+        "returned": M("returned for information"),
     }.get(request.state, request.state)
-    lines = [f"Decision by {last.by}: {last.reason}"]
+
+    def who(index: str) -> str:
+        return f"{directory.name(index) or index} ({index})"
+
+    lines: list[Msg | str] = [
+        M("Decision by {name}:", name=who(last.by)),
+        last.reason,  # the decider's own words, as written
+    ]
     if request.state == "approved":
         lines += [
-            f"Account {request.account_id} awaits creation. Written authorization "
-            f"REQ-{request.id}: administrator {ev['administrator']}, alternate "
-            f"{ev['alternate']} (3.7).",
-            f"Each of them acknowledges the duties of 2.2 and 4.1: smgov acknowledge "
-            f"{request.account_id} --by INDEX",
-            f"Once created on the platform: smgov account created {request.account_id} "
-            "--handle H --url URL --created-on DATE --by INDEX; it must be registered "
-            "within 10 days (3.5).",
+            M(
+                "Account {id} awaits creation. Written authorization REQ-{request}: "
+                "administrator {administrator}, alternate {alternate} (3.7).",
+                id=str(request.account_id),
+                request=str(request.id),
+                administrator=who(ev["administrator"]),
+                alternate=who(ev["alternate"]),
+            ),
+            M(
+                "Each of them acknowledges the duties of 2.2 and 4.1: {command}",
+                command=f"smgov acknowledge {request.account_id} --by INDEX",
+            ),
+            M(
+                "Once created on the platform: {command}; it must be registered within "
+                "10 days (3.5).",
+                command=f"smgov account created {request.account_id} --handle {request.handle} "
+                "--url URL --created-on DATE --by INDEX",
+            ),
         ]
     elif request.state == "returned":
         lines.append(
-            f"Answer with: smgov request resubmit {request.id} --file REQUEST.yaml --by INDEX"
+            M(
+                "Answer with: {command}",
+                command=f"smgov request resubmit {request.id} --file REQUEST.yaml "
+                f"--by {request.requested_by}",
+            )
         )
-    alert = Alert(title=f"account request {request.id} {verdict}", lines=tuple(lines))
+    alert = Alert(
+        title=M("Account request {id}: {verdict}", id=str(request.id), verdict=verdict),
+        lines=tuple(lines),
+    )
     people = [request.requested_by]
     if request.state == "approved":
         people += [ev["administrator"], ev["alternate"]]

@@ -25,15 +25,22 @@ from sqlmodel import col
 
 from database import among, update_rows
 from models.clock import due_after, start_of_local_day
-from models.hr import HANDOVER_CHECKLIST, EventIn
+from models.hr import EventIn
 from models.tables import Account, Authorization, Entity, EntityRole, HREvent, Staff
-from notifications.templates import Alert, render_alerts
+from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
 from services import obligations
 from services.accounts import refresh_entry_obligations
 from services.authority import current_head
 from services.context import Ctx
 from services.entities import move_duties
 from services.recipients import Directory, Recipient, write_digests
+from services.subjects import account_words
+
+EVENT_WORDS = {
+    "separation": M("Separation"),
+    "reassignment": M("Reassignment"),
+    "return": M("Return"),
+}
 
 HR_ACTOR = "hr"
 AUTHORIZATION = Authorization.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
@@ -466,14 +473,40 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
                     ),
                 )
             )
-            roles = ", ".join(sorted(roles_by_event[event.event_id]))
+            roles = tuple(ROLE_WORDS[r] for r in sorted(roles_by_event[event.event_id]))
+            what = account_words(
+                account.platform, account.platform_name, account.handle, account.url
+            )
             note = Alert(
-                title=f"{event.type}: staff member {event.staff} no longer runs {account.url}",
+                title=M(
+                    "{event}: {name} ({index}) no longer runs {account}",
+                    event=EVENT_WORDS.get(event.type, event.type),
+                    name=directory.name(event.staff) or event.staff,
+                    index=event.staff,
+                    account=what,
+                ),
                 lines=(
-                    f"HR event {event.event_id}, effective {event.effective_on.isoformat()}: "
-                    f"written authorization ({roles}) withdrawn (4.2).",
-                    f"Credential handover assigned to {keeper}, due in "
-                    f"{ctx.settings.handover_days} day(s): " + "; ".join(HANDOVER_CHECKLIST),
+                    M(
+                        "HR event {id}, effective {date}: written authorization ({roles}) "
+                        "withdrawn (4.2).",
+                        id=event.event_id,
+                        date=event.effective_on,
+                        roles=roles,
+                    ),
+                    MN(
+                        "Credential handover assigned to {name}, due in {n} day: change the "
+                        "password and the recovery e-mail and telephone number, re-enrol "
+                        "two-factor authentication, remove the departing person's sessions, "
+                        "then record it: {command}",
+                        "Credential handover assigned to {name}, due in {n} days: change the "
+                        "password and the recovery e-mail and telephone number, re-enrol "
+                        "two-factor authentication, remove the departing person's sessions, "
+                        "then record it: {command}",
+                        ctx.settings.handover_days,
+                        name=directory.name(keeper) or M("the registry team"),
+                        command=f"smgov custody attest {account_id} --vault-ref REF"
+                        + (f" --by {keeper}" if keeper != "registry" else ""),
+                    ),
                 ),
             )
             for rcpt in directory.person(head):
@@ -483,13 +516,21 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
         if not left:
             report.orphaned.append(account_id)
             alarm = Alert(
-                title=f"ORPHANED account {account.url}: no authorized staff member remains",
+                title=M(
+                    "ORPHANED account {account}: no authorized staff member remains",
+                    account=account_words(
+                        account.platform, account.platform_name, account.handle, account.url
+                    ),
+                ),
                 lines=(
-                    f"Entity {account.entity_code}. Every written authorization has been "
-                    "withdrawn (4.2); the credentials must be secured at once and a new "
-                    "administrator and alternate authorized in writing (3.4(d), 3.7).",
-                    f"smgov authorize {account_id} --staff INDEX --role administrator "
-                    f"--by HEAD --reference REF",
+                    M(
+                        "Entity {entity}. Every written authorization has been withdrawn (4.2); "
+                        "the credentials must be secured at once and a new administrator and "
+                        "alternate authorized in writing (3.4(d), 3.7): {command}",
+                        entity=f"{entity.name} ({entity.code})",
+                        command=f"smgov authorize {account_id} --staff INDEX --role administrator "
+                        "--reference REF" + (f" --by {head}" if head != "registry" else ""),
+                    ),
                 ),
                 urgent=True,
             )

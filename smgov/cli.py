@@ -23,6 +23,7 @@ from models.clock import parse_date, parse_instant, system_now
 from models.errors import CheckFailed, Refused
 from models.settings import Settings
 from smgov import output
+from smgov import setup_cli as _setup_cli
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 
+_setup_cli.register(app)  # smgov doctor, smgov notify test
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
 AsOfOpt = Annotated[
     str | None,
@@ -107,8 +110,19 @@ def _now(as_of: str | None) -> dt.datetime:
 
 
 def _engine(settings: Settings, *, require_schema: bool = True) -> Any:
+    from pathlib import Path
+
     from database import is_current, make_engine
 
+    url = settings.resolved_database_url
+    if require_schema and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///")).expanduser()
+        if not path.exists():  # a read in an empty home creates nothing
+            raise Refused(
+                "database",
+                f"no smgov database at {path}: run 'smgov db upgrade' first "
+                "(or set SMGOV_HOME to the home that holds one)",
+            )
     engine = make_engine(settings.resolved_database_url)
     if require_schema and not is_current(engine):
         raise CheckFailed("database: no smgov schema here; run 'smgov db upgrade' first")
@@ -121,6 +135,18 @@ def _run(use_case: Callable[[Any], T], *, as_of: str | None = None) -> T:
     settings = _settings()
     now = _now(as_of)
     return run(_engine(settings), settings, now, use_case)
+
+
+def _writable(option: str, path: str) -> str:
+    """An output file's folder must exist: a clean refusal, never a traceback or a new folder."""
+    from pathlib import Path
+
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise Refused(option, f"folder {folder} does not exist")
+    if Path(path).is_dir():
+        raise Refused(option, f"{path} is a folder, not a file")
+    return path
 
 
 def _show(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
@@ -697,7 +723,7 @@ def obligation_list(
     _show(
         _run(lambda c: obligations.list_obligations(c, entity=entity, state=state), as_of=as_of),
         as_json,
-        ["id", "clause", "kind", "subject", "assignee", "due_at", "days_left", "state"],
+        ["id", "clause", "kind", "subject", "assignee", "due", "days_left", "state"],
     )
 
 
@@ -746,13 +772,18 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         summary = run_process("reminders", as_of=iso(now))
     except Exception as exc:  # the flow could not run: exit 1 with one line, details in Prefect
         raise CheckFailed(f"sweep: could not run: {type(exc).__name__}: {exc}") from exc
+    from services.doctor import delivery_notes
+
+    notes = delivery_notes(settings)  # who could not be told (honest escalation)
     if as_json:
-        output.emit_json(summary)
+        output.emit_json({**summary, "not_configured": notes})
     else:
         typer.echo(
             f"sweep as of {summary['as_of']}: {summary['queued']} messages queued, "
             f"{summary['sent']} sent, {summary['failed']} failed"
         )
+        for note in notes:
+            typer.echo(note)
 
 
 @outbox_app.command("list")
@@ -1059,7 +1090,7 @@ def campaign_status(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
             "campaign",
             "kind",
             "entity",
-            "due_at",
+            "due",
             "days_left",
             "state",
             "outcome",
@@ -1099,6 +1130,8 @@ def account_import(
         return _csv_rows(file, importer.COLUMNS, field="FILE.csv")
 
     reject_path = (reject_file or f"{file}.rejects.csv") if partial else None
+    if reject_path:
+        _writable("--reject-file", reject_path)
     with contextlib.ExitStack() as stack:
         writer = None
         if reject_path:
@@ -1552,6 +1585,8 @@ def report_compliance(
     kind = "json" if as_json else fmt
     if kind not in ("table", "json", "csv", "html"):
         raise Refused("--format", "must be table, json, csv or html")
+    if out:
+        _writable("--output", out)
     if entity:
         from services.entities import get_entity
 

@@ -250,15 +250,32 @@ def run_demo(home_text: str) -> None:
 
     with quiet_heartbeat():
         _story(Story(home))
+    smgov = _command()
     sys.stdout.write(f"""
 Explore what the demo left (its own SQLite database and mail folder in {home}):
-  SMGOV_HOME={home} smgov account list
-  SMGOV_HOME={home} smgov obligation list --as-of 2026-06-05
-  SMGOV_HOME={home} smgov report compliance --as-of 2026-06-05
-  SMGOV_HOME={home} smgov outbox list          (messages: {home / "mail" / "new"})
-  SMGOV_HOME={home} smgov audit verify
-(unset SMGOV_DATABASE_URL first if you have set it)
+  SMGOV_HOME={home} {smgov} account list
+  SMGOV_HOME={home} {smgov} obligation list --as-of 2026-06-05
+  SMGOV_HOME={home} {smgov} report compliance --as-of 2026-06-05
+  SMGOV_HOME={home} {smgov} outbox list          (messages: {home / "mail" / "new"})
+  SMGOV_HOME={home} {smgov} audit verify
+(unset SMGOV_DATABASE_URL first if you have set it; 'source .venv/bin/activate' puts smgov on
+your PATH)
 """)
+
+
+def _command() -> str:
+    """How to run smgov from this shell, as the hints print it: `smgov` when it is on the PATH,
+    else the script beside this Python (a virtual environment not activated), else `python -m`."""
+    import shlex
+    import shutil
+
+    found = shutil.which("smgov")
+    if found and Path(found).resolve() == (Path(sys.executable).parent / "smgov").resolve():
+        return "smgov"
+    beside = Path(sys.executable).parent / "smgov"
+    if beside.exists():
+        return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m smgov.cli"
 
 
 def _story(story: Story) -> None:
@@ -266,8 +283,10 @@ def _story(story: Story) -> None:
     from flows.inventory import inventory
     from flows.reassessment import reassessment
     from flows.separation import separation
+    from models.clock import parse_instant
     from models.hr import parse_event
     from models.requests import parse_request
+    from notifications.i18n import due_words
     from services import accounts, custody, entities, importer, reports, requests
     from services import reassessment as reassess
     from services import separation as hr
@@ -305,8 +324,8 @@ def _story(story: Story) -> None:
     say(f"   {summary['opened']} campaigns opened; heads notified")
     with story.at("2026-01-16") as ctx:
         for c in reports.compliance(ctx)["entities"]:
-            due = c["campaigns"][0]["due_at"]
-            say(f"   {c['code']:7} inventory due {due} (end of day in {c['timezone']})")
+            due = parse_instant(c["campaigns"][0]["due_at"])
+            say(f"   {c['code']:7} inventory due {due_words(due, c['timezone'])}")
     story.messages()
 
     story.chapter("2026-01-20", "entities import their existing accounts")

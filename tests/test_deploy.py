@@ -103,7 +103,7 @@ class TestDeployments:
         )
         sent = json.loads(outbox.stdout)
         assert [(m["recipient"], m["status"]) for m in sent] == [("head.ohchr@un.example", "sent")]
-        assert "7 day(s) left" in sent[0]["subject"]
+        assert "7 days left" in sent[0]["subject"]
 
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_hr_event_triggers_the_separation_deployment(

@@ -155,7 +155,7 @@ class TestCampaign:
         summary = [
             m
             for m in smtp.messages
-            if m.rcpt_tos[0] == "registry@un.example" and "inventory deadline" in m.subject
+            if m.rcpt_tos[0] == "registry@un.example" and "Inventory deadline" in m.subject
         ]
         assert len(summary) == 1 and "UNHQ: incomplete" in summary[0].body
 

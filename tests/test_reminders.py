@@ -178,19 +178,26 @@ class TestStages:
                     assert "[3.6]" in message.body
                 if message.rcpt_tos[0] == head and day == "2026-03-12":
                     assert "OVERDUE" in message.subject
-                    assert "Escalated to you as head of entity: 100002" in message.body
-                    assert "1 day(s) overdue" in message.body
+                    assert (
+                        "Escalated to you as head of entity: Administrator has not completed it."
+                        in message.body
+                    )
+                    assert "1 day overdue" in message.body
                 if message.rcpt_tos[0] == registry:
-                    assert "registry team" in message.body and "14 day(s) overdue" in message.body
+                    assert "registry team" in message.body and "14 days overdue" in message.body
         first = smtp.messages[0]
         assert first.message_id.endswith("@smgov.local>")
-        assert (
-            "Due: 2026-03-11 (Europe/Zurich)" in smtp.messages[0].body
-            or "Échéance : " in smtp.messages[0].body
-            or "Échéance: 2026-03-11" in first.body
-        )
+        by_reader = {m.rcpt_tos[0]: m.body for m in smtp.messages}
+        assert "Due: 11 March 2026, end of day (Zurich)" in by_reader[head]
+        assert "Échéance : 11 mars 2026, fin de journée (Zurich)" in by_reader[admin]
         posts = [p for p in teams.requests if "ohchrflow" in p.path]
         assert posts and "smgov" in str(posts[0].json)
+        from tests.test_i18n import _card_validator
+
+        card = posts[-1].json["attachments"][0]["content"]  # our card, through apprise
+        assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
+        assert not list(_card_validator().iter_errors(card))
+        assert "Days left" in str(card) and "March 2026" in str(card)
         assert any("registryflow" in p.path for p in teams.requests)
 
     def test_same_sweep_twice_sends_nothing_more(

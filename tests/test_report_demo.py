@@ -61,7 +61,21 @@ class TestDemo:
             assert chapter in out
         assert "inventory late" in out and "inventory incomplete" in out
         assert "ORPHANED" in out and "state=closed" in out
-        assert f"SMGOV_HOME={home} smgov" in out.splitlines()[-5]
+        hints = [line.strip() for line in out.splitlines() if line.strip().startswith("SMGOV_")]
+        assert len(hints) == 5
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMGOV_")}
+        for hint in hints:  # each works as printed, in a shell without smgov on its PATH
+            command = hint.split("  (")[0]
+            ran = subprocess.run(  # noqa: S602  # the hint is a shell line: run it as printed
+                command,
+                shell=True,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert ran.returncode == 0, (command, ran.stderr[-500:])
         report = json.loads(
             _smgov(home, "report", "compliance", "--as-of", "2026-06-05", "--json").stdout
         )
@@ -84,6 +98,63 @@ class TestDemo:
         assert again.returncode == 2 and again.stderr.startswith("error: --home")
 
 
+PLACEHOLDERS = re.compile(
+    r"\b(ENTITY|ACCOUNT|YOUR_INDEX|HEAD)\b|account:\d|request:\d|entity:[A-Z]|\{[a-z_]+\}"
+)
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}|\b)")
+
+
+class TestDemoMail:
+    @pytest.mark.clause("2.3")
+    def test_every_mail_named_dated_and_in_its_readers_language(
+        self, demo_home: tuple[Path, str]
+    ) -> None:
+        """Every mail the demo writes (issue 19, acceptance 1): no placeholder, no `account:N`,
+        no ISO date or instant, and wholly in its reader's language (Content-Language), in the
+        subject, the plain text and the HTML part alike."""
+        from email import message_from_bytes, policy
+
+        from tests.test_i18n import assert_wholly_in
+
+        home, _ = demo_home
+        mails = sorted((home / "mail" / "new").glob("*.eml"))
+        assert len(mails) >= 20
+        languages = set()
+        for path in mails:
+            mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+            lang = str(mail["Content-Language"])
+            languages.add(lang)
+            assert mail.get_content_type() == "multipart/alternative", path.name
+            assert mail["List-Id"] and mail["Message-ID"]
+            text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            html = mail.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+            page = re.sub(r"<[^>]+>", " ", html.split("<body", 1)[1].split(">", 1)[1])
+            for part in (str(mail["Subject"]), text, page):
+                assert not PLACEHOLDERS.search(part), (path.name, PLACEHOLDERS.search(part))
+                assert not ISO_INSTANT.search(part), (path.name, ISO_INSTANT.search(part))
+                assert_wholly_in(lang, _without_data(part))
+        # the demo's readers who are told something: heads and administrators in four languages
+        # (tests/test_i18n.py sends a reminder in each of the six)
+        assert languages == {"ar", "en", "fr", "ru"}
+
+
+def _without_data(text: str) -> str:
+    """A mail's text without the demo's data, which no translation changes: people's and
+    entities' names, handles, purposes as entered."""
+    from smgov.demo import ENTITIES, INVENTORY, STAFF
+
+    names = [n for _, n, *_ in STAFF] + [e[1] for e in ENTITIES] + [e[0] for e in ENTITIES]
+    names += [row[2] for row in INVENTORY] + ["UNHumanRightsAR", "UN Photo", "unphoto"]
+    names += [  # the people's own words, as they wrote them (a decision's reason)
+        "Treaty bodies need their own Arabic voice; the general Arabic account stays",
+        "Dormant for ten months; the archive lives on the UN website",
+        "Core channel, effective",
+    ]
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
+
+
 class TestCompliance:
     def test_formats(self, demo_home: tuple[Path, str], tmp_path: Path) -> None:
         """JSON keys scripts read, a CSV row per entity, a readable table (cli.md)."""
@@ -99,6 +170,20 @@ class TestCompliance:
         assert dgc["official_languages_covered"] == ["ar", "en", "es", "fr", "ru", "zh"]
         rows = _smgov(home, "report", "compliance", "--format", "csv").stdout.splitlines()
         assert rows[0].startswith("as_of,entity,accounts") and len(rows) == 5
+        assert rows[0].endswith(",needing_action") and "orphaned" in rows[-1]
+        named = {item["name"]: item["problems"] for item in unmiss["needing_action"]}
+        assert any(
+            n.startswith("Facebook unmiss — https://facebook.com/unmiss")
+            and any(p.startswith("orphaned") for p in problems)
+            for n, problems in named.items()
+        ), named
+        late = [p for e in data["entities"] for i in e["needing_action"] for p in i["problems"]]
+        assert any(
+            re.search(r"^overdue: .+ due \d+ \w+ 2026, end of day .+ late$", p) for p in late
+        )
+        table = _smgov(home, "report", "compliance", "--as-of", "2026-06-05").stdout
+        assert "UNMISS — accounts needing action:" in table and "5 June 2026" in table
+        assert not re.search(r"\d{4}-\d{2}-\d{2}T", table)
         one = _smgov(home, "report", "compliance", "--entity", "OHCHR", "--json")
         assert [e["code"] for e in json.loads(one.stdout)["entities"]] == ["OHCHR"]
 

@@ -437,7 +437,7 @@ class TestCustodyAndIncidents:
         )
         assert result.code == 0, result.err
         mails = smtp.wait_for(3)
-        incident = {m.rcpt_tos[0] for m in mails if "security incident" in m.subject}
+        incident = {m.rcpt_tos[0] for m in mails if "Security incident" in m.subject}
         assert incident == {"dss@un.example", "head.ohchr@un.example", "registry@un.example"}
         rotation = [
             o
