@@ -497,6 +497,7 @@ def bench_commands(url: str, home: Path, repeat: int = 3) -> dict[str, float]:
                 "risk": {"rating": "low", "risks": "Impersonation", "mitigations": "Badge"},
                 "editorial": "The chief clears every post",
                 "languages_considered": "Arabic first",
+                "speaks_for": "entity",
             }
         )
     )

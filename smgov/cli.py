@@ -24,6 +24,7 @@ from models.errors import CheckFailed, Refused
 from models.settings import Settings
 from smgov import output
 from smgov import setup_cli as _setup_cli
+from smgov.config import load_settings as _settings
 
 T = TypeVar("T")
 
@@ -85,24 +86,6 @@ ByOpt = Annotated[str, typer.Option("--by", help="index number of the person act
 
 # --------------------------------------------------------------------------------------------
 # plumbing
-
-
-def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    try:
-        return Settings()
-    except ValidationError as exc:  # name the setting and the rule, one line, no value
-        first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise Refused(
-            "settings", f"{'SMGOV_' + name.upper() + ': ' if name else ''}{message}"
-        ) from exc
-    except Exception as exc:  # e.g. SMGOV_SECRETS_DIR is not a directory
-        lines = str(exc).splitlines()
-        detail = lines[1:3] if len(lines) > 2 else lines
-        raise Refused("settings", " ".join(s.strip() for s in detail)) from exc
 
 
 def _now(as_of: str | None) -> dt.datetime:

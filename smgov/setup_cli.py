@@ -10,6 +10,7 @@ import typer
 
 from models.errors import CheckFailed, Refused
 from smgov import output
+from smgov.config import load_settings
 
 notify_app = typer.Typer(no_args_is_help=True, help="Try the delivery channels.")
 
@@ -28,9 +29,8 @@ def doctor(
     file and its tags, the registry and security addresses, the issuance date and the web door.
     Exit 1 on any error."""
     from services.doctor import diagnose
-    from smgov.cli import _settings
 
-    checks = diagnose(_settings())
+    checks = diagnose(load_settings())
     if as_json:
         output.emit_json([c.view() for c in checks])
     else:
@@ -52,12 +52,11 @@ def notify_test(
     from notifications.channels import Outgoing, TeamsChannel, channels_from
     from notifications.outbox import new_message_id
     from notifications.templates import render_test
-    from smgov.cli import _settings
 
     if "@" not in to or to.startswith("@") or to.endswith("@"):
         raise Refused("--to", "must be an e-mail address")
     lang = check_preferred_language(language)
-    settings = _settings()
+    settings = load_settings()
     channels = channels_from(settings)
     message = render_test(lang)
     failed = 0

@@ -248,6 +248,7 @@ COMPLETE_REQUEST: dict[str, Any] = {
     "risk": {"rating": "medium", "risks": "Impersonation", "mitigations": "Verification"},
     "editorial": "The chief clears every post",
     "languages_considered": "Arabic first",
+    "speaks_for": "entity",
 }
 
 

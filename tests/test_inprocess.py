@@ -36,6 +36,7 @@ REQUEST: dict[str, Any] = {
     "risk": {"rating": "low", "risks": "Impersonation", "mitigations": "Verification badge"},
     "editorial": "The chief of communications clears every post",
     "languages_considered": "Arabic first",
+    "speaks_for": "entity",
 }
 
 # Every process command in one interpreter; then: was Prefect ever imported?
