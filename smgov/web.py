@@ -86,14 +86,12 @@ class _Carrier:
         self._queue.put(request_id)
 
     def _loop(self) -> None:
-        from flows.approval import approval
-        from flows.common import quiet_heartbeat
+        from flows.run import run_process  # the Prefect flow if a server is configured
 
         while True:
             request_id = self._queue.get()
             try:
-                with quiet_heartbeat():
-                    approval(request_id=request_id, as_of=None)
+                run_process("approval", request_id=request_id, as_of=None)
             except Exception:  # recorded already; the next run (CLI or sweep) carries it on
                 log.exception("the approval flow for request %s could not run now", request_id)
 
