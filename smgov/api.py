@@ -9,12 +9,14 @@ together are handled by one flow run. The rules live in services; this file only
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,7 +54,18 @@ class _Batcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.ready = threading.Event()  # set once the start-up run is done
+        self._busy = threading.Lock()  # held while a run applies events
+        self._stopping = threading.Event()
         threading.Thread(target=self._loop, name="hr-dispatch", daemon=True).start()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """At shutdown: no new run starts, and the one under way ends first (up to `timeout`),
+        so the process never exits halfway through applying events. Events not yet applied are
+        stored already; the next start or the daily sweep applies them."""
+        self._stopping.set()
+        self._wake.set()
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
 
     def add(self, events: list[tuple[str, str, str]]) -> None:
         with self._lock:
@@ -65,16 +78,19 @@ class _Batcher:
 
         # At start: apply whatever was stored and left pending (e.g. the process stopped before
         # it could), which also readies the flow engine so the first event is as quick as any.
-        self._run(dispatch, [])
+        with self._busy:
+            if not self._stopping.is_set():
+                self._run(dispatch, [])
         self.ready.set()
-        while True:
+        while not self._stopping.is_set():
             self._wake.wait()
             time.sleep(self._delay)
             with self._lock:
                 batch, self._pending = self._pending, []
                 self._wake.clear()
-            if batch:
-                self._run(dispatch, batch)
+            with self._busy:
+                if batch and not self._stopping.is_set():
+                    self._run(dispatch, batch)
 
     @staticmethod
     def _run(dispatch: Any, batch: list[tuple[str, str, str]]) -> None:
@@ -95,8 +111,16 @@ def _too_large(limit: int) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> FastAPI:
     config = settings or Settings()
     engine = make_engine(config.resolved_database_url)
-    app = FastAPI(title="smgov", docs_url=None, redoc_url=None, openapi_url=None)  # no route map
     batcher = _Batcher()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(batcher.stop)  # a run under way ends before the process does
+
+    app = FastAPI(  # no route map: /openapi.json and /docs are off
+        title="smgov", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     install_web(app, config, engine)
     app.include_router(scim_router(config, engine, batcher.add))  # SCIM 2.0 at /scim/v2
 

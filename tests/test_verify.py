@@ -159,7 +159,7 @@ class TestLookalikes:
         with uow(org.T0) as ctx:
             org.seed(ctx)
             org.seed(ctx, code="UNEP", prefix="2")
-            org.account(ctx)
+            org.account(ctx, created_on=dt.date(2025, 6, 1))  # existing at issuance: official
             org.account(
                 ctx,
                 code="UNEP",

@@ -734,7 +734,7 @@ class TestSessionsAndScope:
                 entity="OHCHR",
                 registry_officer=True,
             )
-            account_id = org.account(c)
+            account_id = org.account(c, created_on=dt.date(2025, 6, 1))  # existing (3.3)
             reassessment.start(c, entity="OHCHR")
             (assessment,) = reassessment.list_assessments(c, entity="OHCHR")
         request_id = _seed_request(door, by="100004")
