@@ -844,7 +844,10 @@ class TestIncidentWithoutSecurityAddress:
             assert conn.execute(text("SELECT count(*) FROM incident")).scalar_one() == 1
             told = (
                 conn.execute(
-                    text("SELECT recipient FROM outbox WHERE lower(subject) LIKE '%security incident%'")
+                    text(
+                        "SELECT recipient FROM outbox "
+                        "WHERE lower(subject) LIKE '%security incident%'"
+                    )
                 )
                 .scalars()
                 .all()
