@@ -73,8 +73,11 @@ class _Batcher:
         self._wake.set()
 
     def _loop(self) -> None:
-        import flows.separation  # noqa: F401  # Prefect is imported here, before any event
+        from flows.common import prefect_configured
         from flows.run import dispatch
+
+        if prefect_configured():  # the flow runs there: Prefect imported now, before any event
+            import flows.separation  # noqa: F401
 
         # At start: apply whatever was stored and left pending (e.g. the process stopped before
         # it could), which also readies the flow engine so the first event is as quick as any.

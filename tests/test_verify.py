@@ -166,6 +166,7 @@ class TestLookalikes:
                 head="200001",
                 url="x.com/UNHumanRlghts",
                 handle="UNHumanRlghts",
+                created_on=dt.date(2025, 6, 1),  # official too: the case issue 18 reported
             )
         found = smgov("account", "verify", "https://x.com/UNHumanRlghts", "--json").json()
         assert found["registered"] and found["entity"] == "UNEP"
