@@ -102,7 +102,8 @@ def hidden_character(text: str) -> str | None:
 
 
 def refuse_hidden(field: str, text: str, clause: str | None = None) -> str:
-    """`text`, or a refusal naming the field and the hidden character (as U+XXXX)."""
+    """`text`, or a refusal naming the field and the hidden character by its code point
+    (e.g. U+202E)."""
     found = hidden_character(text)
     if found is not None:
         raise Refused(
