@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -157,11 +158,16 @@ def test_with_a_server_the_flow_runs_there(
     )
     assert str(run["parameters"]["as_of"]).startswith("2026-03-01"), run["parameters"]
     assert run["state_type"] == "COMPLETED"
-    tasks = _api(
-        prefect_api,
-        "/task_runs/filter",
-        {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}},
-    )
+    deadline = time.monotonic() + 30  # the server records task states a moment after the run
+    while True:
+        tasks = _api(
+            prefect_api,
+            "/task_runs/filter",
+            {"task_runs": {"flow_run_id": {"any_": [run["id"]]}}},
+        )
+        if {t["state_type"] for t in tasks} == {"COMPLETED"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert sorted(t["name"].rsplit("-", 1)[0] for t in tasks) == [
         "apply-hr-events",
         "deliver-outbox",
