@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, get_timezone, get_timezone_location
+from babel.dates import format_date, format_time, get_timezone, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -98,6 +98,23 @@ class Msg:
     n: int = 0
 
 
+def _(msgid: str) -> str:
+    """Marks a text for the catalogs without translating it (gettext_noop): the English stays in
+    JSON and the audit, and a door translates it for its reader with `word`."""
+    return msgid
+
+
+def C(context: str, msgid: str) -> tuple[str, str]:  # noqa: N802  # gettext-style marker
+    """Marks a text with its context (pgettext_noop): the same English word may need different
+    words elsewhere ("approved" is « approuvée » for a request, « approuvé » for an account)."""
+    return context, msgid
+
+
+def word(text: str, lang: str) -> str:
+    """A text marked with `_` in the reader's language (itself when it is not in the catalogs)."""
+    return translations(language_of(lang)).gettext(text)
+
+
 def M(msgid: str, **params: Any) -> Msg:  # noqa: N802  # gettext-style marker, extracted by name
     return Msg(msgid, tuple(sorted(params.items())))
 
@@ -153,6 +170,17 @@ def number(value: int, lang: str) -> str:
 def date(value: dt.date, lang: str) -> str:
     """A calendar date in the reader's language ("17 mars 2026")."""
     return format_date(value, "long", locale=locale(lang))
+
+
+def instant(value: dt.datetime, lang: str, tz: str = "UTC") -> str:
+    """A moment as people read it, in the reader's language and a place's time ("30 nov. 2026,
+    14:00 UTC")."""
+    zone, where = get_timezone(tz), locale(lang)
+    words = str(where.datetime_formats["medium"]).format(
+        format_time(value, "HH:mm", tzinfo=zone, locale=where),
+        format_date(value.astimezone(zone).date(), "medium", locale=where),
+    )
+    return words + (" UTC" if tz == "UTC" else f" ({place(tz, lang)})")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -47,6 +47,7 @@ from models.tables import (
     Obligation,
     Staff,
 )
+from notifications.i18n import _
 from services import obligations
 from services.authority import current_head, heads_of, may, require
 from services.context import Ctx
@@ -777,11 +778,13 @@ def account_view(
 def status_of(ctx: Ctx, account: Account) -> str:
     """What the registry may say of an account in words (verify, show, the /verify page)."""
     if account.state == "unapproved":
-        return "unapproved: entered without the head's approval, not official (2.1, 3.2)"
-    if account.state in ("withdrawn", "closed"):
-        return f"{account.state}: approval withdrawn (3.8), not official"
+        return _("unapproved: entered without the head's approval, not official (2.1, 3.2)")
+    if account.state == "withdrawn":
+        return _("withdrawn: approval withdrawn (3.8), not official")
+    if account.state == "closed":
+        return _("closed: approval withdrawn (3.8), not official")
     if account.state == "approved":
-        return "approved by the head, awaiting creation (3.5)"
+        return _("approved by the head, awaiting creation (3.5)")
     issuance = ctx.settings.issuance_date
     assessed = ctx.session.execute(
         select(col(Assessment.id)).where(
@@ -792,9 +795,9 @@ def status_of(ctx: Ctx, account: Account) -> str:
     ).first()
     if issuance is not None and account.created_on is not None and account.created_on < issuance:
         if assessed is not None:
-            return "existing, under assessment (3.3)"
-        return "existing at issuance, continuation decided (3.3)"
-    return "approved by the head (2.1, 3.2)"
+            return _("existing, under assessment (3.3)")
+        return _("existing at issuance, continuation decided (3.3)")
+    return _("approved by the head (2.1, 3.2)")
 
 
 def list_accounts(
@@ -828,7 +831,7 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
             "registered": False,
             "official": False,
             "state": None,
-            "status": "not a registered institutional account",
+            "status": _("not a registered institutional account"),
             "entity": None,
             "id": None,
         }

@@ -21,8 +21,10 @@ from models.errors import Refused
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.settings import Settings
 from models.tables import Entity, Obligation
-from notifications.i18n import due_words
+from notifications.i18n import due_words, render
+from notifications.templates import title_of
 from services.context import Ctx
+from services.subjects import entity_names, name_subjects
 
 STATES = ("open", "met", "withdrawn")
 OBLIGATION = Obligation.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
@@ -330,3 +332,37 @@ def list_obligations(
     elif state is not None:
         query = query.where(col(Obligation.state) == state, col(Obligation.closed_at) <= ctx.now)
     return [obligation_view(ctx, ob, tz) for ob, tz in ctx.session.execute(query).all()]
+
+
+def tasks_for(ctx: Ctx, staff: str, lang: str) -> list[dict[str, Any]]:
+    """A person's open duties as the web door shows them, in the reader's language: what it asks,
+    what it is about (the account by platform and handle, the entity by name), the due day where
+    the entity is, and the days left; earliest deadline first."""
+    query = (
+        select(Obligation, col(Entity.timezone))
+        .join(Entity, col(Entity.code) == col(Obligation.entity_code))
+        .where(
+            col(Obligation.created_at) <= ctx.now,
+            col(Obligation.assignee) == staff,
+            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now),
+        )
+        .order_by(col(Obligation.due_at), col(Obligation.id))
+    )
+    duties = ctx.session.execute(query).all()
+    named = name_subjects(ctx, [ob.subject for ob, _ in duties])
+    entities = entity_names(ctx, [ob.entity_code for ob, _ in duties])
+    return [
+        {
+            "id": ob.id,
+            "kind": ob.kind,
+            "title": title_of(ob.kind, lang),
+            "clause": ob.clause,
+            "subject": ob.subject,
+            "about": render(named[ob.subject].what, lang),
+            "entity": entities.get(ob.entity_code, ob.entity_code),
+            "due": due_words(ob.due_at, tz, lang),
+            "due_at": iso(ob.due_at),
+            "days_left": days_left(ob.due_at, ctx.now, tz),
+        }
+        for ob, tz in duties
+    ]

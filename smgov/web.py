@@ -42,6 +42,7 @@ from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
+from notifications.i18n import due_words, instant
 from notifications.signing import derived, web_key
 from services import (
     access,
@@ -54,7 +55,8 @@ from services import (
     requests,
 )
 from services.context import Ctx, run
-from services.entities import get_staff
+from services.entities import get_entity, get_staff
+from services.subjects import platform_label
 from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, texts
 
 T = TypeVar("T")
@@ -195,6 +197,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                 "lang": lang,
                 "dir": direction(lang),
                 "t": texts(lang),
+                "due_words": lambda at, tz: due_words(parse_instant(at), tz, lang),
+                "when": lambda at, tz="UTC": instant(parse_instant(at), lang, tz),
+                "platform": platform_label,
                 "languages": LANGUAGE_NAMES,
                 "user": who.staff if who else None,
                 "user_name": who.name if who else None,
@@ -340,12 +345,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         if who is not None and who.scope:
             return RedirectResponse(path_of(who.scope), status_code=303)
         staff = signed_in(request)
-        rows = call(lambda c: obligations.list_obligations(c, state="open", assignee=staff), as_of)
         lang = language(request)
-        from notifications.templates import title_of
-
+        rows = call(lambda c: obligations.tasks_for(c, staff, lang), as_of)
         for row in rows:
-            row["title"] = title_of(row["kind"], lang)
             row["path"] = path_of(row["subject"])
         return page(request, "tasks.html", rows=rows)
 
@@ -450,18 +452,19 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     def show_assessment(request: Request, assessment_id: Id) -> Response:
         reader(request, f"assessment:{assessment_id}")
 
-        def load(c: Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
+        def load(c: Ctx) -> tuple[dict[str, Any], dict[str, Any], str]:
             a = reassessment.get_assessment(c, assessment_id)
-            return reassessment.assessment_view(c, a), accounts.account_view(
-                c, accounts.get_account(c, str(a.account_id))
-            )
+            account = accounts.get_account(c, str(a.account_id))
+            zone = get_entity(c, account.entity_code).timezone
+            return reassessment.assessment_view(c, a), accounts.account_view(c, account), zone
 
-        view, account = call(load)
+        view, account, zone = call(load)
         return page(
             request,
             "assessment.html",
             a=view,
             account=account,
+            timezone=zone,
             decisions=ASSESSMENT_DECISIONS,
             done=request.query_params.get("done"),
         )
@@ -517,7 +520,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         code = entity or call(lambda c: get_staff(c, staff)).entity_code
         reader(request, f"entity:{code}")
         report = call(lambda c: reports.compliance(c, entity=code, reader=staff), as_of)
-        return page(request, "dashboard.html", report=report, chart=_chart)
+        zone = report["entities"][0]["timezone"] if len(report["entities"]) == 1 else "UTC"
+        shown = instant(parse_instant(report["as_of"]), language(request), zone)
+        return page(request, "dashboard.html", report=report, chart=_chart, as_of_words=shown)
 
     # ---- public: is this an official UN account? -------------------------------------------
 

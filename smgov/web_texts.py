@@ -1,325 +1,166 @@
-"""The web door's words in the official languages (2.3). English and French are complete; Arabic
-has the page furniture and the dashboard and is laid out right to left; every key missing in a
-language falls back to English, so Chinese, Russian and Spanish pages keep their structure
-(language tag, direction) until their texts are added here."""
+"""The web door's words in the six official languages (2.3), through the gettext catalogs.
+
+Each word of a page has a key (the templates write `t.site`, `t["risk.rating"]`) whose English text
+is its msgid, marked with `_` so `scripts/i18n.sh extract` finds it; a page's `texts(lang)` reads
+them from the reader's catalog (notifications/locale/<lang>/LC_MESSAGES/smgov.po), where
+tests/test_i18n.py fails on any missing or fuzzy message. Arabic pages run right to left."""
 
 from __future__ import annotations
 
-from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from models.languages import OFFICIAL_LANGUAGES
+from notifications.i18n import RTL, C, _, language_of, translations
 
-RTL = frozenset({"ar"})
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "site": "Institutional social media accounts",
-        "skip": "Skip to main content",
-        "nav": "Main menu",
-        "tasks": "My tasks",
-        "new_request": "Request a new account",
-        "dashboard": "Compliance",
-        "verify": "Is this an official UN account?",
-        "signin": "Sign in",
-        "signout": "Sign out",
-        "signed_in_as": "Signed in as",
-        "link_scope": "You opened a link for one task only.",
-        "language": "Language",
-        "change": "Change",
-        "none": "None.",
-        "tasks_intro": "What the bulletin asks of you now, earliest deadline first.",
-        "what": "What to do",
-        "subject": "Subject",
-        "clause": "Clause",
-        "due": "Due",
-        "days_left": "Days left",
-        "open": "Open",
-        "entity": "Entity",
-        "platform": "Platform",
-        "handle": "Handle (name on the platform)",
-        "languages": "Languages (codes separated by commas, e.g. en, fr)",
-        "content_languages": "Languages",
-        "need": "Demonstrated need — 3.2(a)",
-        "purpose": "Purpose — 3.2(b)",
-        "strategy": "Strategy — 3.2(b)",
-        "audience": "Intended audience — 3.2(b)",
-        "staffing": "Expertise, staffing and resources — 3.2(c)",
-        "administrator": "Proposed administrator (index number) — 3.2(c)",
-        "alternate": "Proposed alternate (index number) — 3.2(c)",
-        "risk.rating": "Risk rating — 3.2(d)",
-        "risk.risks": "Risks — 3.2(d)",
-        "risk.mitigations": "Mitigations — 3.2(d)",
-        "editorial": "Editorial standards — 3.2(e)",
-        "languages_considered": "Languages considered — 2.3",
-        "speaks_for": "The account speaks for — 1.1(a)",
-        "speaks_entity": "the entity (an institutional account)",
-        "speaks_person": "a person",
-        "speaks_staff-body": "a staff representative body",
-        "low": "low",
-        "medium": "medium",
-        "high": "high",
-        "check": "Check for duplicates and language parity",
-        "submit": "Submit the request",
-        "survey": "Duplication survey — 3.2(a)",
-        "survey_none": "No existing or pending account overlaps this proposal.",
-        "score": "Score",
-        "reason": "Reason",
-        "account": "Account",
-        "owner": "Owner",
-        "parity": "Language parity of the entity — 2.3",
-        "parity_caption": "Official languages covered per platform",
-        "covered": "covered",
-        "not_covered": "not covered",
-        "request": "Request",
-        "state": "State",
-        "requested_by": "Requested by",
-        "evidence": "Evidence — 3.2",
-        "history": "History",
-        "decision": "Your decision — 2.1, 3.1(a)",
-        "decision_legend": "Decision",
-        "approve": "Approve",
-        "reject": "Reject",
-        "return": "Return for information",
-        "reasons": "Reasons",
-        "record_decision": "Record the decision",
-        "no_decision": "This request is not awaiting a decision.",
-        "assessment": "Assessment",
-        "findings": "smgov's findings against 3.2",
-        "criterion": "Criterion",
-        "finding": "Finding",
-        "note": "Note",
-        "recommendation": "Recommendation",
-        "continue": "Continue",
-        "conditions": "Continue with conditions",
-        "withdraw": "Withdraw approval (3.8)",
-        "conditions_label": "Conditions (one per line)",
-        "custody": "Credential custody — 4.2",
-        "custody_intro": "Record where the account's credentials are held now and that they "
-        "were just rotated. Enter a vault reference, never the password itself.",
-        "vault_ref": "Vault reference (e.g. vault:kv/entity/account)",
-        "attest": "Attest custody",
-        "verify_intro": "Paste the address of a social media account to learn whether it is a "
-        "registered institutional account of the United Nations Secretariat.",
-        "url": "Account address (URL)",
-        "check_url": "Check",
-        "official_yes": "Yes: this is an official account of the United Nations Secretariat.",
-        "official_no_state": "This account is registered but is not official now (state: {state}).",
-        "official_unknown": "This address is not in the registry of official accounts.",
-        "registered_by": "Registered by",
-        "as_of": "As of",
-        "accounts": "Accounts",
-        "complete": "Complete",
-        "incomplete": "Incomplete (3.4)",
-        "overdue": "Overdue",
-        "orphaned": "Orphaned (4.2)",
-        "attestation": "Attestation (3.1(c))",
-        "stale": "stale",
-        "current": "current",
-        "open_by_clause": "Open obligations by clause",
-        "refused": "Not done",
-        "nothing_changed": "Nothing was changed.",
-        "sign_in_needed": "Please sign in, or open the link in your e-mail.",
-        "signin_intro": "Sign in with your organization account to see your tasks.",
-        "signin_off": "Sign-in with the organization's identity provider is not configured "
-        "here: use the link in your e-mail.",
-        "csrf": "This form is out of date or did not come from this site. Reload the page and "
-        "try again.",
-        "other_task": "This link was issued for another task. Open the link in the e-mail "
-        "about this task, or sign in.",
-        "done": "Done.",
-        "submitted": "Request {id} submitted: the head of entity has been asked to decide.",
-        "decided": "Decision recorded: the request is {state}.",
-        "assessed": "Decision recorded.",
-        "attested": "Custody attested.",
-        "go_tasks": "Go to my tasks",
-        "lookalike_verify": "Not official — resembles @{handle} of {entity}: check before you "
-        "trust it.",
-        "lookalike_note": "Beware: this handle resembles @{handle}, an official account of "
-        "{entity}.",
-        "lookalike_survey": "The handle resembles @{handle}, an official account of {entity}: "
-        "choose a handle that cannot be mistaken for it (3.2(a)).",
-        "link_title": "Your link from smgov",
-        "link_for": "This link is for",
-        "link_until": "It works once, until",
-        "link_task_request": "deciding on request {n} for a new account (3.1(a))",
-        "link_task_new": "filing a request for a new account (3.2)",
-        "link_task_assessment": "assessment {n} of an account (3.2, 3.3)",
-        "link_task_account": "the credentials and entry of account {n} (4.2)",
-        "link_task_other": "task {task}",
-        "link_go": "Continue",
-        "link_not_you": "If you are not this person, close this page: nothing has been done.",
-    },
-    "fr": {
-        "site": "Comptes institutionnels de médias sociaux",
-        "skip": "Aller au contenu principal",
-        "nav": "Menu principal",
-        "tasks": "Mes tâches",
-        "new_request": "Demander un nouveau compte",
-        "dashboard": "Conformité",
-        "verify": "Ce compte est-il un compte officiel de l'ONU ?",
-        "signin": "Se connecter",
-        "signout": "Se déconnecter",
-        "signed_in_as": "Connecté en tant que",
-        "link_scope": "Vous avez ouvert un lien valable pour une seule tâche.",
-        "language": "Langue",
-        "change": "Changer",
-        "none": "Aucun.",
-        "tasks_intro": "Ce que le bulletin vous demande maintenant, par échéance.",
-        "what": "À faire",
-        "subject": "Objet",
-        "clause": "Disposition",
-        "due": "Échéance",
-        "days_left": "Jours restants",
-        "open": "Ouvrir",
-        "entity": "Entité",
-        "platform": "Plateforme",
-        "handle": "Identifiant (nom sur la plateforme)",
-        "languages": "Langues (codes séparés par des virgules, p. ex. en, fr)",
-        "content_languages": "Langues",
-        "need": "Besoin avéré — 3.2 a)",
-        "purpose": "Objet — 3.2 b)",
-        "strategy": "Stratégie — 3.2 b)",
-        "audience": "Public visé — 3.2 b)",
-        "staffing": "Compétences, effectifs et ressources — 3.2 c)",
-        "administrator": "Administrateur proposé (numéro d'index) — 3.2 c)",
-        "alternate": "Suppléant proposé (numéro d'index) — 3.2 c)",
-        "risk.rating": "Niveau de risque — 3.2 d)",
-        "risk.risks": "Risques — 3.2 d)",
-        "risk.mitigations": "Mesures d'atténuation — 3.2 d)",
-        "editorial": "Normes éditoriales — 3.2 e)",
-        "languages_considered": "Langues envisagées — 2.3",
-        "speaks_for": "Le compte parle au nom de — 1.1(a)",
-        "speaks_entity": "l'entité (compte institutionnel)",
-        "speaks_person": "une personne",
-        "speaks_staff-body": "un organe représentatif du personnel",
-        "low": "faible",
-        "medium": "moyen",
-        "high": "élevé",
-        "check": "Rechercher les doublons et la parité linguistique",
-        "submit": "Soumettre la demande",
-        "survey": "Recherche de doublons — 3.2 a)",
-        "survey_none": "Aucun compte existant ou demandé ne recoupe cette proposition.",
-        "score": "Score",
-        "reason": "Motif",
-        "account": "Compte",
-        "owner": "Titulaire",
-        "parity": "Parité linguistique de l'entité — 2.3",
-        "parity_caption": "Langues officielles couvertes par plateforme",
-        "covered": "couverte",
-        "not_covered": "non couverte",
-        "request": "Demande",
-        "state": "État",
-        "requested_by": "Demandée par",
-        "evidence": "Justificatifs — 3.2",
-        "history": "Historique",
-        "decision": "Votre décision — 2.1, 3.1 a)",
-        "decision_legend": "Décision",
-        "approve": "Approuver",
-        "reject": "Rejeter",
-        "return": "Renvoyer pour complément d'information",
-        "reasons": "Motifs",
-        "record_decision": "Enregistrer la décision",
-        "no_decision": "Cette demande n'attend pas de décision.",
-        "assessment": "Évaluation",
-        "findings": "Constatations de smgov au regard du 3.2",
-        "criterion": "Critère",
-        "finding": "Constatation",
-        "note": "Note",
-        "recommendation": "Recommandation",
-        "continue": "Maintenir",
-        "conditions": "Maintenir sous conditions",
-        "withdraw": "Retirer l'approbation (3.8)",
-        "conditions_label": "Conditions (une par ligne)",
-        "custody": "Garde des identifiants — 4.2",
-        "custody_intro": "Indiquez où sont conservés les identifiants du compte et qu'ils "
-        "viennent d'être renouvelés. Saisissez une référence de coffre, jamais le mot de passe.",
-        "vault_ref": "Référence du coffre (p. ex. vault:kv/entite/compte)",
-        "attest": "Attester la garde",
-        "verify_intro": "Collez l'adresse d'un compte de média social pour savoir s'il s'agit "
-        "d'un compte institutionnel enregistré du Secrétariat de l'Organisation des Nations Unies.",
-        "url": "Adresse du compte (URL)",
-        "check_url": "Vérifier",
-        "official_yes": "Oui : ce compte est un compte officiel du Secrétariat de l'ONU.",
-        "official_no_state": "Ce compte est enregistré mais n'est pas officiel actuellement "
-        "(état : {state}).",
-        "official_unknown": "Cette adresse ne figure pas au registre des comptes officiels.",
-        "registered_by": "Enregistré par",
-        "as_of": "Au",
-        "accounts": "Comptes",
-        "complete": "Complets",
-        "incomplete": "Incomplets (3.4)",
-        "overdue": "En retard",
-        "orphaned": "Orphelins (4.2)",
-        "attestation": "Attestation (3.1 c))",
-        "stale": "périmée",
-        "current": "à jour",
-        "open_by_clause": "Obligations ouvertes par disposition",
-        "refused": "Opération refusée",
-        "nothing_changed": "Rien n'a été modifié.",
-        "sign_in_needed": "Veuillez vous connecter ou ouvrir le lien reçu par courriel.",
-        "signin_intro": "Connectez-vous avec votre compte de l'Organisation pour voir vos tâches.",
-        "signin_off": "La connexion par le fournisseur d'identité de l'Organisation n'est pas "
-        "configurée ici : utilisez le lien reçu par courriel.",
-        "csrf": "Ce formulaire est périmé ou ne provient pas de ce site. Rechargez la page et "
-        "recommencez.",
-        "other_task": "Ce lien a été émis pour une autre tâche. Ouvrez le lien du courriel "
-        "concernant cette tâche, ou connectez-vous.",
-        "done": "C'est fait.",
-        "submitted": "Demande {id} soumise : le chef d'entité est invité à statuer.",
-        "decided": "Décision enregistrée : la demande est {state}.",
-        "assessed": "Décision enregistrée.",
-        "attested": "Garde des identifiants attestée.",
-        "go_tasks": "Aller à mes tâches",
-        "lookalike_verify": "Non officiel — ressemble à @{handle} de {entity} : vérifiez avant "
-        "de vous y fier.",
-        "lookalike_note": "Attention : ce nom ressemble à @{handle}, compte officiel de {entity}.",
-        "lookalike_survey": "Ce nom ressemble à @{handle}, compte officiel de {entity} : "
-        "choisissez un nom qu'on ne puisse pas confondre avec lui (3.2(a)).",
-        "link_title": "Votre lien smgov",
-        "link_for": "Ce lien est destiné à",
-        "link_until": "Il ne sert qu'une fois, jusqu'au",
-        "link_task_request": "statuer sur la demande {n} de nouveau compte (3.1(a))",
-        "link_task_new": "déposer une demande de nouveau compte (3.2)",
-        "link_task_assessment": "l'évaluation {n} d'un compte (3.2, 3.3)",
-        "link_task_account": "les identifiants et la fiche du compte {n} (4.2)",
-        "link_task_other": "tâche {task}",
-        "link_go": "Continuer",
-        "link_not_you": "Si vous n'êtes pas cette personne, fermez cette page : rien n'a été fait.",
-    },
-    "ar": {
-        "site": "الحسابات المؤسسية على وسائل التواصل الاجتماعي",
-        "skip": "الانتقال إلى المحتوى الرئيسي",
-        "nav": "القائمة الرئيسية",
-        "tasks": "مهامي",
-        "new_request": "طلب حساب جديد",
-        "dashboard": "الامتثال",
-        "verify": "هل هذا حساب رسمي للأمم المتحدة؟",
-        "signin": "تسجيل الدخول",
-        "signout": "تسجيل الخروج",
-        "signed_in_as": "مسجل الدخول باسم",
-        "language": "اللغة",
-        "change": "تغيير",
-        "none": "لا شيء.",
-        "as_of": "في",
-        "accounts": "الحسابات",
-        "complete": "مكتملة",
-        "incomplete": "غير مكتملة (3.4)",
-        "overdue": "متأخرة",
-        "orphaned": "بلا مسؤول (4.2)",
-        "attestation": "الإقرار (3.1(ج))",
-        "stale": "قديم",
-        "current": "ساري",
-        "parity": "التكافؤ اللغوي للكيان — 2.3",
-        "parity_caption": "اللغات الرسمية المغطاة لكل منصة",
-        "covered": "مغطاة",
-        "not_covered": "غير مغطاة",
-        "open_by_clause": "الالتزامات المفتوحة حسب الفقرة",
-        "clause": "الفقرة",
-        "open": "مفتوحة",
-        "entity": "الكيان",
-        "platform": "المنصة",
-    },
+WORDS: dict[str, str] = {
+    "site": _("Institutional social media accounts"),
+    "skip": _("Skip to main content"),
+    "nav": _("Main menu"),
+    "tasks": _("My tasks"),
+    "new_request": _("Request a new account"),
+    "dashboard": _("Compliance"),
+    "verify": _("Is this an official UN account?"),
+    "signin": _("Sign in"),
+    "signout": _("Sign out"),
+    "signed_in_as": _("Signed in as"),
+    "link_scope": _("You opened a link for one task only."),
+    "language": _("Language"),
+    "change": _("Change"),
+    "none": _("None."),
+    "tasks_intro": _("What the bulletin asks of you now, earliest deadline first."),
+    "what": _("What to do"),
+    "subject": _("Subject"),
+    "clause": _("Clause"),
+    "due": _("Due"),
+    "days_left": _("Days left"),
+    "open": _("Open"),
+    "entity": _("Entity"),
+    "platform": _("Platform"),
+    "handle": _("Handle (name on the platform)"),
+    "languages": _("Languages (codes separated by commas, e.g. en, fr)"),
+    "content_languages": _("Languages"),
+    "need": _("Demonstrated need — 3.2(a)"),
+    "purpose": _("Purpose — 3.2(b)"),
+    "strategy": _("Strategy — 3.2(b)"),
+    "audience": _("Intended audience — 3.2(b)"),
+    "staffing": _("Expertise, staffing and resources — 3.2(c)"),
+    "administrator": _("Proposed administrator (index number) — 3.2(c)"),
+    "alternate": _("Proposed alternate (index number) — 3.2(c)"),
+    "risk.rating": _("Risk rating — 3.2(d)"),
+    "risk.risks": _("Risks — 3.2(d)"),
+    "risk.mitigations": _("Mitigations — 3.2(d)"),
+    "editorial": _("Editorial standards — 3.2(e)"),
+    "languages_considered": _("Languages considered — 2.3"),
+    "speaks_for": _("The account speaks for — 1.1(a)"),
+    "speaks_entity": _("the entity (an institutional account)"),
+    "speaks_person": _("a person"),
+    "speaks_staff-body": _("a staff representative body"),
+    "low": _("low"),
+    "medium": _("medium"),
+    "high": _("high"),
+    "check": _("Check for duplicates and language parity"),
+    "submit": _("Submit the request"),
+    "survey": _("Duplication survey — 3.2(a)"),
+    "survey_none": _("No existing or pending account overlaps this proposal."),
+    "score": _("Score"),
+    "reason": _("Reason"),
+    "account": _("Account"),
+    "owner": _("Owner"),
+    "parity": _("Language parity of the entity — 2.3"),
+    "parity_caption": _("Official languages covered per platform"),
+    "covered": _("covered"),
+    "not_covered": _("not covered"),
+    "request": _("Request"),
+    "state": _("State"),
+    "requested_by": _("Requested by"),
+    "evidence": _("Evidence — 3.2"),
+    "history": _("History"),
+    "decision": _("Your decision — 2.1, 3.1(a)"),
+    "decision_legend": _("Decision"),
+    "approve": _("Approve"),
+    "reject": _("Reject"),
+    "return": _("Return for information"),
+    "reasons": _("Reasons"),
+    "record_decision": _("Record the decision"),
+    "no_decision": _("This request is not awaiting a decision."),
+    "assessment": _("Assessment"),
+    "findings": _("smgov's findings against 3.2"),
+    "criterion": _("Criterion"),
+    "finding": _("Finding"),
+    "note": _("Note"),
+    "recommendation": _("Recommendation"),
+    "continue": _("Continue"),
+    "conditions": _("Continue with conditions"),
+    "withdraw": _("Withdraw approval (3.8)"),
+    "conditions_label": _("Conditions (one per line)"),
+    "custody": _("Credential custody — 4.2"),
+    "custody_intro": _(
+        "Record where the account's credentials are held now and that they were just "
+        "rotated. Enter a vault reference, never the password itself."
+    ),
+    "vault_ref": _("Vault reference (e.g. vault:kv/entity/account)"),
+    "attest": _("Attest custody"),
+    "verify_intro": _(
+        "Paste the address of a social media account to learn whether it is a registered "
+        "institutional account of the United Nations Secretariat."
+    ),
+    "url": _("Account address (URL)"),
+    "check_url": _("Check"),
+    "official_yes": _("Yes: this is an official account of the United Nations Secretariat."),
+    "official_no_state": _("This account is registered but is not official now (state: {state})."),
+    "official_unknown": _("This address is not in the registry of official accounts."),
+    "registered_by": _("Registered by"),
+    "as_of": _("As of"),
+    "accounts": _("Accounts"),
+    "complete": _("Complete"),
+    "incomplete": _("Incomplete (3.4)"),
+    "overdue": _("Overdue"),
+    "orphaned": _("Orphaned (4.2)"),
+    "attestation": _("Attestation (3.1(c))"),
+    "stale": _("stale"),
+    "current": _("current"),
+    "open_by_clause": _("Open obligations by clause"),
+    "refused": _("Not done"),
+    "nothing_changed": _("Nothing was changed."),
+    "sign_in_needed": _("Please sign in, or open the link in your e-mail."),
+    "signin_intro": _("Sign in with your organization account to see your tasks."),
+    "signin_off": _(
+        "Sign-in with the organization's identity provider is not configured here: use "
+        "the link in your e-mail."
+    ),
+    "csrf": _(
+        "This form is out of date or did not come from this site. Reload the page and try again."
+    ),
+    "other_task": _(
+        "This link was issued for another task. Open the link in the e-mail about this "
+        "task, or sign in."
+    ),
+    "done": _("Done."),
+    "submitted": _("Request {id} submitted: the head of entity has been asked to decide."),
+    "decided": _("Decision recorded: the request is {state}."),
+    "assessed": _("Decision recorded."),
+    "attested": _("Custody attested."),
+    "go_tasks": _("Go to my tasks"),
+    "lookalike_verify": _(
+        "Not official — resembles @{handle} of {entity}: check before you trust it."
+    ),
+    "lookalike_note": _(
+        "Beware: this handle resembles @{handle}, an official account of {entity}."
+    ),
+    "lookalike_survey": _(
+        "The handle resembles @{handle}, an official account of {entity}: choose a handle"
+        " that cannot be mistaken for it (3.2(a))."
+    ),
+    "link_title": _("Your link from smgov"),
+    "link_for": _("This link is for"),
+    "link_until": _("It works once, until"),
+    "link_task_request": _("deciding on request {n} for a new account (3.1(a))"),
+    "link_task_new": _("filing a request for a new account (3.2)"),
+    "link_task_assessment": _("assessment {n} of an account (3.2, 3.3)"),
+    "link_task_account": _("the credentials and entry of account {n} (4.2)"),
+    "link_task_other": _("task {task}"),
+    "link_go": _("Continue"),
+    "link_not_you": _("If you are not this person, close this page: nothing has been done."),
 }
 
 LANGUAGE_NAMES = {
@@ -331,12 +172,60 @@ LANGUAGE_NAMES = {
     "es": "Español",
 }
 
-assert set(TEXTS) <= set(OFFICIAL_LANGUAGES) == set(LANGUAGE_NAMES)
+#: The states a page shows (a request's, an account's, an assessment's) as people read them, each
+#: in its own context (a French request is « approuvée », an account « approuvé »); the data and
+#: JSON keep the codes.
+STATE_WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("request", "submitted"): C("request", "submitted"),
+    ("request", "returned"): C("request", "returned for changes"),
+    ("request", "resubmitted"): C("request", "resubmitted"),
+    ("request", "approved"): C("request", "approved"),
+    ("request", "rejected"): C("request", "rejected"),
+    ("request", "withdrawn"): C("request", "withdrawn"),
+    ("account", "unapproved"): C("account", "unapproved"),
+    ("account", "proposed"): C("account", "proposed"),
+    ("account", "approved"): C("account", "approved"),
+    ("account", "active"): C("account", "active"),
+    ("account", "under-reassessment"): C("account", "under reassessment"),
+    ("account", "withdrawn"): C("account", "withdrawn"),
+    ("account", "closed"): C("account", "closed"),
+    ("assessment", "open"): C("assessment", "open"),
+    ("assessment", "decided"): C("assessment", "decided"),
+}
+
+assert set(OFFICIAL_LANGUAGES) == set(LANGUAGE_NAMES)
 
 
-def texts(language: str) -> Mapping[str, str]:
-    """The words of one page: the language's own, else English."""
-    return ChainMap(TEXTS.get(language, {}), TEXTS["en"])
+class Words(Mapping[str, str]):
+    """The words of one page in its reader's language, read from the catalog when used."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language_of(language)
+        self._catalog = translations(self.language)
+
+    def __getitem__(self, key: str) -> str:
+        return self._catalog.gettext(WORDS[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(WORDS)
+
+    def __len__(self) -> int:
+        return len(WORDS)
+
+    def state_of(self, code: str | None, kind: str) -> str:
+        """A state code of a request, account or assessment (`under-reassessment`) in the
+        reader's words."""
+        found = STATE_WORDS.get((kind, code or ""))
+        return str(self._catalog.pgettext(*found)) if found else code or ""
+
+    def word(self, text: str | None) -> str:
+        """A text a service marked for the catalogs (an account's status), in the reader's words."""
+        return self._catalog.gettext(text) if text else ""
+
+
+def texts(language: str) -> Words:
+    """The words of one page, in `language` (English when it is not an official language)."""
+    return Words(language)
 
 
 def direction(language: str) -> str:

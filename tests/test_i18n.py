@@ -34,7 +34,15 @@ from services.subjects import Named
 from tests.servers import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"T": (2,), "N": (2, 3), "M": (1,), "MN": (1, 2), "_": None, "gettext": None}
+KEYWORDS = {
+    "T": (2,),
+    "N": (2, 3),
+    "M": (1,),
+    "MN": (1, 2),
+    "_": None,
+    "gettext": None,
+    "C": ((1, "c"), 2),
+}
 
 
 def _catalog(path: Path, lang: str | None = None) -> Catalog:
