@@ -103,8 +103,8 @@ def _param_rows(command: Any, ctx: Any) -> list[str]:
         if param.param_type_name == "argument":
             name = f"`{_value_name(param, ctx) if param.metavar else param.name.upper()}`"
         else:
-            flags = ", ".join(f"`{opt}`" for opt in [*param.opts, *param.secondary_opts])
-            name = flags if param.is_flag else f"{flags} `{_value_name(param, ctx)}`"
+            flags = ", ".join([*param.opts, *param.secondary_opts])
+            name = f"`{flags}`" if param.is_flag else f"`{flags} {_value_name(param, ctx)}`"
         notes = []
         if param.required:
             notes.append("required")
@@ -121,6 +121,19 @@ def _param_rows(command: Any, ctx: Any) -> list[str]:
         help_text = getattr(param, "help", None) or ""
         meaning = _cell(help_text) + (f" ({'; '.join(notes)})" if notes else "")
         rows.append(f"| {name} | {meaning.strip()} |")
+    return rows
+
+
+def _command_rows(group: Any, ctx: Any) -> list[str]:
+    """A group's commands, each linked to its section (the heading's anchor) with the first
+    sentence of its help."""
+    rows = []
+    for name in group.list_commands(ctx):
+        sub = group.get_command(ctx, name)
+        if sub is not None and not sub.hidden:
+            first = _cell(_help(sub).split("\n\n")[0]).split(". ")[0].removesuffix(".")
+            path = f"{ctx.command_path} {name}"
+            rows.append(f"| [`{path}`](#{path.replace(' ', '-')}) | {first} |")
     return rows
 
 
@@ -150,14 +163,16 @@ def cli_page() -> str:
     ]
     if rows := _param_rows(root, ctx):
         out += ["", "| option | meaning |", "|---|---|", *rows]
+    out += ["", "| command | what it does |", "|---|---|", *_command_rows(root, ctx)]
     for command, sub_ctx in _walk(root, ctx):
         level = "#" * (len(sub_ctx.command_path.split()) + 0)
         out += ["", f"{level} `{sub_ctx.command_path}`", "", "```text", _usage(command, sub_ctx)]
         out += ["```"]
         if _help(command):
             out += ["", _help(command)]
-        rows = [] if hasattr(command, "list_commands") else _param_rows(command, sub_ctx)
-        if rows:
+        if hasattr(command, "list_commands"):
+            out += ["", "| command | what it does |", "|---|---|", *_command_rows(command, sub_ctx)]
+        elif rows := _param_rows(command, sub_ctx):
             out += ["", "| argument or option | meaning |", "|---|---|", *rows]
     return "\n".join(out) + "\n"
 
