@@ -1088,8 +1088,9 @@ _ROWS: list[tuple[str, Any, str | None, Any]] = [
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
-    """The results as the README's Markdown table: a column per (backend, size), the target and
-    whether the largest size of each backend meets it; scaling 10k -> 100k of the sweep."""
+    """The results as the Markdown table of the manual's performance page
+    (docs/operations/performance.md): a column per (backend, size), the target and whether the
+    largest size of each backend meets it; scaling 10k -> 100k of the sweep."""
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     heads = [f"{names.get(r['backend'], r['backend'])} {r['accounts'] // 1000}k" for r in results]
     lines = [

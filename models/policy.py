@@ -3,8 +3,8 @@
 One row per (role, action): the role a person must hold *at the time of the act* (derived from the
 registry, never cached on the person), the conditions that must also hold, and the paragraph of the
 bulletin the row comes from. `services.authority.may` reads this table and nothing else; the
-README's "Who may do what" table is printed from it (`markdown_table`) and checked against it
-by a test.
+manual's "Who may do what" table (docs/concepts/authority.md) is printed from it
+(`markdown_table`) and checked against it by a test.
 
 Roles:
 - `head`: the head of entity (1.1(c)) in office at the time.
@@ -138,7 +138,7 @@ def rules_for(action: str) -> tuple[Rule, ...]:
 
 
 def markdown_table() -> str:
-    """The README's "Who may do what" table, printed from POLICY."""
+    """The manual's "Who may do what" table, printed from POLICY."""
     lines = ["| role | action | may | only | clause |", "|---|---|---|---|---|"]
     for rule in POLICY:
         only = "; ".join(CONDITIONS[c] for c in rule.conditions) or "—"

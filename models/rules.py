@@ -9,8 +9,9 @@ Each item has a status:
 
 A test proves an item only through an explicit `@pytest.mark.clause("3.7")` marker (a docstring
 citing the clause proves nothing). The index of marked tests, `models/data/clause_tests.json`, and
-the README's table are rebuilt by `scripts/clauses.sh`; `tests/test_clauses.py` fails when an item
-that is not `outside software` has no marked test, or when the index or the table is stale.
+the manual's table (docs/reference/clauses.md) are rebuilt by `scripts/clauses.sh`;
+`tests/test_clauses.py` fails when an item that is not `outside software` has no marked test, or
+when the index or the table is stale.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ def tests_for(clause: str, index: dict[str, list[str]]) -> list[str]:
 
 
 def markdown_table(index: dict[str, list[str]]) -> str:
-    """The README's clause index: each item with its status, code and marked tests, then the
+    """The manual's clause index: each item with its status, code and marked tests, then the
     policy choices that are smgov's, not the bulletin's."""
     lines = ["| clause | status | rule | code | tests |", "|---|---|---|---|---|"]
     for rule in RULES:

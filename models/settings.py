@@ -1,4 +1,5 @@
-"""Settings, from the environment (prefix SMGOV_). The README's settings table mirrors this class.
+"""Settings, from the environment (prefix SMGOV_). docs/reference/settings.md is generated from
+this class (`scripts/docs.py`): each field's description is its line there.
 
 Secrets (SMTP password, HR webhook secret, audit key) are `SecretStr`: they print as '**********'
 and are read with `.get_secret_value()` only at the point of use, never stored or logged.
@@ -39,79 +40,174 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,  # never echo a secret
     )
 
-    home: Path = Field(default=Path("~/.smgov"), description="where smgov keeps its files")
+    home: Path = Field(
+        default=Path("~/.smgov"),
+        description="smgov's files: SQLite database, local mail folder, audit and session key "
+        "files",
+    )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file smgov.db under home"
+        default=None,
+        description="SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`; "
+        "unset: `sqlite:///$SMGOV_HOME/smgov.db`",
     )
     issuance_date: dt.date | None = Field(
         default=None,
-        description="the bulletin's date of issuance (5.1): anchor of the 3.4 inventory",
+        description="the bulletin's date of issuance (5.1): accounts created before it are due "
+        "60 days after it (3.4)",
     )
-    default_timezone: str = Field(default="UTC", description="timezone for entities given none")
+    default_timezone: str = Field(
+        default="UTC", description="timezone of an entity added without `--timezone`"
+    )
 
-    smtp_host: str | None = Field(default=None, description="SMTP server; unset: local mail folder")
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
-    smtp_from: str = "smgov <smgov@localhost>"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout: float = Field(default=15.0, gt=0)
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server; unset: messages are written to `$SMGOV_HOME/mail/new`",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
+    smtp_tls: Literal["none", "starttls", "ssl"] = Field(
+        default="starttls",
+        description="`none`, `starttls` (upgrade the connection) or `ssl` (TLS from the start)",
+    )
+    smtp_from: str = Field(default="smgov <smgov@localhost>", description="sender")
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP AUTH password; never stored or logged"
+    )
+    smtp_timeout: float = Field(default=15.0, gt=0, description="SMTP timeout, seconds")
 
     registry_email: str | None = Field(
-        default=None, description="the registry team of the Department of Global Communications"
+        default=None,
+        description="the registry team (Department of Global Communications): escalations from "
+        "day 14",
     )
     security_email: str | None = Field(
-        default=None, description="Department of Safety and Security"
+        default=None, description="Department of Safety and Security (4.1(d))"
     )
-    hr_webhook_secret: SecretStr | None = None
+    hr_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of the HR webhook (32 bytes or more)"
+    )
     scim_token: SecretStr | None = Field(
         default=None,
-        description="bearer token of the SCIM door (/scim/v2); unset or blank: SCIM off",
+        description="bearer token of the SCIM door `/scim/v2` (at least 32 bytes, e.g. "
+        "`openssl rand -hex 32`); unset or blank: SCIM is off (404)",
     )
     audit_key: SecretStr | None = Field(
-        default=None, description="HMAC key of the audit chain; unset: a key file under home"
+        default=None,
+        description="HMAC key of the audit chain, 32 bytes or more; unset: a random key in "
+        "`$SMGOV_HOME/audit.key`; set it in production (and keep it out of the database's "
+        "reach); required on PostgreSQL",
     )
     apprise_config: Path | None = Field(
-        default=None, description="apprise YAML with Teams Workflows URLs tagged entity-<code>"
+        default=None,
+        description="apprise YAML with Teams Workflows URLs tagged `entity-<code>` (lower case) "
+        "and `registry`; the URLs carry a signature and never enter the database",
     )
 
     public_url: str | None = Field(
         default=None,
-        description="the web door's address (e.g. https://smgov.un.org); set: e-mails carry links",
+        description="the web door's address, e.g. `https://smgov.un.org`; set, every reminder "
+        "and request e-mail to a staff member carries that person's one-task link",
     )
-    link_ttl_days: int = Field(default=7, ge=1, le=90, description="one-task e-mail links expire")
+    link_ttl_days: int = Field(
+        default=7,
+        ge=1,
+        le=90,
+        description="an e-mailed link expires after this many days (and works once)",
+    )
     session_secret: SecretStr | None = Field(
-        default=None, description="signs web session cookies; unset: a key file under home"
+        default=None,
+        description="signs web session cookies and e-mailed links, 32 bytes or more; unset: a "
+        "random key in `$SMGOV_HOME/session.key`; never stored in the database; required on "
+        "PostgreSQL",
     )
     session_hours: int = Field(default=8, ge=1, le=72, description="a web session's lifetime")
-    cookie_secure: bool = Field(default=True, description="session cookies only over HTTPS")
-    oidc_issuer: str | None = Field(
-        default=None, description="OpenID Connect issuer URL (e.g. Microsoft Entra ID tenant)"
+    cookie_secure: bool = Field(
+        default=True,
+        description="session cookies are sent over HTTPS only (browsers also accept them from "
+        "`http://127.0.0.1`)",
     )
-    oidc_client_id: str | None = None
-    oidc_client_secret: SecretStr | None = None
+    oidc_issuer: str | None = Field(
+        default=None,
+        description='OpenID Connect issuer for "Sign in", e.g. '
+        "`https://login.microsoftonline.com/<tenant>/v2.0`",
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="the app registration at the identity provider; redirect URI "
+        "`<public URL>/signin/callback`",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="the app registration's secret"
+    )
     oidc_email_claim: str = Field(
-        default="email", description="the ID token claim holding the staff member's e-mail"
+        default="email",
+        description="the ID token claim matched (case-insensitively) to a staff member's e-mail",
     )
 
-    remind_days_before: tuple[int, ...] = (7, 3, 1)
-    overdue_every_days: int = Field(default=7, ge=1)
-    escalate_head_after_days: int = Field(default=1, ge=0)
-    escalate_registry_after_days: int = Field(default=14, ge=0)
-    handover_days: int = Field(default=2, ge=0, description="credential handover deadline (4.2)")
-    rotation_days: int = Field(default=180, ge=1, description="credential rotation interval (4.2)")
-    attestation_days: int = Field(default=180, ge=1, description="heads attest entries (3.1(c))")
-    decision_days: int = Field(default=10, ge=1, le=365, description="heads decide requests")
-    assessment_days: int = Field(default=30, ge=1, le=365, description="heads assess (3.3)")
-    closure_days: int = Field(default=30, ge=1, le=365, description="close withdrawn (3.8)")
-    reassessment_months: int = Field(
-        default=12, ge=1, le=60, description="months between reassessments (3.2, 3.3)"
+    remind_days_before: tuple[int, ...] = Field(
+        default=(7, 3, 1), description="reminder stages before the due day (JSON list)"
     )
-    outbox_max_attempts: int = Field(default=8, ge=1)
-    claim_lease_seconds: int = Field(default=30, ge=5)
+    overdue_every_days: int = Field(default=7, ge=1, description="reminder interval while overdue")
+    escalate_head_after_days: int = Field(
+        default=1, ge=0, description="days overdue before the head of entity is told"
+    )
+    escalate_registry_after_days: int = Field(
+        default=14, ge=0, description="days overdue before the registry team is told"
+    )
+    handover_days: int = Field(
+        default=2,
+        ge=0,
+        description="days to hand over an account's credentials after a separation or "
+        "reassignment (4.2)",
+    )
+    rotation_days: int = Field(
+        default=180,
+        ge=1,
+        description="credentials are rotated at least this often; each rotation is an "
+        "obligation (4.2)",
+    )
+    attestation_days: int = Field(
+        default=180,
+        ge=1,
+        description="heads confirm their entity's entries at least this often (3.1(c))",
+    )
+    decision_days: int = Field(
+        default=10,
+        ge=1,
+        le=365,
+        description="days a head has to decide a request for a new account (smgov policy)",
+    )
+    assessment_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="days a head has to complete an assessment (3.3; smgov policy)",
+    )
+    closure_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="days to close an account on its platform after withdrawal (3.8; smgov policy)",
+    )
+    reassessment_months: int = Field(
+        default=12,
+        ge=1,
+        le=60,
+        description="months between an entity's reassessment campaigns (3.2, 3.3; smgov policy)",
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, description="delivery attempts before a message is dead-lettered"
+    )
+    claim_lease_seconds: int = Field(
+        default=30,
+        ge=5,
+        description="how long a deliverer's claim on a message lasts (real time)",
+    )
 
     max_body_bytes: int = Field(
-        default=1_000_000, ge=1_000, description="largest HR intake body accepted (bytes)"
+        default=1_000_000,
+        ge=1_000,
+        description="the largest HR webhook body accepted (413 beyond, counted while read)",
     )
 
     @model_validator(mode="before")

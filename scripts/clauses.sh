@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate the clause index (which tests cite which clause) and the README's clause table.
+# Regenerate the clause index (which tests cite which clause) and the manual's clause table
+# (docs/reference/clauses.md, between the clauses markers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-.venv/bin/python}
@@ -9,8 +10,8 @@ py=${PYTHON:-.venv/bin/python}
 import re
 from pathlib import Path
 from models.rules import clause_tests, markdown_table
-readme = Path("README.md")
+page = Path("docs/reference/clauses.md")
 table = "<!-- clauses:start -->\n" + markdown_table(clause_tests()) + "\n<!-- clauses:end -->"
-readme.write_text(re.sub(r"<!-- clauses:start -->.*<!-- clauses:end -->", lambda _: table,
-                         readme.read_text(), flags=re.S))
+page.write_text(re.sub(r"<!-- clauses:start -->.*<!-- clauses:end -->", lambda _: table,
+                       page.read_text(), flags=re.S))
 PY

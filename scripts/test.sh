@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: sets up everything on a fresh machine, then lints, type-checks and
-# runs the whole suite on SQLite and PostgreSQL. Any failure, any skip under CI, or no test run
+# The README's test command: sets up everything on a fresh machine, then lints, type-checks,
+# builds the manual (mkdocs --strict) and runs the whole suite on SQLite and PostgreSQL. Any failure, any skip under CI, or no test run
 # (pytest exit 5) fails it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+# The dev group holds the test, lint and docs groups (pytest, ruff, mypy, mkdocs-material).
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e . --group dev
 
 # PostgreSQL: the local server on 127.0.0.1:5432 (trust auth), started if it is installed but down.
@@ -53,6 +54,12 @@ unset SMGOV_HOME SMGOV_DATABASE_URL PREFECT_API_URL PREFECT_HOME || true
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy"
+# The manual: a broken link or anchor, or a page missing from the nav, fails (mkdocs.yml has
+# strict: true). Never --quiet: it hides the warnings, and strict mode then counts none. The site
+# is written outside the repository and thrown away.
+site=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 "$venv/bin/mkdocs" build --strict --site-dir "$site"
+rm -rf "$site"
 # One worker per core (pytest-xdist), each test module whole on one worker (its module-scoped
 # servers started once); each worker has its own PostgreSQL template database, SQLite template,
 # PREFECT_HOME and Prefect server (tests/conftest.py). SMGOV_TEST_WORKERS=0 runs in one process.

@@ -59,11 +59,11 @@ def _open_duties(ctx: Any, code: str = "OHCHR") -> dict[str, str]:
 
 
 class TestPolicyTable:
-    def test_readme_states_the_policy_table(self) -> None:
-        """The README's "Who may do what" table is the policy table the services read: a row
-        changed in one and not the other fails here."""
-        readme = (ROOT / "README.md").read_text(encoding="utf-8")
-        assert markdown_table() in readme
+    def test_manual_states_the_policy_table(self) -> None:
+        """The manual's "Who may do what" table (docs/concepts/authority.md) is the policy table
+        the services read: a row changed in one and not the other fails here."""
+        page = (ROOT / "docs" / "concepts" / "authority.md").read_text(encoding="utf-8")
+        assert markdown_table() in page
         assert {rule.role for rule in POLICY} >= {
             "head",
             "officer-in-charge",

@@ -1,5 +1,6 @@
-"""`smgov clauses` and the README's clause table are generated from the code and the tests' explicit
-clause markers, and agree with them (issue 8, acceptance 5; issue 17, acceptance 4)."""
+"""`smgov clauses` and the manual's clause table (docs/reference/clauses.md) are generated from
+the code and the tests' explicit clause markers, and agree with them (issue 8, acceptance 5;
+issue 17, acceptance 4)."""
 
 from __future__ import annotations
 
@@ -96,17 +97,17 @@ def test_index_is_current(collected: tuple[set[str], dict[str, list[str]]]) -> N
     assert clause_tests() == collected[1]
 
 
-def test_readme_table_is_generated(collected: tuple[set[str], dict[str, list[str]]]) -> None:
-    """The README's clause index is exactly the generated one."""
-    readme = (ROOT / "README.md").read_text()
-    table = re.search(r"<!-- clauses:start -->\n(.*?)\n<!-- clauses:end -->", readme, re.S)
+def test_manual_table_is_generated(collected: tuple[set[str], dict[str, list[str]]]) -> None:
+    """The manual's clause index (docs/reference/clauses.md) is exactly the generated one."""
+    page = (ROOT / "docs" / "reference" / "clauses.md").read_text()
+    table = re.search(r"<!-- clauses:start -->\n(.*?)\n<!-- clauses:end -->", page, re.S)
     assert table is not None
     assert table.group(1) == markdown_table(collected[1])
 
 
 def test_every_actionable_item_is_listed() -> None:
     """The index lists the bulletin's 27 actionable items in the bulletin's order, each with one
-    of the three statuses the README explains."""
+    of the three statuses the manual's clause index explains."""
     assert [rule.clause for rule in RULES] == ITEMS
     assert {rule.status for rule in RULES} <= set(STATUSES)
 

@@ -218,12 +218,13 @@ class TestNewcomer:
         assert not missing.exists()
 
 
-def _first_session() -> list[list[str]]:
-    """The README's first session, command by command, up to looking into the mail folder."""
+def _first_session(page: str = "docs/getting-started.md") -> list[list[str]]:
+    """The first session of the manual's Getting started page (or of `page`), command by
+    command, up to looking into the mail folder."""
     import shlex
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split("## A first session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    text = (Path(__file__).resolve().parent.parent / page).read_text()
+    block = text.split("## A first session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     commands = []
     for line in block.replace("\\\n", " ").splitlines():
         words = shlex.split(line, comments=True)
@@ -236,10 +237,14 @@ def _first_session() -> list[list[str]]:
 
 
 class TestFirstSession:
-    def test_readme_first_session_ends_with_a_reminder(
-        self, tmp_path: Path, prefect_api: str
-    ) -> None:
-        """Run as printed in a fresh home, the README's first session leaves a real reminder
+    def test_readme_session_is_the_manuals_beginning(self) -> None:
+        """The README's short first session is the beginning of the manual's, command for
+        command, so the run below proves it too."""
+        short = _first_session("README.md")
+        assert len(short) >= 5 and short == _first_session()[: len(short)]
+
+    def test_first_session_ends_with_a_reminder(self, tmp_path: Path, prefect_api: str) -> None:
+        """Run as printed in a fresh home, the manual's first session leaves a real reminder
         in the mail folder, in its reader's language, and says the registry team is not set."""
         import os
         import subprocess
