@@ -7,6 +7,9 @@ class Refused(Exception):
     """A request refused by a rule of the bulletin or by validation: nothing is written."""
 
     exit_code = 2
+    #: The refusal as a message a door translates for its reader (a notifications.i18n.Msg), when
+    #: the service wrote one; the CLI prints the English `field: rule`.
+    words: object | None = None
 
     def __init__(self, field: str, rule: str, clause: str | None = None) -> None:
         self.field = field

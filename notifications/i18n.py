@@ -148,6 +148,8 @@ def render(value: Any, lang: str) -> str:
         return day(value, lang)
     if isinstance(value, tuple):  # a list of things: "administrator, alternate"
         return T(lang, ", ").join(render(item, lang) for item in value)
+    if isinstance(value, dt.datetime):
+        return instant(value, lang)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):

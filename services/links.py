@@ -16,14 +16,15 @@ import datetime as dt
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from database import insert_rows
-from models.clock import iso
 from models.errors import NotAuthorized, Refused
 from models.tables import Assessment, LinkToken, Staff
+from notifications.i18n import M, Msg, instant
 from notifications.signing import PLACEHOLDER, nonce_of, token_for, web_key
 from services.context import Ctx
 
@@ -65,6 +66,31 @@ class Spent(Refused):
     is no longer active."""
 
 
+RefusalT = TypeVar("RefusalT", bound=Refused)
+
+
+def _used(at: dt.datetime) -> str:
+    return f"this link was already used on {instant(at, 'en')}; each link works once"
+
+
+def _used_words(at: dt.datetime) -> Msg:
+    return M("This link was already used on {when}; each link works once.", when=at)
+
+
+def _expired(at: dt.datetime) -> str:
+    return f"this link expired on {instant(at, 'en')}"
+
+
+def _expired_words(at: dt.datetime) -> Msg:
+    return M("This link expired on {when}: ask for a new one or sign in.", when=at)
+
+
+def _worded(refusal: RefusalT, words: Msg) -> RefusalT:
+    """A refusal with its message for the web door's reader (`Refused.words`)."""
+    refusal.words = words
+    return refusal
+
+
 @dataclass(frozen=True)
 class Preview:
     """What a link is for and who it is for (the page GET shows, with one button)."""
@@ -93,11 +119,9 @@ def preview(ctx: Ctx, token: str) -> Preview:
     POST (redeem) is what counts (3.1(a))."""
     row = _row(ctx, token, lock=False)
     if row.used_at is not None:
-        raise Spent(
-            "link", f"this link was already used on {iso(row.used_at)}; each link works once"
-        )
+        raise _worded(Spent("link", _used(row.used_at)), _used_words(row.used_at))
     if row.expires_at <= ctx.now:
-        raise Spent("link", f"this link expired on {iso(row.expires_at)}")
+        raise _worded(Spent("link", _expired(row.expires_at)), _expired_words(row.expires_at))
     staff = ctx.session.get(Staff, row.staff_index)
     if staff is None or staff.status != "active":
         raise Spent("link", f"staff member {row.staff_index} is not active staff", "4.2")
@@ -119,21 +143,19 @@ def redeem(ctx: Ctx, token: str) -> Grant:
     row = _row(ctx, token, lock=True)
     subject = f"link:{row.nonce}"
     if row.used_at is not None:
-        raise NotAuthorized(
-            "link",
-            f"this link was already used on {iso(row.used_at)}; each link works once",
-            actor=row.staff_index,
-            action="link.redeem",
-            subject=subject,
+        refusal = NotAuthorized(
+            "link", _used(row.used_at), actor=row.staff_index, action="link.redeem", subject=subject
         )
+        raise _worded(refusal, _used_words(row.used_at))
     if row.expires_at <= ctx.now:
-        raise NotAuthorized(
+        refusal = NotAuthorized(
             "link",
-            f"this link expired on {iso(row.expires_at)}",
+            _expired(row.expires_at),
             actor=row.staff_index,
             action="link.redeem",
             subject=subject,
         )
+        raise _worded(refusal, _expired_words(row.expires_at))
     staff = ctx.session.get(Staff, row.staff_index)
     if staff is None or staff.status != "active":
         raise NotAuthorized(

@@ -42,7 +42,7 @@ from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
-from notifications.i18n import due_words, instant
+from notifications.i18n import due_words, instant, render
 from notifications.signing import derived, web_key
 from services import (
     access,
@@ -69,11 +69,14 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 class Stop(Exception):
     """Ends a request with a page that says why (a refusal, a missing sign-in, a bad form)."""
 
-    def __init__(self, status: int, message: str, *, sign_in: bool = False) -> None:
+    def __init__(
+        self, status: int, message: str, *, sign_in: bool = False, words: object = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.sign_in = sign_in
+        self.words = words  # a service's refusal in words its reader's language has
 
 
 class _Carrier:
@@ -146,7 +149,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             now = parse_instant(as_of, field="as_of") if as_of else system_now()
             return run(engine, config, now, use_case)
         except (NotAuthorized, links.Spent) as exc:
-            raise Stop(403, str(exc)) from exc
+            raise Stop(403, str(exc), words=exc.words) from exc
         except NotFound as exc:
             raise Stop(404, str(exc)) from exc
         except Refused as exc:
@@ -198,7 +201,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                 "dir": direction(lang),
                 "t": texts(lang),
                 "due_words": lambda at, tz: due_words(parse_instant(at), tz, lang),
-                "when": lambda at, tz="UTC": instant(parse_instant(at), lang, tz),
+                "when": lambda at, tz="UTC": instant(
+                    parse_instant(at) if isinstance(at, str) else at, lang, tz
+                ),
                 "platform": platform_label,
                 "languages": LANGUAGE_NAMES,
                 "user": who.staff if who else None,
@@ -263,7 +268,8 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:
         await session_of(request)
-        return page(request, "message.html", exc.status, message=exc.message, stop=exc)
+        shown = render(exc.words, language(request)) if exc.words is not None else exc.message
+        return page(request, "message.html", exc.status, message=shown, stop=exc)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> Response:

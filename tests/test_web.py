@@ -385,6 +385,11 @@ class TestRefusals:
         fresh = browser.new_context().new_page()
         answer = fresh.goto(head_link)
         assert answer.status == 403 and "already used" in fresh.inner_text("#message")
+        answer = fresh.goto(f"{head_link}?lang=fr")  # the refusal in its reader's words (2.3)
+        said = fresh.inner_text("#message")
+        assert answer.status == 403 and "Ce lien a déjà été utilisé le" in said
+        assert not re.search(r"\d{4}-\d\d-\d\d", said), said
+        fresh.goto(f"{door.url}/verify?lang=en")
         _shot(fresh, "link-reused")
         answer = fresh.goto(old)
         assert answer.status == 403 and "expired" in fresh.inner_text("#message")
