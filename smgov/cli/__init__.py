@@ -13,6 +13,8 @@ configured, else the flow's code in this process, without Prefect.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 from typer._click import exceptions as parse_errors  # typer 0.29 vendors click
@@ -35,45 +37,98 @@ from smgov.cli import (
     setup,
     staff,
 )
-from smgov.cli.common import one_line
+from smgov.cli.common import ManualGroup, one_line
+
+
+class Root(ManualGroup):
+    """`smgov`: its commands in the order a user meets them — try it, set it up, fill the
+    registry, approve and review accounts, follow the duties, handle people leaving and
+    incidents, check and report, run it."""
+
+    order = (
+        "demo",
+        "doctor",
+        "notify",
+        "db",
+        "entity",
+        "staff",
+        "account",
+        "authorize",
+        "acknowledge",
+        "request",
+        "survey",
+        "campaign",
+        "assessment",
+        "assess",
+        "activity",
+        "obligation",
+        "sweep",
+        "outbox",
+        "hr",
+        "custody",
+        "incident",
+        "audit",
+        "report",
+        "clauses",
+        "serve",
+        "api",
+    )
+
 
 app = typer.Typer(
+    cls=Root,
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Governance of the UN Secretariat's institutional social media accounts.",
+    help="Governance of the UN Secretariat's institutional social media accounts: the registry, "
+    "approvals, reassessments, separations and the reminders that keep them on time. "
+    "Run smgov COMMAND --help for each command.",
+    epilog="Example: smgov demo",
 )
+for commands in (setup.root, account.root, assessment.root, outbox.root, report.root, serve.root):
+    app.add_typer(commands)  # root commands: smgov doctor, smgov authorize, smgov sweep, ...
 for group, name in (
+    (setup.notify_app, "notify"),
     (db.app, "db"),
     (entity.app, "entity"),
     (staff.app, "staff"),
     (account.app, "account"),
+    (request.app, "request"),
+    (request.survey_app, "survey"),
+    (campaign.app, "campaign"),
+    (assessment.app, "assessment"),
+    (assessment.activity_app, "activity"),
     (obligation.app, "obligation"),
-    (audit.app, "audit"),
     (outbox.app, "outbox"),
     (hr.app, "hr"),
     (custody.custody_app, "custody"),
     (custody.incident_app, "incident"),
-    (campaign.app, "campaign"),
-    (request.app, "request"),
-    (request.survey_app, "survey"),
-    (assessment.app, "assessment"),
-    (assessment.activity_app, "activity"),
+    (audit.app, "audit"),
     (report.app, "report"),
 ):
     app.add_typer(group, name=name)
-setup.register(app)  # smgov doctor, smgov notify test
-for command, name in (
-    (account.authorize, "authorize"),
-    (outbox.sweep, "sweep"),
-    (serve.api, "api"),
-    (account.acknowledge, "acknowledge"),
-    (assessment.assess, "assess"),
-    (serve.demo, "demo"),
-    (report.clauses, "clauses"),
-    (serve.serve, "serve"),
-):
-    app.command(name)(command)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"smgov {version('smgov')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print smgov's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,39 +13,82 @@ import typer
 
 from models.clock import parse_date
 from models.errors import Refused
+from models.platforms import PLATFORM_CODES
+from models.registry import ACCOUNT_STATES, ROLES, SPEAKS_FOR
 from smgov import output
 from smgov.cli.common import (
+    AccountArg,
     AsOfOpt,
     ByOpt,
+    EntityFilterOpt,
     JsonOpt,
+    PartialOpt,
+    command,
     csv_rows,
+    group,
     one_line,
+    one_of,
     optional_date,
     run,
     show,
     writable,
 )
 
-app = typer.Typer(no_args_is_help=True, help="The account registry (1.1(b), 3.4).")
+app = group("The account registry (1.1(b), 3.4): enter, import, change, verify, close.")
+root = typer.Typer()  # smgov authorize, smgov acknowledge
+
+PLATFORM_HELP = f"The platform: {one_of(PLATFORM_CODES)} (any case; other needs --platform-name)."
+LANGUAGES_HELP = (
+    "A language the account publishes in, as an ISO 639-1 code (en, fr, ar, ...); repeat the "
+    "option for each."
+)
 
 
-@app.command("register")
+@command(
+    app,
+    "register",
+    example="smgov account register --entity OHCHR --platform x --handle UNHumanRights "
+    '--url https://x.com/UNHumanRights --language en --purpose "Human rights news" '
+    '--audience "The public" --by 100001',
+)
 def account_register(
-    entity: Annotated[str, typer.Option("--entity")],
-    platform: Annotated[str, typer.Option("--platform")],
-    handle: Annotated[str, typer.Option("--handle")],
-    url: Annotated[str, typer.Option("--url")],
-    language: Annotated[list[str], typer.Option("--language", help="ISO 639-1; repeatable")],
-    purpose: Annotated[str, typer.Option("--purpose")],
-    audience: Annotated[str, typer.Option("--audience")],
+    entity: Annotated[
+        str, typer.Option("--entity", metavar="CODE", help="The entity the account speaks for.")
+    ],
+    platform: Annotated[str, typer.Option("--platform", metavar="PLATFORM", help=PLATFORM_HELP)],
+    handle: Annotated[
+        str, typer.Option("--handle", metavar="TEXT", help="The account's name on the platform.")
+    ],
+    url: Annotated[str, typer.Option("--url", metavar="URL", help="The account's address.")],
+    language: Annotated[list[str], typer.Option("--language", metavar="LANG", help=LANGUAGES_HELP)],
+    purpose: Annotated[
+        str, typer.Option("--purpose", metavar="TEXT", help="What the account is for (3.4).")
+    ],
+    audience: Annotated[
+        str, typer.Option("--audience", metavar="TEXT", help="Whom it addresses (3.4).")
+    ],
     by: ByOpt,
-    platform_name: Annotated[str | None, typer.Option("--platform-name")] = None,
-    created_on: Annotated[str | None, typer.Option("--created-on")] = None,
+    platform_name: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-name", metavar="TEXT", help="The platform's name, with --platform other."
+        ),
+    ] = None,
+    created_on: Annotated[
+        str | None,
+        typer.Option(
+            "--created-on",
+            metavar="DATE",
+            help="When the account was created on the platform: YYYY-MM-DD.",
+        ),
+    ] = None,
     speaks_for: Annotated[
         str,
         typer.Option(
             "--speaks-for",
-            help="whom the account speaks for: entity (1.1(a)); person or staff-body are refused",
+            metavar="WHOM",
+            help=f"Whom the account speaks for: {one_of(SPEAKS_FOR)}; only entity is accepted "
+            "(1.1(a)): person or staff-body are refused.",
         ),
     ] = "entity",
     as_json: JsonOpt = False,
@@ -83,14 +126,38 @@ def account_register(
         typer.echo(f"account {view['id']} registered ({view['url']}); entry {state}")
 
 
-@app.command("import")
+@command(app, "import", example="smgov account import inventory.csv --by 100001 --partial")
 def account_import(
-    file: Annotated[str | None, typer.Argument(metavar="FILE.csv")] = None,
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
-    reject_file: Annotated[str | None, typer.Option("--reject-file")] = None,
-    by: Annotated[str | None, typer.Option("--by")] = None,
-    template: Annotated[bool, typer.Option("--template", help="print the CSV header")] = False,
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="A UTF-8 CSV file with the header smgov account import --template prints.",
+        ),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity", metavar="CODE", help="Import only this entity's rows, by its code."
+        ),
+    ] = None,
+    partial: PartialOpt = False,
+    reject_file: Annotated[
+        str | None,
+        typer.Option(
+            "--reject-file",
+            metavar="FILE",
+            help="With --partial: where the rejected rows are written, each with its error "
+            "(default: FILE.csv.rejects.csv).",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="INDEX", help="Staff index number of the person importing."),
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print the CSV header to fill, and nothing else.")
+    ] = False,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -164,16 +231,41 @@ def account_import(
         )
 
 
-@app.command("update")
+@command(
+    app,
+    "update",
+    example='smgov account update 1 --purpose "Human rights news and campaigns" --by 100002',
+)
 def account_update(
-    account: str,
+    account: AccountArg,
     by: ByOpt,
-    handle: Annotated[str | None, typer.Option("--handle")] = None,
-    url: Annotated[str | None, typer.Option("--url")] = None,
-    language: Annotated[list[str] | None, typer.Option("--language")] = None,
-    purpose: Annotated[str | None, typer.Option("--purpose")] = None,
-    audience: Annotated[str | None, typer.Option("--audience")] = None,
-    changed_on: Annotated[str | None, typer.Option("--changed-on")] = None,
+    handle: Annotated[
+        str | None, typer.Option("--handle", metavar="TEXT", help="A new handle.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL", help="A new URL.")] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--language",
+            metavar="LANG",
+            help="The new languages (replacing the old ones); "
+            "repeat the option for each, ISO 639-1 codes such as en, fr, ar.",
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", metavar="TEXT", help="A new purpose (3.4).")
+    ] = None,
+    audience: Annotated[
+        str | None, typer.Option("--audience", metavar="TEXT", help="A new audience (3.4).")
+    ] = None,
+    changed_on: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-on",
+            metavar="DATE",
+            help="When it changed on the platform: YYYY-MM-DD (default: today).",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Change an account's 3.4 information; the change is recorded (3.6)."""
@@ -194,10 +286,17 @@ def account_update(
     typer.echo(f"account {acc.id} updated")
 
 
-@app.command("list")
+@command(app, "list", example="smgov account list --entity OHCHR --state active --json")
 def account_list(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    state: Annotated[str | None, typer.Option("--state")] = None,
+    entity: EntityFilterOpt = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help=f"Only accounts in this state: {one_of(ACCOUNT_STATES)}.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -211,8 +310,8 @@ def account_list(
     )
 
 
-@app.command("show")
-def account_show(account: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+@command(app, "show", example="smgov account show 1 --json")
+def account_show(account: AccountArg, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Show one account, whether its entry is complete and what it lacks (3.4)."""
     from services import accounts
 
@@ -222,8 +321,18 @@ def account_show(account: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) 
     )
 
 
-@app.command("verify")
-def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+@command(app, "verify", example="smgov account verify https://mobile.twitter.com/unhumanrights")
+def account_verify(
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL",
+            help="The address to check, as found (any case, mobile or tracking variants).",
+        ),
+    ],
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
     """Is URL a registered institutional account, official now, and whose? (exit 0 either way)"""
     from services import accounts
 
@@ -244,11 +353,21 @@ def account_verify(url: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) ->
         typer.echo(f"  {lead} — resembles @{warning['handle']} of {warning['entity']}")
 
 
-@app.command("report-change")
+@command(
+    app,
+    "report-change",
+    example='smgov account report-change 1 --what "new profile picture" --changed-on 2026-11-30 '
+    "--by 100002",
+)
 def account_report_change(
-    account: str,
-    what: Annotated[str, typer.Option("--what")],
-    changed_on: Annotated[str, typer.Option("--changed-on")],
+    account: AccountArg,
+    what: Annotated[str, typer.Option("--what", metavar="TEXT", help="What changed.")],
+    changed_on: Annotated[
+        str,
+        typer.Option(
+            "--changed-on", metavar="DATE", help="When it changed on the platform: YYYY-MM-DD."
+        ),
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -262,12 +381,24 @@ def account_report_change(
     typer.echo(f"change recorded; obligation {ob.id} (3.6) due {ob.due_at.date().isoformat()}")
 
 
-@app.command("created")
+@command(
+    app,
+    "created",
+    example="smgov account created 7 --handle UNHumanRightsAR --url https://x.com/UNHumanRightsAR "
+    "--created-on 2026-02-10 --by 100002",
+)
 def account_created(
-    account: str,
-    handle: Annotated[str, typer.Option("--handle")],
-    url: Annotated[str, typer.Option("--url")],
-    created_on: Annotated[str, typer.Option("--created-on")],
+    account: AccountArg,
+    handle: Annotated[
+        str, typer.Option("--handle", metavar="TEXT", help="The handle it was created with.")
+    ],
+    url: Annotated[str, typer.Option("--url", metavar="URL", help="The account's address.")],
+    created_on: Annotated[
+        str,
+        typer.Option(
+            "--created-on", metavar="DATE", help="When it was created on the platform: YYYY-MM-DD."
+        ),
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -285,11 +416,28 @@ def account_created(
     typer.echo(f"account {acc.id} created at {acc.url}{still}")
 
 
-@app.command("closed")
+@command(
+    app,
+    "closed",
+    example='smgov account closed 3 --closed-on 2026-05-02 --evidence "closed by B. Admin; '
+    'posts archived" --by 100002',
+)
 def account_closed(
-    account: str,
-    closed_on: Annotated[str, typer.Option("--closed-on")],
-    evidence: Annotated[str, typer.Option("--evidence", help="how, by whom, content kept")],
+    account: AccountArg,
+    closed_on: Annotated[
+        str,
+        typer.Option(
+            "--closed-on", metavar="DATE", help="When it was closed on the platform: YYYY-MM-DD."
+        ),
+    ],
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence",
+            metavar="TEXT",
+            help="How it was closed, by whom, and where its content is kept.",
+        ),
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -303,10 +451,14 @@ def account_closed(
     typer.echo(f"account {acc.id} closed on {when}")
 
 
-@app.command("withdraw")
+@command(
+    app, "withdraw", example='smgov account withdraw 3 --reason "dormant since 2024" --by 100001'
+)
 def account_withdraw(
-    account: str,
-    reason: Annotated[str, typer.Option("--reason")],
+    account: AccountArg,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why approval is withdrawn.")
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -321,18 +473,54 @@ def account_withdraw(
     )
 
 
+@command(
+    root,
+    "authorize",
+    example="smgov authorize 1 --staff 100002 --role administrator --by 100001 "
+    "--reference OHCHR/2026/01",
+)
 def authorize(
     by: ByOpt,
-    reference: Annotated[str, typer.Option("--reference", help="the written authorization")],
-    account: Annotated[str | None, typer.Argument()] = None,
-    staff: Annotated[str | None, typer.Option("--staff")] = None,
+    reference: Annotated[
+        str,
+        typer.Option(
+            "--reference",
+            metavar="REF",
+            help="The written authorization's reference (e.g. OHCHR/2026/01).",
+        ),
+    ],
+    account: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ACCOUNT",
+            help="The account: its id or its URL (not needed with --declared --entity).",
+        ),
+    ] = None,
+    staff: Annotated[
+        str | None,
+        typer.Option(
+            "--staff", metavar="INDEX", help="Staff index number of the person authorized."
+        ),
+    ] = None,
     role: Annotated[
-        str | None, typer.Option("--role", help="administrator, alternate or publisher")
+        str | None,
+        typer.Option("--role", metavar="ROLE", help=f"Their role: {one_of(ROLES)}."),
     ] = None,
     declared: Annotated[
-        bool, typer.Option("--declared", help="confirm every person an import declared")
+        bool,
+        typer.Option(
+            "--declared",
+            help="Confirm in one act every person an import declared (no --staff or --role).",
+        ),
     ] = False,
-    entity: Annotated[str | None, typer.Option("--entity", help="with --declared")] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity",
+            metavar="CODE",
+            help="With --declared: every account of this entity instead of one ACCOUNT.",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Record the head of entity's written authorization of a staff member (3.7), or with
@@ -364,7 +552,8 @@ def authorize(
     typer.echo(f"{staff} authorized as {role} of account {account}")
 
 
-def acknowledge(account: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
+@command(root, "acknowledge", example="smgov acknowledge 1 --by 100002")
+def acknowledge(account: AccountArg, by: ByOpt, as_of: AsOfOpt = None) -> None:
     """The authorized staff member accepts the duties of 2.2 and 4.1 for ACCOUNT."""
     from services.requests import acknowledge as ack
 

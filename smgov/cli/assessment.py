@@ -7,20 +7,59 @@ from typing import Annotated
 
 import typer
 
+from models.assessment import DECISIONS
 from smgov import output
-from smgov.cli.common import AsOfOpt, ByOpt, JsonOpt, csv_rows, run, show
+from smgov.cli.common import (
+    AccountArg,
+    AsOfOpt,
+    ByOpt,
+    EntityFilterOpt,
+    JsonOpt,
+    command,
+    csv_rows,
+    group,
+    one_of,
+    run,
+    show,
+)
 
-app = typer.Typer(no_args_is_help=True, help="Assessments against 3.2 (3.3, 3.8).")
-activity_app = typer.Typer(no_args_is_help=True, help="Activity figures for impact (3.2).")
+app = group("Assessments of accounts against 3.2, with smgov's recommendation (3.3, 3.8).")
+activity_app = group("Activity figures an assessment reads for impact (3.2).")
+root = typer.Typer()  # smgov assess
+
+ACTIVITY_COLUMNS = ("account", "last_post", "posts_per_month", "followers")
 
 
+@command(
+    root,
+    "assess",
+    example='smgov assess 1 --decision conditions --reason "no French" --condition "post in '
+    'French weekly" --within 60 --by 100001',
+)
 def assess(
-    account: str,
-    decision: Annotated[str, typer.Option("--decision", help="continue, conditions, withdraw")],
-    reason: Annotated[str, typer.Option("--reason")],
+    account: AccountArg,
+    decision: Annotated[
+        str,
+        typer.Option(
+            "--decision",
+            metavar="DECISION",
+            help=f"The head's decision: {one_of(DECISIONS)} (continue with conditions).",
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="The reasons.")],
     by: ByOpt,
-    condition: Annotated[list[str] | None, typer.Option("--condition")] = None,
-    within: Annotated[int, typer.Option("--within", help="days to meet conditions")] = 30,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition",
+            metavar="TEXT",
+            help="With --decision conditions: a condition to meet; repeat for each.",
+        ),
+    ] = None,
+    within: Annotated[
+        int,
+        typer.Option("--within", metavar="DAYS", help="Days to meet the conditions."),
+    ] = 30,
     as_of: AsOfOpt = None,
 ) -> None:
     """The head decides an assessment: continue, continue with conditions, or withdraw (3.8)."""
@@ -41,9 +80,9 @@ def assess(
     typer.echo(f"assessment {done.id} decided: {decision}")
 
 
-@app.command("list")
+@command(app, "list", example="smgov assessment list --entity OHCHR")
 def assessment_list(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    entity: EntityFilterOpt = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -57,9 +96,11 @@ def assessment_list(
     )
 
 
-@app.command("show")
+@command(app, "show", example="smgov assessment show 5 --json")
 def assessment_show(
-    assessment_id: Annotated[int, typer.Argument(metavar="ID")],
+    assessment_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The assessment's number (smgov assessment list).")
+    ],
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -75,14 +116,21 @@ def assessment_show(
         typer.echo(f"  {criterion}: {found['finding']} — {found['note']}")
 
 
-@activity_app.command("import")
+@command(activity_app, "import", example="smgov activity import activity.csv")
 def activity_import(
-    file: Annotated[str, typer.Argument(metavar="FILE.csv")], as_of: AsOfOpt = None
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="A UTF-8 CSV file with the columns " + ",".join(ACTIVITY_COLUMNS) + ".",
+        ),
+    ],
+    as_of: AsOfOpt = None,
 ) -> None:
     """Import activity figures (account,last_post,posts_per_month,followers)."""
 
     from services.reassessment import import_activity
 
-    rows = list(csv_rows(file, ("account", "last_post", "posts_per_month", "followers")))
+    rows = list(csv_rows(file, ACTIVITY_COLUMNS))
     count = run(lambda c: import_activity(c, rows), as_of=as_of)
     typer.echo(f"activity recorded for {count} accounts")

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from smgov.cli.common import run
+from smgov.cli.common import command, group, run
 from smgov.config import load_settings
 
-app = typer.Typer(no_args_is_help=True, help="The audit chain.")
+app = group("The keyed audit chain of every change: keep its head, check it.")
 
 
-@app.command("checkpoint")
+@command(app, "checkpoint", example="smgov audit checkpoint > checkpoint.txt")
 def audit_checkpoint() -> None:
     """Print the head of the chain (SEQ:HASH) to keep somewhere safe."""
     from services import audit
@@ -20,8 +20,18 @@ def audit_checkpoint() -> None:
     typer.echo(run(lambda c: audit.checkpoint(session=c.session)))
 
 
-@app.command("verify")
-def audit_verify(checkpoint: Annotated[str | None, typer.Option("--checkpoint")] = None) -> None:
+@command(app, "verify", example="smgov audit verify --checkpoint 1842:9f2c...")
+def audit_verify(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="SEQ:HASH",
+            help="A head of the chain printed earlier by smgov audit checkpoint: the chain must "
+            "still lead to it (so no newest event was cut off).",
+        ),
+    ] = None,
+) -> None:
     """Check the audit chain; exit 1 naming the first broken event."""
     from services import audit
 

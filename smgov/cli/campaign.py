@@ -8,18 +8,45 @@ from typing import Annotated
 import typer
 
 from smgov import output
-from smgov.cli.common import AsOfOpt, JsonOpt, effective_time, open_engine, optional_date, run, show
+from smgov.cli.common import (
+    AsOfOpt,
+    JsonOpt,
+    ManualGroup,
+    command,
+    effective_time,
+    group,
+    open_engine,
+    optional_date,
+    run,
+    show,
+)
 from smgov.config import load_settings
 
-app = typer.Typer(no_args_is_help=True, help="Inventory and reassessment campaigns.")
-start_app = typer.Typer(no_args_is_help=True, help="Open a campaign.")
+
+class CampaignGroup(ManualGroup):
+    order = ("start", "status")  # a campaign is started before its status is read
+
+
+app = group("Inventory (3.4) and reassessment (3.2, 3.3) campaigns.", CampaignGroup)
+start_app = group("Open a campaign: the inventory or a reassessment.")
 app.add_typer(start_app, name="start")
 
 
-@start_app.command("inventory")
+@command(start_app, "inventory", example="smgov campaign start inventory --issued-on 2026-01-15")
 def campaign_start_inventory(
-    issued_on: Annotated[str | None, typer.Option("--issued-on")] = None,
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    issued_on: Annotated[
+        str | None,
+        typer.Option(
+            "--issued-on",
+            metavar="DATE",
+            help="The bulletin's issuance date, from which the 60 days run: YYYY-MM-DD "
+            "(default: SMGOV_ISSUANCE_DATE).",
+        ),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", metavar="CODE", help="Only this entity (default: every one)."),
+    ] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -50,10 +77,22 @@ def campaign_start_inventory(
         )
 
 
-@start_app.command("reassessment")
+@command(
+    start_app,
+    "reassessment",
+    example="smgov campaign start reassessment --entity OHCHR --due 2026-06-30",
+)
 def campaign_start_reassessment(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    due: Annotated[str | None, typer.Option("--due", help="deadline (default: 30 days)")] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", metavar="CODE", help="Only this entity (default: every one)."),
+    ] = None,
+    due: Annotated[
+        str | None,
+        typer.Option(
+            "--due", metavar="DATE", help="The deadline: YYYY-MM-DD (default: in 30 days)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -85,7 +124,7 @@ def campaign_start_reassessment(
         )
 
 
-@app.command("status")
+@command(app, "status", example="smgov campaign status --json")
 def campaign_status(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Per campaign and entity: accounts entered, complete, missing, days left or overdue."""
     from services.inventory import status

@@ -14,21 +14,140 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer import core as typer_core
 
 from models.clock import parse_date, parse_instant, system_now
 from models.errors import CheckFailed, Refused
+from models.languages import OFFICIAL_LANGUAGES
 from models.settings import Settings
 from smgov import output
 from smgov.config import load_settings
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout, for scripts.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="ISO date or datetime to act or answer as of (default: now)"),
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Act or answer as of this moment: YYYY-MM-DD (that day, UTC) or an ISO datetime "
+        "such as 2026-03-01T09:00+01:00. Default: now.",
+    ),
 ]
-ByOpt = Annotated[str, typer.Option("--by", help="index number of the person acting")]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        metavar="INDEX",
+        help="Staff index number of the person acting; checked against the registry.",
+    ),
+]
+AccountArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ACCOUNT",
+        help="The account: its id (e.g. 12) or its URL (e.g. https://x.com/UNHumanRights).",
+    ),
+]
+EntityFilterOpt = Annotated[
+    str | None,
+    typer.Option("--entity", metavar="CODE", help="Only this entity's, by its code (e.g. OHCHR)."),
+]
+CodeArg = Annotated[
+    str, typer.Argument(metavar="CODE", help="The entity's code (e.g. OHCHR), in any case.")
+]
+IndexArg = Annotated[
+    str, typer.Argument(metavar="INDEX", help="The staff member's index number (e.g. 100002).")
+]
+PartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--partial",
+        help="Import the good rows and report the bad ones (default: import nothing unless "
+        "every row is good).",
+    ),
+]
+
+
+def one_of(values: Sequence[str]) -> str:
+    """`a, b or c`: the values an option accepts, for its help text."""
+    return ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else "".join(values)
+
+
+LANGUAGE_HELP = f"Preferred language for messages: {one_of(OFFICIAL_LANGUAGES)}."
+
+
+# --------------------------------------------------------------------------------------------
+# help that reads as a manual: parameters shown by name and metavar (CODE, DATE, INDEX, ...),
+# never with Typer's Python type tags (`<str>`, `<list[str]>`, `<bool>`)
+
+
+class _Argument(typer_core.TyperArgument):
+    """An argument named by its metavar (ACCOUNT, FILE.csv, ...) alone."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class _Option(typer_core.TyperOption):
+    """An option shown with its metavar; a flag with nothing beside it."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        # an option without a metavar still shows its type tag: tests/test_cli_help.py fails on it
+        return None if self.is_flag else super().display_type_rich(ctx)
+
+
+def _as_manual(params: Sequence[Any]) -> None:
+    # Typer builds its own parameter objects and offers no hook for their class; these
+    # subclasses add no state, only how the help shows them.
+    for param in params:
+        if type(param) is typer_core.TyperArgument:
+            param.__class__ = _Argument
+        elif type(param) is typer_core.TyperOption:
+            param.__class__ = _Option
+
+
+class _Manual:
+    """What a command and a group share: parameters shown as a manual shows them."""
+
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _as_manual(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]  # TyperCommand's or TyperGroup's
+        _as_manual([option])
+        return option
+
+
+class ManualCommand(_Manual, typer_core.TyperCommand):
+    """A command whose --help reads as a manual (see _Argument and _Option)."""
+
+
+class ManualGroup(_Manual, typer_core.TyperGroup):
+    """A command group whose --help reads as a manual. Its commands are listed as `order` says,
+    then the others in the order they were declared (Typer puts sub-groups last)."""
+
+    order: tuple[str, ...] = ()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        declared = list(self.commands)
+        first = [name for name in self.order if name in self.commands]
+        return first + [name for name in declared if name not in first]
+
+
+def group(text: str, cls: type[ManualGroup] = ManualGroup) -> typer.Typer:
+    """A command group (`smgov entity`, ...) with help `text`; no arguments shows its help."""
+    return typer.Typer(cls=cls, no_args_is_help=True, help=text)
+
+
+def command(on: typer.Typer, name: str, *, example: str) -> Callable[[F], F]:
+    """Declare command `name` of group `on`; its help ends with `example`, a whole command line."""
+    return on.command(name, cls=ManualCommand, epilog=f"Example: {example}")
 
 
 def effective_time(as_of: str | None) -> dt.datetime:

@@ -8,17 +8,37 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed
-from smgov.cli.common import AsOfOpt, ByOpt, effective_time, open_engine, run
+from smgov.cli.common import (
+    AccountArg,
+    AsOfOpt,
+    ByOpt,
+    command,
+    effective_time,
+    group,
+    open_engine,
+    run,
+)
 from smgov.config import load_settings
 
-custody_app = typer.Typer(no_args_is_help=True, help="Where credentials are held (4.2).")
-incident_app = typer.Typer(no_args_is_help=True, help="Security incidents (4.1(d)).")
+custody_app = group("Where credentials are held (4.2).")
+incident_app = group("Security incidents (4.1(d)).")
 
 
-@custody_app.command("attest")
+@command(
+    custody_app,
+    "attest",
+    example="smgov custody attest 1 --vault-ref vault://ohchr/x-main --by 100002",
+)
 def custody_attest(
-    account: str,
-    vault_ref: Annotated[str, typer.Option("--vault-ref", help="where it is held, not the secret")],
+    account: AccountArg,
+    vault_ref: Annotated[
+        str,
+        typer.Option(
+            "--vault-ref",
+            metavar="REF",
+            help="Where the credentials are held (a vault entry's reference), never the secret.",
+        ),
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -29,11 +49,23 @@ def custody_attest(
     typer.echo(f"custody of account {custody.account_id} recorded at {custody.vault_ref}")
 
 
-@incident_app.command("report")
+@command(
+    incident_app,
+    "report",
+    example='smgov incident report 1 --kind compromise --details "password reset mail not ours" '
+    "--by 100002",
+)
 def incident_report(
-    account: str,
-    kind: Annotated[str, typer.Option("--kind", help="compromise, threat or impersonation")],
-    details: Annotated[str, typer.Option("--details")],
+    account: AccountArg,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", metavar="KIND", help="The incident: compromise, threat or impersonation."
+        ),
+    ],
+    details: Annotated[
+        str, typer.Option("--details", metavar="TEXT", help="What happened, and when.")
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from smgov.cli.common import open_engine
+from smgov.cli.common import command, group, open_engine
 from smgov.config import load_settings
 
-app = typer.Typer(no_args_is_help=True, help="The database schema.")
+app = group("The database schema: create it, or migrate it after an upgrade of smgov.")
 
 
-@app.command("upgrade")
+@command(app, "upgrade", example="smgov db upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     from database import upgrade

@@ -8,11 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
+from models.registry import ENTITY_KINDS
 from smgov.cli.common import (
     AsOfOpt,
     ByOpt,
+    CodeArg,
     JsonOpt,
+    PartialOpt,
+    command,
     csv_rows,
+    group,
+    one_of,
     optional_date,
     print_imported,
     refuse_rows,
@@ -21,15 +27,38 @@ from smgov.cli.common import (
 )
 from smgov.config import load_settings
 
-app = typer.Typer(no_args_is_help=True, help="Entities of the Secretariat (1.1(c)).")
+app = group("Entities of the Secretariat (1.1(c)): their heads, acting heads and delegates.")
 
 
-@app.command("add")
+@command(
+    app,
+    "add",
+    example='smgov entity add OHCHR --name "Office of the High Commissioner for Human Rights" '
+    "--kind office --timezone Europe/Zurich",
+)
 def entity_add(
-    code: str,
-    name: Annotated[str, typer.Option("--name")],
-    kind: Annotated[str, typer.Option("--kind", help="department, office, ... (1.1(c))")],
-    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA name")] = None,
+    code: Annotated[
+        str,
+        typer.Argument(
+            metavar="CODE", help="A short code for the entity (e.g. OHCHR): letters and digits."
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", metavar="TEXT", help="The entity's full name.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", metavar="KIND", help=f"The kind of entity (1.1(c)): {one_of(ENTITY_KINDS)}."
+        ),
+    ],
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="TZ",
+            help="The entity's IANA time zone, in which its deadlines fall (e.g. "
+            "America/New_York). Default: SMGOV_DEFAULT_TIMEZONE.",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Add an entity of the Secretariat."""
@@ -42,10 +71,15 @@ def entity_add(
     typer.echo(f"entity {entity.code} added")
 
 
-@app.command("import")
+@command(app, "import", example="smgov entity import entities.csv --partial")
 def entity_import(
-    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
-    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv", help="A UTF-8 CSV file with the columns code,name,kind,timezone."
+        ),
+    ],
+    partial: PartialOpt = False,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -65,12 +99,21 @@ def entity_import(
     print_imported(report, "entities", as_json)
 
 
-@app.command("alias")
+@command(
+    app,
+    "alias",
+    example='smgov entity alias OHCHR --directory-name "Office of the High Commissioner for '
+    'Human Rights"',
+)
 def entity_alias(
-    code: str,
+    code: CodeArg,
     directory_name: Annotated[
         str,
-        typer.Option("--directory-name", help="the department name the identity provider sends"),
+        typer.Option(
+            "--directory-name",
+            metavar="NAME",
+            help="The department name the identity provider sends (SCIM `department`).",
+        ),
     ],
     as_of: AsOfOpt = None,
 ) -> None:
@@ -83,13 +126,21 @@ def entity_alias(
     typer.echo(f"directory name '{row.directory_name}' is entity {row.entity_code}")
 
 
-@app.command("set-head")
+@command(app, "set-head", example="smgov entity set-head OHCHR --staff 100001 --by 100009")
 def entity_set_head(
-    code: str,
-    staff: Annotated[str, typer.Option("--staff")],
+    code: CodeArg,
+    staff: Annotated[
+        str,
+        typer.Option("--staff", metavar="INDEX", help="Staff index number of the new head."),
+    ],
     by: Annotated[
         str | None,
-        typer.Option("--by", help="the registry officer acting (required once there are any)"),
+        typer.Option(
+            "--by",
+            metavar="INDEX",
+            help="Staff index number of the registry officer acting (required once the "
+            "registry has officers).",
+        ),
     ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -104,12 +155,26 @@ def entity_set_head(
     typer.echo(f"{staff} is head of {code}")
 
 
-@app.command("acting-head")
+@command(
+    app,
+    "acting-head",
+    example="smgov entity acting-head OHCHR --staff 100004 --from 2026-07-01 --to 2026-07-31 "
+    "--by 100001",
+)
 def entity_acting_head(
-    code: str,
-    staff: Annotated[str, typer.Option("--staff")],
-    from_: Annotated[str, typer.Option("--from")],
-    to: Annotated[str, typer.Option("--to")],
+    code: CodeArg,
+    staff: Annotated[
+        str,
+        typer.Option(
+            "--staff", metavar="INDEX", help="Staff index number of the officer-in-charge."
+        ),
+    ],
+    from_: Annotated[
+        str, typer.Option("--from", metavar="DATE", help="First day acting: YYYY-MM-DD.")
+    ],
+    to: Annotated[
+        str, typer.Option("--to", metavar="DATE", help="Last day acting (included): YYYY-MM-DD.")
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -132,9 +197,15 @@ def entity_acting_head(
     typer.echo(f"{staff} acts as head of {code} from {from_} to {to}")
 
 
-@app.command("delegate")
+@command(app, "delegate", example="smgov entity delegate OHCHR --staff 100005 --by 100001")
 def entity_delegate(
-    code: str, staff: Annotated[str, typer.Option("--staff")], by: ByOpt, as_of: AsOfOpt = None
+    code: CodeArg,
+    staff: Annotated[
+        str,
+        typer.Option("--staff", metavar="INDEX", help="Staff index number of the delegate."),
+    ],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Name a data-entry delegate who may keep the entity's registry data (3.1(c))."""
     from services import entities
@@ -146,8 +217,8 @@ def entity_delegate(
     typer.echo(f"{staff} may enter registry data for {code}")
 
 
-@app.command("attest")
-def entity_attest(code: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
+@command(app, "attest", example="smgov entity attest OHCHR --by 100001")
+def entity_attest(code: CodeArg, by: ByOpt, as_of: AsOfOpt = None) -> None:
     """The head confirms the entity's entries are current and correct (3.1(c))."""
     from services.inventory import attest
 
@@ -155,7 +226,7 @@ def entity_attest(code: str, by: ByOpt, as_of: AsOfOpt = None) -> None:
     typer.echo(f"{code}'s entries attested by {by}")
 
 
-@app.command("list")
+@command(app, "list", example="smgov entity list --json")
 def entity_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """List entities."""
     from services import entities
@@ -167,8 +238,8 @@ def entity_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     )
 
 
-@app.command("show")
-def entity_show(code: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+@command(app, "show", example="smgov entity show OHCHR")
+def entity_show(code: CodeArg, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Show one entity."""
     from services import entities
 

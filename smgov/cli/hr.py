@@ -8,10 +8,21 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed, Refused
+from models.hr import EVENT_TYPES
 from smgov import output
-from smgov.cli.common import AsOfOpt, JsonOpt, csv_rows, effective_time, run, show
+from smgov.cli.common import (
+    AsOfOpt,
+    JsonOpt,
+    command,
+    csv_rows,
+    effective_time,
+    group,
+    one_of,
+    run,
+    show,
+)
 
-app = typer.Typer(no_args_is_help=True, help="HR events: separation, reassignment, return (4.2).")
+app = group("HR events: separation, reassignment, return (4.2).")
 
 
 def dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: bool) -> Any:
@@ -27,13 +38,37 @@ def dispatch_hr(events: list[tuple[str, str, str]], as_of: str | None, batch: bo
         ) from exc
 
 
-@app.command("event")
+@command(
+    app,
+    "event",
+    example="smgov hr event --type separation --staff 100002 --effective 2026-03-10 --id HR-123",
+)
 def hr_event(
-    type_: Annotated[str, typer.Option("--type", help="separation, reassignment or return")],
-    staff: Annotated[str, typer.Option("--staff")],
-    effective: Annotated[str, typer.Option("--effective", help="ISO date")],
-    event_id: Annotated[str | None, typer.Option("--id", help="HR's event id")] = None,
-    new_entity: Annotated[str | None, typer.Option("--new-entity")] = None,
+    type_: Annotated[
+        str, typer.Option("--type", metavar="TYPE", help=f"The event: {one_of(EVENT_TYPES)}.")
+    ],
+    staff: Annotated[
+        str, typer.Option("--staff", metavar="INDEX", help="Staff index number of the person.")
+    ],
+    effective: Annotated[
+        str,
+        typer.Option("--effective", metavar="DATE", help="The day it takes effect: YYYY-MM-DD."),
+    ],
+    event_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            metavar="EVENT_ID",
+            help="HR's id for the event (default: one made of the type, person and date); a "
+            "repeated id changes nothing.",
+        ),
+    ] = None,
+    new_entity: Annotated[
+        str | None,
+        typer.Option(
+            "--new-entity", metavar="CODE", help="With --type reassignment: the new entity."
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Record one HR event by hand; it acts on its effective date (now, or at that day's sweep)."""
@@ -77,9 +112,15 @@ def hr_event(
 HR_COLUMNS = ("event_id", "type", "staff", "effective", "new_entity")
 
 
-@app.command("import")
+@command(app, "import", example="smgov hr import export.csv")
 def hr_import(
-    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="The HR system's UTF-8 CSV export, columns " + ",".join(HR_COLUMNS) + ".",
+        ),
+    ],
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -120,7 +161,7 @@ def hr_import(
         typer.echo(f"  row {item['row']}: {item['error']}")
 
 
-@app.command("list")
+@command(app, "list", example="smgov hr list --json")
 def hr_list(as_json: JsonOpt = False) -> None:
     """HR events received, with their state: pending, revoked (authorizations withdrawn, the
     follow-up to come), applied, or flagged."""

@@ -6,15 +6,20 @@ from typing import Annotated
 
 import typer
 
-from smgov.cli.common import AsOfOpt, ByOpt, JsonOpt, run, show
+from smgov.cli.common import AsOfOpt, ByOpt, EntityFilterOpt, JsonOpt, command, group, run, show
 
-app = typer.Typer(no_args_is_help=True, help="Who must do what by when.")
+app = group("Obligations: who must do what by when, and what is overdue.")
 
 
-@app.command("list")
+@command(app, "list", example="smgov obligation list --entity OHCHR --state open --json")
 def obligation_list(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    state: Annotated[str | None, typer.Option("--state", help="open, met or withdrawn")] = None,
+    entity: EntityFilterOpt = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", metavar="STATE", help="Only those in this state: open, met or withdrawn."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -28,11 +33,13 @@ def obligation_list(
     )
 
 
-@app.command("meet")
+@command(app, "meet", example='smgov obligation meet 42 --by 100001 --note "bio now in French too"')
 def obligation_meet(
-    obligation_id: Annotated[int, typer.Argument(metavar="ID")],
+    obligation_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The obligation's number (smgov obligation list).")
+    ],
     by: ByOpt,
-    note: Annotated[str, typer.Option("--note", help="what was done")],
+    note: Annotated[str, typer.Option("--note", metavar="TEXT", help="What was done.")],
     as_of: AsOfOpt = None,
 ) -> None:
     """Record that a duty (e.g. a condition of continuation) is met."""

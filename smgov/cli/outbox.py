@@ -9,12 +9,23 @@ import typer
 
 from models.errors import CheckFailed
 from smgov import output
-from smgov.cli.common import AsOfOpt, JsonOpt, effective_time, open_engine, run, show
+from smgov.cli.common import (
+    AsOfOpt,
+    JsonOpt,
+    command,
+    effective_time,
+    group,
+    open_engine,
+    run,
+    show,
+)
 from smgov.config import load_settings
 
-app = typer.Typer(no_args_is_help=True, help="Messages written before they are sent.")
+app = group("Messages written before they are sent: list, deliver, retry.")
+root = typer.Typer()  # smgov sweep
 
 
+@command(root, "sweep", example="smgov sweep --as-of 2026-12-07 --json")
 def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Remind and escalate everything due as of now (or --as-of), then deliver the outbox.
 
@@ -46,9 +57,12 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
             typer.echo(note)
 
 
-@app.command("list")
+@command(app, "list", example="smgov outbox list --failed")
 def outbox_list(
-    failed: Annotated[bool, typer.Option("--failed")] = False, as_json: JsonOpt = False
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only failed and dead-lettered messages.")
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Messages written for delivery, newest last (--failed: failed and dead-lettered only)."""
     from notifications.outbox import list_messages
@@ -60,7 +74,7 @@ def outbox_list(
     )
 
 
-@app.command("deliver")
+@command(app, "deliver", example="smgov outbox deliver")
 def outbox_deliver(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Deliver every message due now (or --as-of), and nothing else: no reminder is queued
     (the sweep does that). Exit 0 when it ran, even if some messages could not be delivered
@@ -80,9 +94,16 @@ def outbox_deliver(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         typer.echo(f"{summary['sent']} sent, {summary['failed']} failed ({summary['dead']} dead)")
 
 
-@app.command("retry")
+@command(app, "retry", example="smgov outbox retry 17")
 def outbox_retry(
-    message: Annotated[int | None, typer.Argument(metavar="[ID]")] = None, as_of: AsOfOpt = None
+    message: Annotated[
+        int | None,
+        typer.Argument(
+            metavar="ID",
+            help="The message's number (smgov outbox list); default: every failed message.",
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Make failed (and dead-lettered) messages due again, then deliver them now."""
     from notifications.outbox import deliver, make_due_again

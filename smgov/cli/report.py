@@ -10,17 +10,26 @@ import typer
 
 from models.errors import Refused
 from smgov import output
-from smgov.cli.common import AsOfOpt, JsonOpt, run, writable
+from smgov.cli.common import AsOfOpt, EntityFilterOpt, JsonOpt, command, group, run, writable
 
-app = typer.Typer(no_args_is_help=True, help="Reports.")
+app = group("Reports: where each entity stands.")
+root = typer.Typer()  # smgov clauses
 
 
-@app.command("compliance")
+@command(app, "compliance", example="smgov report compliance --format html --output report.html")
 def report_compliance(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or html")] = "table",
+    entity: EntityFilterOpt = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="FORMAT", help="The output: table, json, csv or html."),
+    ] = "table",
     as_json: JsonOpt = False,
-    out: Annotated[str | None, typer.Option("--output", help="write to FILE")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write the report to FILE (default: stdout)."
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Where each entity stands: completeness, overdue duties, orphans, parity (2.3)."""
@@ -53,6 +62,7 @@ def report_compliance(
         sys.stdout.write(text)
 
 
+@command(root, "clauses", example="smgov clauses --json")
 def clauses(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Each actionable item of the bulletin: its status (enforced, recorded, outside software),
     the rule, its code, the tests marked to prove it, open and overdue obligations."""

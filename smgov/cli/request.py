@@ -8,11 +8,23 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed, Refused
+from models.requests import DECISIONS
 from smgov import output
-from smgov.cli.common import AsOfOpt, ByOpt, JsonOpt, csv_rows, effective_time, run, show
+from smgov.cli.common import (
+    AsOfOpt,
+    ByOpt,
+    JsonOpt,
+    command,
+    csv_rows,
+    effective_time,
+    group,
+    one_of,
+    run,
+    show,
+)
 
-app = typer.Typer(no_args_is_help=True, help="New-account requests (3.2).")
-survey_app = typer.Typer(no_args_is_help=True, help="The UN system reference list (3.2(a)).")
+app = group("New-account requests (3.2): submit, decide, follow.")
+survey_app = group("The UN system reference list the duplication survey reads (3.2(a)).")
 
 
 def _request_file(path: str) -> Any:
@@ -41,11 +53,23 @@ def _carry_on(request_id: int, as_of: str | None) -> dict[str, Any]:
         ) from exc
 
 
-@app.command("new")
+@command(app, "new", example="smgov request new --file request.yaml --by 100004")
 def request_new(
-    file: Annotated[str | None, typer.Option("--file", help="REQUEST.yaml")] = None,
-    by: Annotated[str | None, typer.Option("--by")] = None,
-    template: Annotated[bool, typer.Option("--template", help="print a request to fill")] = False,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            metavar="REQUEST.yaml",
+            help="The request with its 3.2 evidence, as UTF-8 YAML (see --template).",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="INDEX", help="Staff index number of the requester."),
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print a request to fill, and nothing else.")
+    ] = False,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -72,10 +96,17 @@ def request_new(
         )
 
 
-@app.command("resubmit")
+@command(app, "resubmit", example="smgov request resubmit 3 --file request.yaml --by 100004")
 def request_resubmit(
-    request_id: Annotated[int, typer.Argument(metavar="ID")],
-    file: Annotated[str, typer.Option("--file")],
+    request_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+    ],
+    file: Annotated[
+        str,
+        typer.Option(
+            "--file", metavar="REQUEST.yaml", help="The request completed, as UTF-8 YAML."
+        ),
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -88,11 +119,15 @@ def request_resubmit(
     typer.echo(f"request {request_id} resubmitted")
 
 
-@app.command("withdraw")
+@command(app, "withdraw", example='smgov request withdraw 3 --by 100004 --reason "merged with 4"')
 def request_withdraw(
-    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    request_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+    ],
     by: ByOpt,
-    reason: Annotated[str, typer.Option("--reason")] = "withdrawn by the requester",
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why it is withdrawn.")
+    ] = "withdrawn by the requester",
     as_of: AsOfOpt = None,
 ) -> None:
     """Withdraw one's own request."""
@@ -102,11 +137,22 @@ def request_withdraw(
     typer.echo(f"request {request_id} withdrawn")
 
 
-@app.command("decide")
+@command(
+    app,
+    "decide",
+    example='smgov request decide 3 --decision approve --reason "need shown" --by 100001',
+)
 def request_decide(
-    request_id: Annotated[int, typer.Argument(metavar="ID")],
-    decision: Annotated[str, typer.Option("--decision", help="approve, reject or return")],
-    reason: Annotated[str, typer.Option("--reason")],
+    request_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+    ],
+    decision: Annotated[
+        str,
+        typer.Option("--decision", metavar="DECISION", help=f"The decision: {one_of(DECISIONS)}."),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="The reasons, told to the requester.")
+    ],
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -122,7 +168,7 @@ def request_decide(
     typer.echo(f"request {request_id} {request.state}{extra}")
 
 
-@app.command("list")
+@command(app, "list", example="smgov request list --json")
 def request_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Requests and their state."""
     from services import requests
@@ -134,9 +180,11 @@ def request_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     )
 
 
-@app.command("show")
+@command(app, "show", example="smgov request show 3 --json")
 def request_show(
-    request_id: Annotated[int, typer.Argument(metavar="ID")],
+    request_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+    ],
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -155,8 +203,17 @@ def request_show(
         typer.echo(f"  parity {platform}: {covered}")
 
 
-@survey_app.command("import")
-def survey_import(file: Annotated[str, typer.Argument(metavar="FILE.csv")]) -> None:
+@command(survey_app, "import", example="smgov survey import unsystem.csv")
+def survey_import(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="A UTF-8 CSV file with the columns organization,platform,handle,url,"
+            "languages,purpose,audience.",
+        ),
+    ],
+) -> None:
     """Load other UN system organizations' accounts (columns: organization,platform,handle,url,
     languages,purpose,audience) for the duplication survey (3.2(a))."""
 

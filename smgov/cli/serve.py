@@ -9,10 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed
-from smgov.cli.common import open_engine, quiet_prefect
+from smgov.cli.common import command, open_engine, quiet_prefect
 from smgov.config import load_settings
 
+root = typer.Typer()  # smgov serve, smgov api, smgov demo
 
+
+@command(root, "serve", example="smgov serve")
 def serve() -> None:
     """Run every flow on its schedule and its event triggers (one machine); Ctrl-C stops it."""
     quiet_prefect()
@@ -28,9 +31,17 @@ def serve() -> None:
         stop_children()
 
 
+@command(root, "api", example="smgov api --host 0.0.0.0 --port 8000")
 def api(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="The address to listen on (0.0.0.0: every one)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="The TCP port to listen on.")
+    ] = 8000,
 ) -> None:
     """Serve the HR intake webhook (POST /hr/events), SCIM 2.0 (/scim/v2, with SMGOV_SCIM_TOKEN)
     and the web door (pages, /verify)."""
@@ -57,8 +68,17 @@ def api(
         stop_children()
 
 
+@command(root, "demo", example="smgov demo --home ./smgov-demo")
 def demo(
-    home: Annotated[str, typer.Option("--home", help="the demo's own home")] = "./smgov-demo",
+    home: Annotated[
+        str,
+        typer.Option(
+            "--home",
+            metavar="DIR",
+            help="The demo's own home: its database, mail folder and keys (never the "
+            "configured ones); a home whose database holds data is refused.",
+        ),
+    ] = "./smgov-demo",
 ) -> None:
     """Tell the whole story on a fictional organization, in its own home and database."""
     from smgov.demo import run_demo

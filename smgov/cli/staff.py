@@ -8,23 +8,55 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import Refused
-from smgov.cli.common import AsOfOpt, JsonOpt, csv_rows, print_imported, refuse_rows, run, show
+from smgov.cli.common import (
+    LANGUAGE_HELP,
+    AsOfOpt,
+    EntityFilterOpt,
+    IndexArg,
+    JsonOpt,
+    PartialOpt,
+    command,
+    csv_rows,
+    group,
+    print_imported,
+    refuse_rows,
+    run,
+    show,
+)
 from smgov.cli.hr import dispatch_hr
 
-app = typer.Typer(no_args_is_help=True, help="Staff members.")
+app = group("Staff members: who they are, their entity and their preferred language.")
 
 
-@app.command("add")
+@command(
+    app,
+    "add",
+    example='smgov staff add 100002 --name "B. Admin" --email admin@un.example --entity OHCHR '
+    "--language fr",
+)
 def staff_add(
-    index: str,
-    name: Annotated[str, typer.Option("--name")],
-    email: Annotated[str, typer.Option("--email")],
-    entity: Annotated[str, typer.Option("--entity")],
-    language: Annotated[str, typer.Option("--language", help="ar, zh, en, fr, ru or es")] = "en",
-    registry_officer: Annotated[bool, typer.Option("--registry-officer")] = False,
+    index: IndexArg,
+    name: Annotated[str, typer.Option("--name", metavar="TEXT", help="The person's full name.")],
+    email: Annotated[
+        str, typer.Option("--email", metavar="EMAIL", help="Where smgov writes to them.")
+    ],
+    entity: Annotated[
+        str, typer.Option("--entity", metavar="CODE", help="The entity they work for, by code.")
+    ],
+    language: Annotated[str, typer.Option("--language", metavar="LANG", help=LANGUAGE_HELP)] = "en",
+    registry_officer: Annotated[
+        bool,
+        typer.Option(
+            "--registry-officer", help="Make them a registry officer (keeps the registry)."
+        ),
+    ] = False,
     by: Annotated[
         str | None,
-        typer.Option("--by", help="the registry officer naming a registry officer"),
+        typer.Option(
+            "--by",
+            metavar="INDEX",
+            help="Staff index number of the registry officer naming a registry officer.",
+        ),
     ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -48,10 +80,16 @@ def staff_add(
     typer.echo(f"staff member {index} added")
 
 
-@app.command("import")
+@command(app, "import", example="smgov staff import staff.csv")
 def staff_import(
-    file: Annotated[str, typer.Argument(metavar="FILE.csv")],
-    partial: Annotated[bool, typer.Option("--partial", help="import the good rows")] = False,
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="A UTF-8 CSV file with the columns index,name,email,entity,language.",
+        ),
+    ],
+    partial: PartialOpt = False,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -73,16 +111,23 @@ def staff_import(
     print_imported(report, "staff members", as_json)
 
 
-@app.command("update")
+@command(app, "update", example="smgov staff update 100002 --email b.admin@un.example")
 def staff_update(
-    index: str,
-    name: Annotated[str | None, typer.Option("--name")] = None,
-    email: Annotated[str | None, typer.Option("--email")] = None,
+    index: IndexArg,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="TEXT", help="A new full name.")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", metavar="EMAIL", help="A new e-mail address.")
+    ] = None,
     entity: Annotated[
-        str | None, typer.Option("--entity", help="a new entity: a reassignment (4.2)")
+        str | None,
+        typer.Option(
+            "--entity", metavar="CODE", help="A new entity, by code: a reassignment (4.2)."
+        ),
     ] = None,
     language: Annotated[
-        str | None, typer.Option("--language", help="ar, zh, en, fr, ru or es")
+        str | None, typer.Option("--language", metavar="LANG", help=LANGUAGE_HELP)
     ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
@@ -104,13 +149,15 @@ def staff_update(
         typer.echo(f"reassigned to {change.record.entity}: written authorizations withdrawn (4.2)")
 
 
-@app.command("list")
+@command(app, "list", example="smgov staff list --entity OHCHR")
 def staff_list(
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
+    entity: EntityFilterOpt = None,
     unplaced: Annotated[
         bool,
         typer.Option(
-            "--unplaced", help="only staff whose directory department names no entity yet"
+            "--unplaced",
+            help="Only staff whose directory department names no entity yet (see smgov entity "
+            "alias).",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -126,8 +173,8 @@ def staff_list(
     )
 
 
-@app.command("show")
-def staff_show(index: str, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+@command(app, "show", example="smgov staff show 100002 --json")
+def staff_show(index: IndexArg, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Show one staff member and their written authorizations (3.7)."""
     from services import entities
 
