@@ -87,8 +87,8 @@ def account_register(
         typer.Option(
             "--speaks-for",
             metavar="WHOM",
-            help=f"Whom the account speaks for: {one_of(SPEAKS_FOR)}; only entity is accepted "
-            "(1.1(a)): person or staff-body are refused.",
+            help=f"Whom the account speaks for: {one_of(SPEAKS_FOR)}. Only entity is accepted; "
+            "the others are refused (1.1(a)).",
         ),
     ] = "entity",
     as_json: JsonOpt = False,

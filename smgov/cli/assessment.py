@@ -43,7 +43,8 @@ def assess(
         typer.Option(
             "--decision",
             metavar="DECISION",
-            help=f"The head's decision: {one_of(DECISIONS)} (continue with conditions).",
+            help=f"The head's decision: {one_of(DECISIONS)}; conditions means continue with "
+            "the conditions given by --condition.",
         ),
     ],
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="The reasons.")],

@@ -20,7 +20,7 @@ def audit_checkpoint() -> None:
     typer.echo(run(lambda c: audit.checkpoint(session=c.session)))
 
 
-@command(app, "verify", example="smgov audit verify --checkpoint 1842:9f2c...")
+@command(app, "verify", example='smgov audit verify --checkpoint "$(cat checkpoint.txt)"')
 def audit_verify(
     checkpoint: Annotated[
         str | None,

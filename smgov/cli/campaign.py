@@ -90,7 +90,10 @@ def campaign_start_reassessment(
     due: Annotated[
         str | None,
         typer.Option(
-            "--due", metavar="DATE", help="The deadline: YYYY-MM-DD (default: in 30 days)."
+            "--due",
+            metavar="DATE",
+            help="The deadline: YYYY-MM-DD (default: SMGOV_ASSESSMENT_DAYS from today, 30 "
+            "unless set).",
         ),
     ] = None,
     as_json: JsonOpt = False,

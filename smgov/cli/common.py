@@ -32,8 +32,8 @@ AsOfOpt = Annotated[
     typer.Option(
         "--as-of",
         metavar="DATE",
-        help="Act or answer as of this moment: YYYY-MM-DD (that day, UTC) or an ISO datetime "
-        "such as 2026-03-01T09:00+01:00. Default: now.",
+        help="Act or answer as of this moment: YYYY-MM-DD (noon UTC that day) or an ISO "
+        "datetime such as 2026-03-01T09:00+01:00 (UTC if no offset). Default: now.",
     ),
 ]
 ByOpt = Annotated[

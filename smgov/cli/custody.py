@@ -42,7 +42,8 @@ def custody_attest(
     by: ByOpt,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Attest that the account's credentials were rotated and are held at VAULT_REF (4.2)."""
+    """Attest that the account's credentials were rotated and are held where --vault-ref
+    says (4.2)."""
     from services.custody import attest
 
     custody = run(lambda c: attest(c, ref=account, vault_ref=vault_ref, by=by), as_of=as_of)

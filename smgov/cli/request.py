@@ -214,8 +214,8 @@ def survey_import(
         ),
     ],
 ) -> None:
-    """Load other UN system organizations' accounts (columns: organization,platform,handle,url,
-    languages,purpose,audience) for the duplication survey (3.2(a))."""
+    """Load other UN system organizations' accounts for the duplication survey (3.2(a)):
+    columns organization,platform,handle,url,languages,purpose,audience."""
 
     from services.requests import SURVEY_COLUMNS, import_survey
 
