@@ -116,7 +116,7 @@ def _print_version(asked: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback()  # the root's own options; its help is the Typer's above
 def _root(
     _version: Annotated[
         bool,
