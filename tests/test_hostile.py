@@ -29,7 +29,7 @@ from models.hr import EventIn, parse_event
 from models.tables import Account
 from services import importer
 from smgov.api import sign
-from smgov.cli import _csv_rows
+from smgov.cli.common import csv_rows
 from tests import org
 from tests.conftest import Result
 from tests.servers import SMTPServer
@@ -326,7 +326,7 @@ class TestImportedText:
             pass
 
         def read() -> Iterator[tuple[int, dict[str, Any]]]:
-            return _csv_rows(str(path), importer.COLUMNS)
+            return csv_rows(str(path), importer.COLUMNS)
 
         def import_then_roll_back() -> None:
             with uow(dt.datetime(2026, 2, 1, tzinfo=dt.UTC)) as ctx:

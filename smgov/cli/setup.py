@@ -9,22 +9,19 @@ from typing import Annotated
 import typer
 
 from models.errors import CheckFailed, Refused
+from models.languages import OFFICIAL_LANGUAGES
 from smgov import output
+from smgov.cli.common import JsonOpt, command, group, one_of
 from smgov.config import load_settings
 
-notify_app = typer.Typer(no_args_is_help=True, help="Try the delivery channels.")
+root = typer.Typer()  # smgov doctor
+notify_app = group("Try the delivery channels: e-mail and Microsoft Teams.")
 
 MARK = {"ok": "ok   ", "warn": "warn ", "error": "ERROR"}
 
 
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
-    app.add_typer(notify_app, name="notify")
-
-
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON only")] = False,
-) -> None:
+@command(root, "doctor", example="smgov doctor --json")
+def doctor(as_json: JsonOpt = False) -> None:
     """Check the set-up: database, keys, SMTP (EHLO, STARTTLS, AUTH; nothing sent), the apprise
     file and its tags, the registry and security addresses, the issuance date and the web door.
     Exit 1 on any error."""
@@ -41,10 +38,22 @@ def doctor(
         raise CheckFailed(f"doctor: {errors} error(s); fix them, then run 'smgov doctor' again")
 
 
-@notify_app.command("test")
+@command(notify_app, "test", example="smgov notify test --to registry@un.org --language fr")
 def notify_test(
-    to: Annotated[str, typer.Option("--to", help="the e-mail address that receives the test")],
-    language: Annotated[str, typer.Option("--language", help="ar, zh, en, fr, ru or es")] = "en",
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="EMAIL", help="The e-mail address that receives the test message."
+        ),
+    ],
+    language: Annotated[
+        str,
+        typer.Option(
+            "--language",
+            metavar="LANG",
+            help=f"The message's language: {one_of(OFFICIAL_LANGUAGES)}.",
+        ),
+    ] = "en",
 ) -> None:
     """Send one real message through each configured channel: e-mail to --to (or the local mail
     folder), and Teams to each tag of the apprise file. Exit 1 if any channel fails."""

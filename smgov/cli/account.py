@@ -1,0 +1,561 @@
+"""`smgov account`: the account registry (1.1(b), 3.4) — registering, importing, changing,
+verifying, closing and withdrawing accounts — and the root commands `authorize` (3.7) and
+`acknowledge` (2.2, 4.1)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from models.clock import parse_date
+from models.errors import Refused
+from models.platforms import PLATFORM_CODES
+from models.registry import ACCOUNT_STATES, ROLES, SPEAKS_FOR
+from smgov import output
+from smgov.cli.common import (
+    AccountArg,
+    AsOfOpt,
+    ByOpt,
+    EntityFilterOpt,
+    JsonOpt,
+    PartialOpt,
+    command,
+    csv_rows,
+    group,
+    one_line,
+    one_of,
+    optional_date,
+    run,
+    show,
+    writable,
+)
+
+app = group("The account registry (1.1(b), 3.4): enter, import, change, verify, close.")
+root = typer.Typer()  # smgov authorize, smgov acknowledge
+
+PLATFORM_HELP = f"The platform: {one_of(PLATFORM_CODES)} (any case; other needs --platform-name)."
+LANGUAGES_HELP = (
+    "A language the account publishes in, as an ISO 639-1 code (en, fr, ar, ...); repeat the "
+    "option for each."
+)
+
+
+@command(
+    app,
+    "register",
+    example="smgov account register --entity OHCHR --platform x --handle UNHumanRights "
+    '--url https://x.com/UNHumanRights --language en --purpose "Human rights news" '
+    '--audience "The public" --by 100001',
+)
+def account_register(
+    entity: Annotated[
+        str, typer.Option("--entity", metavar="CODE", help="The entity the account speaks for.")
+    ],
+    platform: Annotated[str, typer.Option("--platform", metavar="PLATFORM", help=PLATFORM_HELP)],
+    handle: Annotated[
+        str, typer.Option("--handle", metavar="TEXT", help="The account's name on the platform.")
+    ],
+    url: Annotated[str, typer.Option("--url", metavar="URL", help="The account's address.")],
+    language: Annotated[list[str], typer.Option("--language", metavar="LANG", help=LANGUAGES_HELP)],
+    purpose: Annotated[
+        str, typer.Option("--purpose", metavar="TEXT", help="What the account is for (3.4).")
+    ],
+    audience: Annotated[
+        str, typer.Option("--audience", metavar="TEXT", help="Whom it addresses (3.4).")
+    ],
+    by: ByOpt,
+    platform_name: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-name", metavar="TEXT", help="The platform's name, with --platform other."
+        ),
+    ] = None,
+    created_on: Annotated[
+        str | None,
+        typer.Option(
+            "--created-on",
+            metavar="DATE",
+            help="When the account was created on the platform: YYYY-MM-DD.",
+        ),
+    ] = None,
+    speaks_for: Annotated[
+        str,
+        typer.Option(
+            "--speaks-for",
+            metavar="WHOM",
+            help=f"Whom the account speaks for: {one_of(SPEAKS_FOR)}. Only entity is accepted; "
+            "the others are refused (1.1(a)).",
+        ),
+    ] = "entity",
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Enter an institutional account in the central database (3.4, 3.5). Entering it declares
+    that it speaks for the entity (1.1(a)); the head's decision covers that declaration."""
+    from services import accounts
+
+    created = optional_date(created_on, "--created-on")
+    view = run(
+        lambda c: accounts.account_view(
+            c,
+            accounts.register(
+                c,
+                entity=entity,
+                platform=platform,
+                handle=handle,
+                url=url,
+                languages=language,
+                purpose=purpose,
+                audience=audience,
+                by=by,
+                created_on=created,
+                platform_name=platform_name,
+                speaks_for=speaks_for,
+            ),
+        ),
+        as_of=as_of,
+    )
+    if as_json:
+        output.emit_json(view)
+    else:
+        state = "complete" if view["complete"] else "incomplete: " + ", ".join(view["missing"])
+        typer.echo(f"account {view['id']} registered ({view['url']}); entry {state}")
+
+
+@command(app, "import", example="smgov account import inventory.csv --by 100001 --partial")
+def account_import(
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="A UTF-8 CSV file with the header smgov account import --template prints.",
+        ),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity", metavar="CODE", help="Import only this entity's rows, by its code."
+        ),
+    ] = None,
+    partial: PartialOpt = False,
+    reject_file: Annotated[
+        str | None,
+        typer.Option(
+            "--reject-file",
+            metavar="FILE",
+            help="With --partial: where the rejected rows are written, each with its error "
+            "(default: FILE.csv.rejects.csv).",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="INDEX", help="Staff index number of the person importing."),
+    ] = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print the CSV header to fill, and nothing else.")
+    ] = False,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Import existing accounts from CSV: all rows checked, all errors reported, nothing
+    imported if any row is bad (unless --partial); re-importing changes nothing."""
+    import csv
+
+    from services import importer
+
+    if template:
+        typer.echo(importer.template())
+        return
+    if file is None:
+        raise Refused("FILE.csv", "name the CSV file (or --template)")
+    if by is None:
+        raise Refused("--by", "name the person importing (index number)")
+
+    def read() -> Iterator[tuple[int, dict[str, Any]]]:
+        return csv_rows(file, importer.COLUMNS, field="FILE.csv")
+
+    reject_path = (reject_file or f"{file}.rejects.csv") if partial else None
+    if reject_path:
+        writable("--reject-file", reject_path)
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if reject_path:
+            handle = stack.enter_context(open(reject_path, "w", encoding="utf-8", newline=""))
+            writer = csv.writer(handle)
+            writer.writerow([*importer.COLUMNS, "error"])
+
+        def reject(number: int, row: dict[str, Any], error: str) -> None:
+            if writer:
+                cells = [row.get(c, "") for c in importer.COLUMNS]
+                writer.writerow([*cells, f"row {number}: {error}"])
+
+        def progress(rows: int) -> None:
+            if not as_json:
+                sys.stderr.write(f"checked {rows} rows\n")
+
+        try:
+            report = run(
+                lambda c: importer.import_accounts(
+                    c,
+                    read=read,
+                    by=by,
+                    entity=entity,
+                    partial=partial,
+                    reject=reject,
+                    progress=progress,
+                ),
+                as_of=as_of,
+            )
+        except importer.ImportRefused as refused:
+            for number, error in refused.errors:
+                sys.stderr.write(f"error: row {number}: {one_line(error)}\n")
+            raise
+    summary = {
+        "rows": report.rows,
+        "imported": report.imported,
+        "skipped": report.skipped,
+        "rejected": [{"row": n, "error": e} for n, e in report.rejected],
+        "incomplete": report.incomplete,
+        "reject_file": reject_path,
+    }
+    if as_json:
+        output.emit_json(summary)
+    else:
+        typer.echo(
+            f"{report.imported} accounts imported ({report.incomplete} incomplete), "
+            f"{report.skipped} already registered, {len(report.rejected)} rows rejected"
+        )
+
+
+@command(
+    app,
+    "update",
+    example='smgov account update 1 --purpose "Human rights news and campaigns" --by 100002',
+)
+def account_update(
+    account: AccountArg,
+    by: ByOpt,
+    handle: Annotated[
+        str | None, typer.Option("--handle", metavar="TEXT", help="A new handle.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL", help="A new URL.")] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--language",
+            metavar="LANG",
+            help="The new languages (replacing the old ones); "
+            "repeat the option for each, ISO 639-1 codes such as en, fr, ar.",
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", metavar="TEXT", help="A new purpose (3.4).")
+    ] = None,
+    audience: Annotated[
+        str | None, typer.Option("--audience", metavar="TEXT", help="A new audience (3.4).")
+    ] = None,
+    changed_on: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-on",
+            metavar="DATE",
+            help="When it changed on the platform: YYYY-MM-DD (default: today).",
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Change an account's 3.4 information; the change is recorded (3.6)."""
+    from services import accounts
+
+    changes = {
+        "handle": handle,
+        "url": url,
+        "languages": language or None,
+        "purpose": purpose,
+        "audience": audience,
+    }
+    when = optional_date(changed_on, "--changed-on")
+    acc = run(
+        lambda c: accounts.update(c, ref=account, by=by, changes=changes, changed_on=when),
+        as_of=as_of,
+    )
+    typer.echo(f"account {acc.id} updated")
+
+
+@command(app, "list", example="smgov account list --entity OHCHR --state active --json")
+def account_list(
+    entity: EntityFilterOpt = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help=f"Only accounts in this state: {one_of(ACCOUNT_STATES)}.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """List registered accounts."""
+    from services import accounts
+
+    show(
+        run(lambda c: accounts.list_accounts(c, entity=entity, state=state), as_of=as_of),
+        as_json,
+        ["id", "entity", "platform", "handle", "state", "complete", "missing"],
+    )
+
+
+@command(app, "show", example="smgov account show 1 --json")
+def account_show(account: AccountArg, as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
+    """Show one account, whether its entry is complete and what it lacks (3.4)."""
+    from services import accounts
+
+    show(
+        run(lambda c: accounts.account_view(c, accounts.get_account(c, account)), as_of=as_of),
+        as_json,
+    )
+
+
+@command(app, "verify", example="smgov account verify https://mobile.twitter.com/unhumanrights")
+def account_verify(
+    url: Annotated[
+        str,
+        typer.Argument(
+            metavar="URL",
+            help="The address to check, as found (any case, mobile or tracking variants).",
+        ),
+    ],
+    as_json: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Is URL a registered institutional account, official now, and whose? (exit 0 either way)"""
+    from services import accounts
+
+    result = run(lambda c: accounts.verify_url(c, url), as_of=as_of)
+    if as_json:
+        output.emit_json(result)
+        return
+    if result["registered"]:
+        official = "official" if result["official"] else "NOT official"
+        typer.echo(
+            f"{result['url']}: registered account {result['id']} of {result['entity']}, "
+            f"{official} — {result['status']}"
+        )
+    else:
+        typer.echo(f"{url}: not a registered institutional account")
+    for warning in result.get("resembles", []):
+        lead = "beware" if result["official"] else "not official"
+        typer.echo(f"  {lead} — resembles @{warning['handle']} of {warning['entity']}")
+
+
+@command(
+    app,
+    "report-change",
+    example='smgov account report-change 1 --what "new profile picture" --changed-on 2026-11-30 '
+    "--by 100002",
+)
+def account_report_change(
+    account: AccountArg,
+    what: Annotated[str, typer.Option("--what", metavar="TEXT", help="What changed.")],
+    changed_on: Annotated[
+        str,
+        typer.Option(
+            "--changed-on", metavar="DATE", help="When it changed on the platform: YYYY-MM-DD."
+        ),
+    ],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Report a change made on the platform: the entry must be updated within 10 days (3.6)."""
+    from services.accounts import report_change
+
+    when = parse_date(changed_on, field="--changed-on")
+    ob = run(
+        lambda c: report_change(c, ref=account, what=what, changed_on=when, by=by), as_of=as_of
+    )
+    typer.echo(f"change recorded; obligation {ob.id} (3.6) due {ob.due_at.date().isoformat()}")
+
+
+@command(
+    app,
+    "created",
+    example="smgov account created 7 --handle UNHumanRightsAR --url https://x.com/UNHumanRightsAR "
+    "--created-on 2026-02-10 --by 100002",
+)
+def account_created(
+    account: AccountArg,
+    handle: Annotated[
+        str, typer.Option("--handle", metavar="TEXT", help="The handle it was created with.")
+    ],
+    url: Annotated[str, typer.Option("--url", metavar="URL", help="The account's address.")],
+    created_on: Annotated[
+        str,
+        typer.Option(
+            "--created-on", metavar="DATE", help="When it was created on the platform: YYYY-MM-DD."
+        ),
+    ],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Report an approved account created on the platform: registration due in 10 days (3.5)."""
+    from services.requests import created, readiness
+
+    when = parse_date(created_on, field="--created-on")
+
+    def use_case(c: Any) -> Any:
+        acc = created(c, ref=account, handle=handle, url=url, created_on=when, by=by)
+        return acc, readiness(c, acc)
+
+    acc, lacking = run(use_case, as_of=as_of)
+    still = f"; before it is active: {', '.join(lacking)}" if lacking else "; active"
+    typer.echo(f"account {acc.id} created at {acc.url}{still}")
+
+
+@command(
+    app,
+    "closed",
+    example='smgov account closed 3 --closed-on 2026-05-02 --evidence "closed by B. Admin; '
+    'posts archived" --by 100002',
+)
+def account_closed(
+    account: AccountArg,
+    closed_on: Annotated[
+        str,
+        typer.Option(
+            "--closed-on", metavar="DATE", help="When it was closed on the platform: YYYY-MM-DD."
+        ),
+    ],
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence",
+            metavar="TEXT",
+            help="How it was closed, by whom, and where its content is kept.",
+        ),
+    ],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record that a withdrawn account was closed on the platform (3.8); nothing is deleted."""
+    from services.reassessment import closed
+
+    when = parse_date(closed_on, field="--closed-on")
+    acc = run(
+        lambda c: closed(c, ref=account, closed_on=when, evidence=evidence, by=by), as_of=as_of
+    )
+    typer.echo(f"account {acc.id} closed on {when}")
+
+
+@command(
+    app, "withdraw", example='smgov account withdraw 3 --reason "dormant since 2024" --by 100001'
+)
+def account_withdraw(
+    account: AccountArg,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why approval is withdrawn.")
+    ],
+    by: ByOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """The head withdraws approval of an account at any time (3.8): every authorization revoked,
+    the account withdrawn, its closure due."""
+    from services.reassessment import withdraw
+
+    done = run(lambda c: withdraw(c, ref=account, reason=reason, by=by), as_of=as_of)
+    typer.echo(
+        f"approval of account {done.id} withdrawn (3.8): close it on the platform, then "
+        f"smgov account closed {done.id} --closed-on DATE --evidence TEXT --by INDEX"
+    )
+
+
+@command(
+    root,
+    "authorize",
+    example="smgov authorize 1 --staff 100002 --role administrator --by 100001 "
+    "--reference OHCHR/2026/01",
+)
+def authorize(
+    by: ByOpt,
+    reference: Annotated[
+        str,
+        typer.Option(
+            "--reference",
+            metavar="REF",
+            help="The written authorization's reference (e.g. OHCHR/2026/01).",
+        ),
+    ],
+    account: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="ACCOUNT",
+            help="The account: its id or its URL (not needed with --declared --entity).",
+        ),
+    ] = None,
+    staff: Annotated[
+        str | None,
+        typer.Option(
+            "--staff", metavar="INDEX", help="Staff index number of the person authorized."
+        ),
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option("--role", metavar="ROLE", help=f"Their role: {one_of(ROLES)}."),
+    ] = None,
+    declared: Annotated[
+        bool,
+        typer.Option(
+            "--declared",
+            help="Confirm in one act every person an import declared (no --staff or --role).",
+        ),
+    ] = False,
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity",
+            metavar="CODE",
+            help="With --declared: every account of this entity instead of one ACCOUNT.",
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Record the head of entity's written authorization of a staff member (3.7), or with
+    --declared confirm in one written act every person an import declared for ACCOUNT (or for
+    every account of --entity)."""
+    from services import accounts
+
+    if declared:
+        if staff is not None or role is not None:
+            raise Refused("--declared", "confirms the declared people: no --staff or --role")
+        grants = run(
+            lambda c: accounts.authorize_declared(
+                c, ref=account, entity=entity, by=by, reference=reference
+            ),
+            as_of=as_of,
+        )
+        for g in grants:
+            typer.echo(f"{g.staff_index} authorized as {g.role} of account {g.account_id}")
+        typer.echo(f"{len(grants)} declared people authorized in writing ({reference})")
+        return
+    if account is None or staff is None or role is None or entity is not None:
+        raise Refused("ACCOUNT", "give ACCOUNT --staff INDEX --role ROLE (or --declared)", "3.7")
+    run(
+        lambda c: accounts.authorize(
+            c, ref=account, staff=staff, role=role, by=by, reference=reference
+        ),
+        as_of=as_of,
+    )
+    typer.echo(f"{staff} authorized as {role} of account {account}")
+
+
+@command(root, "acknowledge", example="smgov acknowledge 1 --by 100002")
+def acknowledge(account: AccountArg, by: ByOpt, as_of: AsOfOpt = None) -> None:
+    """The authorized staff member accepts the duties of 2.2 and 4.1 for ACCOUNT."""
+    from services.requests import acknowledge as ack
+
+    run(lambda c: ack(c, ref=account, by=by), as_of=as_of)
+    typer.echo(f"{by} acknowledged the duties of 2.2 and 4.1 for account {account}")

@@ -1,0 +1,25 @@
+"""`smgov db`: the database schema."""
+
+from __future__ import annotations
+
+import typer
+
+from smgov.cli.common import command, group, open_engine
+from smgov.config import load_settings
+
+app = group("The database schema: create it, or migrate it after an upgrade of smgov.")
+
+
+@command(app, "upgrade", example="smgov db upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from database import upgrade
+
+    settings = load_settings()
+    declared = upgrade(open_engine(settings, require_schema=False))
+    typer.echo("database is at the newest schema")
+    if declared:
+        typer.echo(
+            f"{declared} authorizations granted by imports are now declared (3.7): the head "
+            "confirms them with smgov authorize --entity CODE --declared --by HEAD --reference REF"
+        )
