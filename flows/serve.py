@@ -34,31 +34,32 @@ def _answers(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def prefect_server(settings: Settings) -> Iterator[str]:
-    """The Prefect API to serve against: PREFECT_API_URL if it answers, else a local server
-    started here (its database under SMGOV_HOME) and stopped, with its whole process group, on
-    exit."""
-    given = os.environ.get("PREFECT_API_URL")
-    if given:
-        if not _answers(given):
-            raise RuntimeError(f"PREFECT_API_URL={given} does not answer")
-        yield given
-        return
-    home = settings.home_dir / "prefect-server"
-    home.mkdir(parents=True, exist_ok=True)
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_server(home: Path, extra: dict[str, str] | None = None) -> Iterator[str]:
+    """`prefect server start` on a free loopback port, its database and log under `home`, in its
+    own process group (stopped whole on exit: SIGTERM, then SIGKILL after 30 s); yields its API
+    URL once it answers. `smgov serve`, the test session and the benchmark all start it here."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     env = {
         **os.environ,
+        **(extra or {}),
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_UI_ENABLED": "false",
     }
+    env.pop("PREFECT_API_URL", None)  # the server itself never talks to another one
     prefect = Path(sys.executable).parent / "prefect"
-    log = (home / "server.log").open("ab")
+    log_path = home / "server.log"
+    log = log_path.open("ab")
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter's prefect, fixed arguments)
         [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -71,9 +72,8 @@ def prefect_server(settings: Settings) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while not _answers(url):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local Prefect server did not start; see {home}")
+                raise RuntimeError(f"the local Prefect server did not start; see {log_path}")
             time.sleep(0.5)
-        os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -84,6 +84,22 @@ def prefect_server(settings: Settings) -> Iterator[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@contextlib.contextmanager
+def prefect_server(settings: Settings) -> Iterator[str]:
+    """The Prefect API to serve against: PREFECT_API_URL if it answers, else a local server
+    started here (its database under SMGOV_HOME) and stopped, with its whole process group, on
+    exit."""
+    given = os.environ.get("PREFECT_API_URL")
+    if given:
+        if not _answers(given):
+            raise RuntimeError(f"PREFECT_API_URL={given} does not answer")
+        yield given
+        return
+    with local_server(settings.home_dir / "prefect-server") as url:
+        os.environ["PREFECT_API_URL"] = url
+        yield url
 
 
 def deployments() -> list[Any]:
