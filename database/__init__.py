@@ -10,10 +10,8 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
@@ -23,6 +21,9 @@ from sqlmodel import Session, create_engine
 import models
 from models.errors import CheckFailed
 from models.settings import private_dir
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(models.__file__).parent / "migrations"
 
@@ -82,6 +83,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # only the schema commands need alembic (start-up time)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -102,6 +105,8 @@ def upgrade(engine: Engine) -> int:
         try:
             with conn.begin():
                 before = _imported_grants(conn)
+                from alembic import command
+
                 cfg = alembic_config(engine)
                 cfg.attributes["connection"] = conn
                 with warnings.catch_warnings():

@@ -22,7 +22,6 @@ from models.reminders import ReminderPolicy, stage_starts_at
 from models.settings import Settings
 from models.tables import Entity, Obligation
 from notifications.i18n import due_words, render
-from notifications.templates import title_of
 from services.context import Ctx
 from services.subjects import entity_names, name_subjects
 
@@ -338,6 +337,8 @@ def tasks_for(ctx: Ctx, staff: str, lang: str) -> list[dict[str, Any]]:
     """A person's open duties as the web door shows them, in the reader's language: what it asks,
     what it is about (the account by platform and handle, the entity by name), the due day where
     the entity is, and the days left; earliest deadline first."""
+    from notifications.templates import title_of  # Jinja2 only where a page is drawn (start-up)
+
     query = (
         select(Obligation, col(Entity.timezone))
         .join(Entity, col(Entity.code) == col(Obligation.entity_code))

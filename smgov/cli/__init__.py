@@ -13,7 +13,6 @@ configured, else the flow's code in this process, without Prefect.
 from __future__ import annotations
 
 import sys
-from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -112,6 +111,8 @@ for group, name in (
 
 def _print_version(asked: bool) -> None:
     if asked:
+        from importlib.metadata import version  # only --version reads the package metadata
+
         typer.echo(f"smgov {version('smgov')}")
         raise typer.Exit()
 
