@@ -9,7 +9,7 @@ import itertools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -23,6 +23,7 @@ import models
 from models.errors import CheckFailed
 from models.settings import private_dir
 
+T = TypeVar("T")
 MIGRATIONS = Path(models.__file__).parent / "migrations"
 
 
@@ -210,6 +211,15 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
         condition: ColumnElement[bool] = column == any_(array)
         return condition
     return column.in_(wanted)  # type: ignore[no-any-return]
+
+
+def chunks(values: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """`values` in lists of at most `size`: the batches of a chunked `among` lookup, so a lookup
+    over 100k accounts is a few hundred statements of 500 keys, never one per key nor one
+    statement with more placeholders than SQLite allows."""
+    stream = iter(values)
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
 
 
 def _processed(
