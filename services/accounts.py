@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -54,6 +54,41 @@ from services.context import Ctx
 from services.entities import get_entity, get_staff
 from services.inventory_duties import open_initial_assessments
 from services.inventory_duties import refresh as refresh_inventory
+
+
+class AccountRow(NamedTuple):
+    """An account as a plain row: what the batch readers (`account_views`, `missing_for`) need,
+    read without building an ORM object per account."""
+
+    id: int
+    entity_code: str
+    platform: str
+    platform_name: str | None
+    handle: str
+    url: str | None
+    languages: str
+    purpose: str
+    audience: str
+    state: str
+    created_on: dt.date | None
+    registered_at: dt.datetime
+
+
+#: an account as the batch readers take it: loaded whole, or as a plain row
+AccountLike: TypeAlias = Account | AccountRow
+
+
+def account_rows(ctx: Ctx, *where: Any) -> list[AccountRow]:
+    """The accounts matching `where`, by id, as plain rows."""
+    return [
+        AccountRow._make(row)
+        for row in ctx.session.execute(
+            select(*(col(getattr(Account, name)) for name in AccountRow._fields))
+            .where(*where)
+            .order_by(col(Account.id))
+        )
+    ]
+
 
 #: official (cli.md): approved by the head, or existing at issuance — never unapproved, withdrawn
 #: or closed (2.1, 3.2, 3.3, 3.8)
@@ -615,7 +650,7 @@ def _declared(ctx: Ctx, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
 
 def missing_for(
     ctx: Ctx,
-    accounts: Sequence[Account],
+    accounts: Sequence[AccountLike],
     *,
     granted: dict[int, dict[str, str]] | None = None,
     declared: dict[int, list[tuple[str, str]]] | None = None,
@@ -739,7 +774,7 @@ def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
     return account_views(ctx, [account])[0]
 
 
-def account_views(ctx: Ctx, accounts: Sequence[Account]) -> list[dict[str, Any]]:
+def account_views(ctx: Ctx, accounts: Sequence[AccountLike]) -> list[dict[str, Any]]:
     """Accounts as the doors show them, set-based: a few queries per 500 accounts (holders,
     declared people, unacknowledged grants, late changes, open initial assessments), never one
     per account."""
@@ -826,7 +861,7 @@ def status_of(ctx: Ctx, account: Account) -> str:
     return _status(ctx, account, assessed=assessed is not None)
 
 
-def _status(ctx: Ctx, account: Account, *, assessed: bool) -> str:
+def _status(ctx: Ctx, account: AccountLike, *, assessed: bool) -> str:
     """`status_of`, the open initial assessment (3.3) looked up by the caller."""
     if account.state == "unapproved":
         return "unapproved: entered without the head's approval, not official (2.1, 3.2)"
@@ -845,12 +880,12 @@ def _status(ctx: Ctx, account: Account, *, assessed: bool) -> str:
 def list_accounts(
     ctx: Ctx, *, entity: str | None = None, state: str | None = None
 ) -> list[dict[str, Any]]:
-    query = select(Account).order_by(col(Account.id))
+    where = []
     if entity:
-        query = query.where(col(Account.entity_code) == get_entity(ctx, entity).code)
+        where.append(col(Account.entity_code) == get_entity(ctx, entity).code)
     if state:
-        query = query.where(col(Account.state) == state)
-    return account_views(ctx, list(ctx.session.execute(query).scalars().all()))
+        where.append(col(Account.state) == state)
+    return account_views(ctx, account_rows(ctx, *where))
 
 
 def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from models.tables import Account, Campaign, Entity, Obligation
 from notifications.i18n import due_words
 from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
-from services.accounts import missing_for
+from services.accounts import account_rows, missing_for
 from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -262,11 +262,7 @@ def _counts_for(ctx: Ctx, codes: Collection[str]) -> dict[str, dict[str, Any]]:
     accounts = [
         account
         for chunk in chunks(sorted(codes))
-        for account in ctx.session.execute(
-            select(Account)
-            .where(among(ctx.session, col(Account.entity_code), chunk))
-            .order_by(col(Account.id))
-        ).scalars()
+        for account in account_rows(ctx, among(ctx.session, col(Account.entity_code), chunk))
     ]
     live = [a for a in accounts if a.state not in ("withdrawn", "closed")]
     lacking = missing_for(ctx, live)  # set-based; a withdrawn entry is done
@@ -274,7 +270,6 @@ def _counts_for(ctx: Ctx, codes: Collection[str]) -> dict[str, dict[str, Any]]:
     incomplete: Counter[str] = Counter()
     gaps: dict[str, Counter[str]] = defaultdict(Counter)
     for account in live:
-        assert account.id is not None  # loaded from the database
         if lacking[account.id]:
             incomplete[account.entity_code] += 1
             gaps[account.entity_code].update(lacking[account.id])
@@ -298,13 +293,20 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
         .order_by(col(Campaign.kind), col(Campaign.entity_code), col(Campaign.id))
     ).all()
     counts = _counts_for(ctx, {c.entity_code for c, _ in rows})
+    said: dict[tuple[dt.datetime, str], str] = {}  # a campaign's date in words, once per zone
+
+    def words(due_at: dt.datetime, tz: str) -> str:
+        if (due_at, tz) not in said:
+            said[due_at, tz] = due_words(due_at, tz)
+        return said[due_at, tz]
+
     return [
         {
             "campaign": c.id,
             "kind": c.kind,
             "entity": c.entity_code,
             "due_at": iso(c.due_at),
-            "due": due_words(c.due_at, tz),
+            "due": words(c.due_at, tz),
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import col
 
+from database import insert_rows
 from models.tables import Account, Assessment, Entity, Obligation
 from services import obligations
 from services.authority import current_head
@@ -42,9 +43,10 @@ def open_initial_assessments(
         return 0
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
     policy = obligations.policy_from(ctx.settings)
-    ctx.session.execute(
-        insert(Assessment),
-        [
+    insert_rows(
+        ctx.session,
+        Assessment.__table__,  # type: ignore[attr-defined]  # SQLModel types it loosely
+        (
             {
                 "account_id": a,
                 "campaign_id": campaign_id,
@@ -54,11 +56,12 @@ def open_initial_assessments(
                 "opened_at": ctx.now,
             }
             for a in rows
-        ],
+        ),
     )
-    ctx.session.execute(
-        insert(Obligation),
-        [
+    insert_rows(
+        ctx.session,
+        obligations.OBLIGATION,
+        (
             obligations.obligation_values(
                 key=f"assessment:{a}",
                 clause="3.3",
@@ -72,7 +75,7 @@ def open_initial_assessments(
                 policy=policy,
             )
             for a in rows
-        ],
+        ),
     )
     return len(rows)
 
