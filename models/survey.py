@@ -209,6 +209,15 @@ class _Block:
         self.purposes = _ids((plain(o.purpose) for o in others), self.purpose_texts)
         self.audience_texts: dict[str, int] = {}
         self.audiences = _ids((plain(o.audience) for o in others), self.audience_texts)
+        pairs: dict[tuple[int, int], int] = {}  # (purpose, audience) pairs, each once
+        self.column_pairs = np.fromiter(
+            (
+                pairs.setdefault(pair, len(pairs))
+                for pair in zip(self.purposes.tolist(), self.audiences.tolist(), strict=True)
+            ),
+            dtype=np.int64,
+        )
+        self.pairs = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
         self.languages = _language_rows(others, codes)
         self.index = {o.ref: i for i, o in enumerate(others)}
         self.rank = np.empty(len(others), dtype=np.int64)  # each ref's place in sorted order
@@ -276,24 +285,39 @@ class Survey:
             names, block.names, scorer=fuzz.token_sort_ratio, dtype=np.float64, workers=-1
         )
         name[[not n for n in names], :] = 0.0  # an empty name resembles nothing
-        name[:, block.unnamed] = 0.0
+        if block.unnamed.any():
+            name[:, block.unnamed] = 0.0
+        # purpose and audience scored once per pair of distinct texts: `base` is 0.5 x purpose
+        # + 0.3 x audience where both are similar enough, else -inf, each cell taking its
+        # (purpose, audience) pair's; the score adds 0.2 x name where a language is shared
         purpose_texts: dict[str, int] = {}
         purposes = _ids((plain(p.purpose) for p in proposed), purpose_texts)
         audience_texts: dict[str, int] = {}
         audiences = _ids((plain(p.audience) for p in proposed), audience_texts)
-        purpose = _similarities(list(purpose_texts), list(block.purpose_texts))[
-            np.ix_(purposes, block.purposes)
-        ]
-        audience = _similarities(list(audience_texts), list(block.audience_texts))[
-            np.ix_(audiences, block.audiences)
-        ]
-        shared = (_language_rows(proposed, self._codes) @ block.languages.T) > 0
-        alike = shared & (purpose >= PURPOSE_SIMILAR) & (audience >= AUDIENCE_SIMILAR)
-        raw = np.where(
-            alike,
-            0.5 * purpose + 0.3 * audience + 0.2 * name,
-            np.where(name >= NAME_CONFUSING, name, -1.0),
+        purpose = _similarities(list(purpose_texts), list(block.purpose_texts))
+        audience = _similarities(list(audience_texts), list(block.audience_texts))
+        rows_pair: dict[tuple[int, int], int] = {}
+        row_pairs = np.fromiter(
+            (
+                rows_pair.setdefault(pair, len(rows_pair))
+                for pair in zip(purposes.tolist(), audiences.tolist(), strict=True)
+            ),
+            dtype=np.int64,
         )
+        left = np.array(list(rows_pair), dtype=np.int64).reshape(-1, 2)
+        right = block.pairs
+        p_small = purpose[np.ix_(left[:, 0], right[:, 0])]
+        a_small = audience[np.ix_(left[:, 1], right[:, 1])]
+        base = np.where(
+            (p_small >= PURPOSE_SIMILAR) & (a_small >= AUDIENCE_SIMILAR),
+            0.5 * p_small + 0.3 * a_small,
+            -np.inf,
+        )[np.ix_(row_pairs, block.column_pairs)]
+        shared = (_language_rows(proposed, self._codes) @ block.languages.T) > 0
+        shared &= base > -np.inf
+        raw = np.where(name >= NAME_CONFUSING, name, -1.0)
+        np.add(base, 0.2 * name, out=base)
+        np.copyto(raw, base, where=shared)
         if skip_self:
             for i, p in enumerate(proposed):
                 j = block.index.get(p.ref)
@@ -315,12 +339,13 @@ class Survey:
             rows, cols = rows[place < limit], cols[place < limit]
         found: list[list[Match]] = [[] for _ in proposed]
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            other = block.others[j]
             match = _match(
                 proposed[i],
-                block.others[j],
+                other,
                 float(name[i, j]),
-                float(purpose[i, j]),
-                float(audience[i, j]),
+                float(purpose[purposes[i], block.purposes[j]]),
+                float(audience[audiences[i], block.audiences[j]]),
             )
             assert match is not None  # kept for a score that makes it one
             found[i].append(match)

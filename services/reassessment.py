@@ -40,7 +40,7 @@ from models.tables import (
     Staff,
 )
 from services import obligations
-from services.accounts import get_account, missing_for
+from services.accounts import AccountLike, account_rows, get_account, missing_for
 from services.authority import current_head, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -88,7 +88,7 @@ def schedule(ctx: Ctx) -> int:
     return len(unscheduled)
 
 
-def _candidate(account: Account) -> Candidate:
+def _candidate(account: AccountLike) -> Candidate:
     return Candidate(
         f"account:{account.id}",
         account.entity_code,
@@ -102,7 +102,7 @@ def _candidate(account: Account) -> Candidate:
 
 
 def _evidence(
-    ctx: Ctx, entity: Entity, accounts: Sequence[Account], survey: Survey
+    ctx: Ctx, entity: Entity, accounts: Sequence[AccountLike], survey: Survey
 ) -> dict[int, Evidence]:
     """What smgov can see of each account of `entity`, set-based: a few queries per 500 accounts
     and the duplication survey of the whole block at once (the first three overlaps, those the
@@ -180,6 +180,20 @@ def registry_survey(ctx: Ctx) -> Survey:
     return Survey(candidates(ctx))
 
 
+def entities_to_open(ctx: Ctx, *, entity: str | None, due: dt.date | None) -> list[str]:
+    """The entities an on-demand campaign start covers, `due` checked for each as `start` checks
+    it: a caller opening them one transaction each (`flows.steps`) refuses before writing any."""
+    query = select(Entity).order_by(col(Entity.code))
+    if entity:
+        query = query.where(col(Entity.code) == get_entity(ctx, entity).code)
+    targets = list(ctx.session.execute(query).scalars())
+    for target in targets:
+        today = local_date(ctx.now, target.timezone)
+        if due is not None and due < today:
+            raise Refused("--due", f"{due} lies before the effective date {today}")
+    return [target.code for target in targets]
+
+
 def start(
     ctx: Ctx,
     *,
@@ -254,15 +268,10 @@ def _open_assessments(
 ) -> tuple[int, int]:
     """One assessment per active account of `target`, pre-filled; an account with an open
     assessment keeps it (pre-filled now if it was not). Returns (opened, kept)."""
-    accounts = list(
-        ctx.session.execute(
-            select(Account)
-            .where(
-                col(Account.entity_code) == target.code,
-                col(Account.state).in_(("active", "under-reassessment")),
-            )
-            .order_by(col(Account.id))
-        ).scalars()
+    accounts = account_rows(
+        ctx,
+        col(Account.entity_code) == target.code,
+        col(Account.state).in_(("active", "under-reassessment")),
     )
     kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
     for chunk in chunks([a.id for a in accounts]):
