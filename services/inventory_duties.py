@@ -10,74 +10,73 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, insert, literal, select
 from sqlmodel import col
 
-from database import insert_rows
 from models.tables import Account, Assessment, Entity, Obligation
 from services import obligations
 from services.authority import current_head
 from services.context import Ctx
 
 ACTOR = "smgov"
+ASSESSMENT = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
 def open_initial_assessments(
     ctx: Ctx, entity: Entity, *, before: dt.date, due_at: dt.datetime, campaign_id: int | None
 ) -> int:
     """3.3: each account existing at the bulletin's date gets one assessment (never two open)."""
-    already = select(col(Assessment.account_id)).where(col(Assessment.state) == "open")
-    rows = (
-        ctx.session.execute(
-            select(col(Account.id)).where(
-                col(Account.entity_code) == entity.code,
-                col(Account.created_on) < before,
-                col(Account.state).in_(("active", "under-reassessment")),
-                col(Account.id).not_in(already),
-            )
-        )
-        .scalars()
-        .all()
+    already = exists().where(  # by the assessments' account index, account by account
+        col(Assessment.account_id) == col(Account.id), col(Assessment.state) == "open"
     )
-    if not rows:
-        return 0
+    eligible = (
+        col(Account.entity_code) == entity.code,
+        col(Account.created_on) < before,
+        col(Account.state).in_(("active", "under-reassessment")),
+        ~already,
+    )
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
-    policy = obligations.policy_from(ctx.settings)
-    insert_rows(
-        ctx.session,
-        Assessment.__table__,  # type: ignore[attr-defined]  # SQLModel types it loosely
-        (
-            {
-                "account_id": a,
-                "campaign_id": campaign_id,
-                "reason": "initial",
-                "state": "open",
-                "due_at": due_at,
-                "opened_at": ctx.now,
-            }
-            for a in rows
-        ),
+    # Written in SQL from the accounts themselves (INSERT ... SELECT): every duty's values but
+    # its key and subject are the entity's, worked out once. The duties go first: the
+    # assessments' insert changes which accounts are eligible.
+    duty = obligations.obligation_values(
+        key="",
+        clause="3.3",
+        kind="initial-assessment",
+        subject="",
+        entity_code=entity.code,
+        tz=entity.timezone,
+        assignee=head,
+        due_at=due_at,
+        now=ctx.now,
+        policy=obligations.policy_from(ctx.settings),
     )
-    insert_rows(
-        ctx.session,
-        obligations.OBLIGATION,
-        (
-            obligations.obligation_values(
-                key=f"assessment:{a}",
-                clause="3.3",
-                kind="initial-assessment",
-                subject=f"account:{a}",
-                entity_code=entity.code,
-                tz=entity.timezone,
-                assignee=head,
-                due_at=due_at,
-                now=ctx.now,
-                policy=policy,
-            )
-            for a in rows
-        ),
+    number = cast(col(Account.id), String)
+    made = {"key": literal("assessment:") + number, "subject": literal("account:") + number}
+    table = obligations.OBLIGATION
+    ctx.session.execute(
+        insert(table).from_select(
+            list(duty),
+            select(
+                *(
+                    made.get(name, literal(value, table.c[name].type))
+                    for name, value in duty.items()
+                )
+            ).where(*eligible),
+        )
     )
-    return len(rows)
+    fields = {
+        "account_id": col(Account.id),
+        "campaign_id": literal(campaign_id, ASSESSMENT.c.campaign_id.type),
+        "reason": literal("initial"),
+        "state": literal("open"),
+        "due_at": literal(due_at, ASSESSMENT.c.due_at.type),
+        "opened_at": literal(ctx.now, ASSESSMENT.c.opened_at.type),
+    }
+    opened = ctx.session.execute(
+        insert(ASSESSMENT).from_select(list(fields), select(*fields.values()).where(*eligible))
+    )
+    return int(opened.rowcount)  # type: ignore[attr-defined]  # an INSERT's CursorResult
 
 
 def refresh(ctx: Ctx) -> int:
