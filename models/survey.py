@@ -67,6 +67,11 @@ _STOP = frozenset(
 )
 
 
+_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An account anywhere in the UN system: a registry account, a pending request, or an entry
@@ -93,10 +98,12 @@ class Match:
 
 def normalise(text: str) -> str:
     """Lower case, accents and punctuation removed, handles split into words, stop words out."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    plain = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", plain)  # UNHuman -> UN Human
-    plain = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", plain)  # HumanRights -> Human Rights
-    words = re.findall(r"[a-z0-9]+", plain.lower())
+    plain = text  # ASCII is its own NFKD form
+    if not text.isascii():
+        plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = _ACRONYM.sub(r"\1 \2", plain)  # UNHuman -> UN Human
+    plain = _CAMEL.sub(r"\1 \2", plain)  # HumanRights -> Human Rights
+    words = _WORD.findall(plain.lower())
     return " ".join(w for w in words if w not in _STOP)
 
 
@@ -247,10 +254,13 @@ class Survey:
             for other in group:
                 for code in other.languages:
                     self._codes.setdefault(code, len(self._codes))
-        self._blocks = {
-            platform: _Block(group, self._plain, self._codes)
-            for platform, group in by_platform.items()
-        }
+        self._groups = dict(by_platform)
+        self._blocks: dict[str, _Block] = {}  # a platform's, indexed when first surveyed
+
+    def _block(self, platform: str) -> _Block | None:
+        if platform not in self._blocks and platform in self._groups:
+            self._blocks[platform] = _Block(self._groups[platform], self._plain, self._codes)
+        return self._blocks.get(platform)
 
     def matches(
         self, proposed: Sequence[Candidate], *, limit: int | None = None, skip_self: bool = False
@@ -262,7 +272,7 @@ class Survey:
         for i, p in enumerate(proposed):
             by_platform[p.platform].append(i)
         for platform, rows in by_platform.items():
-            block = self._blocks.get(platform)
+            block = self._block(platform)
             if block is None:
                 continue
             step = max(1, _CELLS // len(block.others))
