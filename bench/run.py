@@ -1034,14 +1034,23 @@ def campaign_status(url: str, home: Path) -> int:
 
 
 def account_list(url: str, home: Path) -> int:
-    """`account list --json`: every account as the doors show it, as JSON."""
+    """`account list --json`: every account as the doors show it, encoded as the CLI prints it."""
     from services.accounts import list_accounts
 
     settings, engine = settings_for(url, home), make_engine(url)
     with unit_of_work(engine, settings, AS_OF) as ctx:
-        size = len(json.dumps(list_accounts(ctx), indent=2, ensure_ascii=False))
+        size = _json_size(list_accounts(ctx))
     engine.dispose()
     return size
+
+
+def _json_size(value: Any) -> int:
+    """Encode `value` as `--json` prints it (streamed, smgov.output.write_json); its length."""
+    from smgov.output import write_json
+
+    written = [0]
+    write_json(value, lambda piece: written.__setitem__(0, written[0] + len(piece)))
+    return written[0]
 
 
 def _instant(url: str) -> Any:
@@ -1131,7 +1140,7 @@ def floor_reads(url: str, home: Path, which: str) -> int:
             rows = conn.execute(text(_READS[name])).mappings().all()
             fetched += len(rows)
             if which == "list" and name == "accounts":
-                json.dumps([dict(r) for r in rows], indent=2, ensure_ascii=False, default=str)
+                _json_size([dict(r) for r in rows])
     engine.dispose()
     return fetched
 
