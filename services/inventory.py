@@ -28,7 +28,12 @@ from services.accounts import account_rows, missing_for
 from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
-from services.inventory_duties import ACTOR, open_initial_assessments, refresh
+from services.inventory_duties import (
+    ACTOR,
+    awaiting_assessment,
+    open_initial_assessments,
+    refresh,
+)
 from services.recipients import Directory, Item, Recipient, write_once
 
 INVENTORY_DAYS = 60
@@ -66,6 +71,7 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
             f"{issued_on}",
             "5.1",
         )
+    awaiting = awaiting_assessment(ctx, [t.code for t in targets], before=issued_on)
     for target in targets:
         found = ctx.session.execute(
             select(Campaign).where(
@@ -104,7 +110,12 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
         assert ob.id is not None
         report.obligations.add(ob.id)
         report.assessments += open_initial_assessments(
-            ctx, target, before=issued_on, due_at=due, campaign_id=campaign.id
+            ctx,
+            target,
+            before=issued_on,
+            due_at=due,
+            campaign_id=campaign.id,
+            awaiting=awaiting.get(target.code, []),
         )
         report.opened.append(campaign.id)
         ctx.audit(
