@@ -10,7 +10,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, inspect, text
 from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ from models.settings import private_dir
 if TYPE_CHECKING:
     from alembic.config import Config
 
+T = TypeVar("T")
 MIGRATIONS = Path(models.__file__).parent / "migrations"
 
 
@@ -223,6 +224,15 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
         condition: ColumnElement[bool] = column == any_(array)
         return condition
     return column.in_(wanted)  # type: ignore[no-any-return]
+
+
+def chunks(values: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """`values` in lists of at most `size`: the batches of a chunked `among` lookup, so a lookup
+    over 100k accounts is a few hundred statements of 500 keys, never one per key nor one
+    statement with more placeholders than SQLite allows."""
+    stream = iter(values)
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
 
 
 def _processed(

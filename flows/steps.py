@@ -157,17 +157,31 @@ def open_reassessments(
     from services.reminders import queue_due
 
     settings = Settings()
-    with (
-        engine_for(settings) as engine,
-        unit_of_work(engine, settings, effective_time(as_of)) as ctx,
-    ):
+    now = effective_time(as_of)
+    report: dict[str, Any] = {"campaigns": 0, "assessments": 0, "kept": 0}
+    with engine_for(settings) as engine:
         if on_demand:
-            report: dict[str, Any] = service.start(
-                ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
-            )
-        else:
-            report = service.housekeeping(ctx)
-        queue_due(ctx)  # the new duties' first notices, and anything else due now
+            # One transaction per entity, so the write lock is never held for the whole
+            # registry; an entity's campaign opens whole or not at all, and a re-run goes on
+            # from the first entity without one. The survey's index is built once.
+            with unit_of_work(engine, settings, now) as ctx:
+                codes = service.entities_to_open(
+                    ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
+                )
+                survey = service.registry_survey(ctx)
+            for code in codes:
+                with unit_of_work(engine, settings, now) as ctx:
+                    opened = service.start(
+                        ctx,
+                        entity=code,
+                        due=dt.date.fromisoformat(due) if due else None,
+                        survey=survey,
+                    )
+                report = {key: report[key] + opened[key] for key in report}
+        with unit_of_work(engine, settings, now) as ctx:
+            if not on_demand:
+                report = service.housekeeping(ctx)
+            queue_due(ctx)  # the new duties' first notices, and anything else due now
     return report
 
 

@@ -6,11 +6,12 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from database import among, chunks
 from models.clock import due_after, iso, local_date
 from models.errors import NotFound, Refused
 from models.languages import check_content_languages, join_languages, split_languages
@@ -54,6 +55,41 @@ from services.context import Ctx
 from services.entities import get_entity, get_staff
 from services.inventory_duties import open_initial_assessments
 from services.inventory_duties import refresh as refresh_inventory
+
+
+class AccountRow(NamedTuple):
+    """An account as a plain row: what the batch readers (`account_views`, `missing_for`) need,
+    read without building an ORM object per account."""
+
+    id: int
+    entity_code: str
+    platform: str
+    platform_name: str | None
+    handle: str
+    url: str | None
+    languages: str
+    purpose: str
+    audience: str
+    state: str
+    created_on: dt.date | None
+    registered_at: dt.datetime
+
+
+#: an account as the batch readers take it: loaded whole, or as a plain row
+AccountLike: TypeAlias = Account | AccountRow
+
+
+def account_rows(ctx: Ctx, *where: Any) -> list[AccountRow]:
+    """The accounts matching `where`, by id, as plain rows."""
+    return [
+        AccountRow._make(row)
+        for row in ctx.session.execute(
+            select(*(col(getattr(Account, name)) for name in AccountRow._fields))
+            .where(*where)
+            .order_by(col(Account.id))
+        )
+    ]
+
 
 #: official (cli.md): approved by the head, or existing at issuance — never unapproved, withdrawn
 #: or closed (2.1, 3.2, 3.3, 3.8)
@@ -574,7 +610,7 @@ def _granted(ctx: Ctx, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """Account id -> role -> the staff index holding the administrator's or the alternate's
     written authorization in force (3.7), for a batch of accounts, 500 at a time."""
     holders: dict[int, dict[str, str]] = defaultdict(dict)
-    for start in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         for account_id, role, index in ctx.session.execute(
             select(
                 col(Authorization.account_id),
@@ -582,7 +618,7 @@ def _granted(ctx: Ctx, ids: Sequence[int]) -> dict[int, dict[str, str]]:
                 col(Authorization.staff_index),
             )
             .where(
-                col(Authorization.account_id).in_(ids[start : start + 500]),
+                among(ctx.session, col(Authorization.account_id), chunk),
                 col(Authorization.revoked_at).is_(None),
                 col(Authorization.role).in_(("administrator", "alternate")),
             )
@@ -592,12 +628,11 @@ def _granted(ctx: Ctx, ids: Sequence[int]) -> dict[int, dict[str, str]]:
     return holders
 
 
-def missing_for(ctx: Ctx, accounts: Sequence[Account]) -> dict[int, list[str]]:
-    """3.4: what each entry still lacks (clause references; empty = complete), for a batch of
-    accounts in two queries."""
-    ids = [a.id for a in accounts if a.id is not None]
-    holders = _granted(ctx, ids)
-    for start in range(0, len(ids), 500):
+def _declared(ctx: Ctx, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """Account id -> the people an import declared and nobody yet authorized in writing (role,
+    staff index), in the order declared, for a batch of accounts, 500 at a time."""
+    declared: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for chunk in chunks(ids):
         for account_id, role, index in ctx.session.execute(
             select(
                 col(DeclaredPerson.account_id),
@@ -605,19 +640,39 @@ def missing_for(ctx: Ctx, accounts: Sequence[Account]) -> dict[int, list[str]]:
                 col(DeclaredPerson.staff_index),
             )
             .where(
-                col(DeclaredPerson.account_id).in_(ids[start : start + 500]),
+                among(ctx.session, col(DeclaredPerson.account_id), chunk),
                 col(DeclaredPerson.confirmed_at).is_(None),
             )
             .order_by(col(DeclaredPerson.id))
         ):
-            holders[account_id].setdefault(role, index)  # declared counts for 3.4(d) only
+            declared[account_id].append((role, index))
+    return declared
+
+
+def missing_for(
+    ctx: Ctx,
+    accounts: Sequence[AccountLike],
+    *,
+    granted: dict[int, dict[str, str]] | None = None,
+    declared: dict[int, list[tuple[str, str]]] | None = None,
+) -> dict[int, list[str]]:
+    """3.4: what each entry still lacks (clause references; empty = complete), for a batch of
+    accounts in a few queries per 500; `granted` and `declared` when the caller has read them
+    already (`account_views`)."""
+    ids = [a.id for a in accounts if a.id is not None]
+    granted = _granted(ctx, ids) if granted is None else granted
+    declared = _declared(ctx, ids) if declared is None else declared
+    holders: dict[int, dict[str, str]] = {}
+    for account_id in ids:
+        roles = holders[account_id] = dict(granted.get(account_id, {}))
+        for role, index in declared.get(account_id, ()):
+            roles.setdefault(role, index)  # declared counts for 3.4(d) only
     people = sorted({index for roles in holders.values() for index in roles.values()})
     staff: dict[str, PersonFacts] = {}
-    for start in range(0, len(people), 500):
-        chunk = people[start : start + 500]
+    for chunk in chunks(people):
         for index, status, email in ctx.session.execute(
             select(col(Staff.index_number), col(Staff.status), col(Staff.email)).where(
-                col(Staff.index_number).in_(chunk)
+                among(ctx.session, col(Staff.index_number), chunk)
             )
         ):
             staff[index] = PersonFacts(index=index, active=status == "active", email=email)
@@ -715,68 +770,100 @@ def refresh_entry_obligations(
     return ids
 
 
-def account_view(
-    ctx: Ctx,
-    account: Account,
-    *,
-    gaps: list[str] | None = None,
-    holders: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """One account as the doors show it; `gaps` and `holders` (role -> staff index) when the
-    caller has them already for many accounts at once (`list_accounts`)."""
-    if holders is None:
-        found = _holders(ctx, account.id) if account.id is not None else {}
-        holders = {role: a.staff_index for role, a in found.items()}
-    if gaps is None:
-        gaps = missing(ctx, account) if account.id is not None else []
-    declared = ctx.session.execute(
-        select(col(DeclaredPerson.role), col(DeclaredPerson.staff_index))
-        .where(
-            col(DeclaredPerson.account_id) == account.id,
-            col(DeclaredPerson.confirmed_at).is_(None),
+def account_view(ctx: Ctx, account: Account) -> dict[str, Any]:
+    """One account as the doors show it."""
+    return account_views(ctx, [account])[0]
+
+
+def account_views(ctx: Ctx, accounts: Sequence[AccountLike]) -> list[dict[str, Any]]:
+    """Accounts as the doors show them, set-based: a few queries per 500 accounts (holders,
+    declared people, unacknowledged grants, late changes, open initial assessments), never one
+    per account."""
+    ids = [a.id for a in accounts if a.id is not None]
+    granted = _granted(ctx, ids)
+    declared = _declared(ctx, ids)
+    gaps = missing_for(ctx, accounts, granted=granted, declared=declared)
+    unacknowledged: dict[int, list[str]] = defaultdict(list)
+    late: dict[int, int] = {}
+    assessed: set[int] = set()
+    for chunk in chunks(ids):
+        for account_id, index in ctx.session.execute(
+            select(col(Authorization.account_id), col(Authorization.staff_index))
+            .where(
+                among(ctx.session, col(Authorization.account_id), chunk),
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.acknowledged_at).is_(None),
+            )
+            .order_by(col(Authorization.id))
+        ):
+            unacknowledged[account_id].append(index)
+        late.update(
+            ctx.session.execute(
+                select(col(AccountChange.account_id), func.count())
+                .where(
+                    among(ctx.session, col(AccountChange.account_id), chunk),
+                    col(AccountChange.late),
+                )
+                .group_by(col(AccountChange.account_id))
+            ).all()
         )
-        .order_by(col(DeclaredPerson.id))
-    ).all()
-    unacknowledged = ctx.session.execute(
-        select(col(Authorization.staff_index))
-        .where(
-            col(Authorization.account_id) == account.id,
-            col(Authorization.revoked_at).is_(None),
-            col(Authorization.acknowledged_at).is_(None),
+        assessed.update(
+            ctx.session.execute(
+                select(col(Assessment.account_id)).where(
+                    among(ctx.session, col(Assessment.account_id), chunk),
+                    col(Assessment.state) == "open",
+                    col(Assessment.reason) == "initial",
+                )
+            ).scalars()
         )
-        .order_by(col(Authorization.id))
-    ).scalars()
-    return {
-        "id": account.id,
-        "platform": account.platform,
-        "platform_name": account.platform_name,
-        "handle": account.handle,
-        "url": account.url,
-        "languages": split_languages(account.languages),
-        "purpose": account.purpose,
-        "audience": account.audience,
-        "entity": account.entity_code,
-        "state": account.state,
-        "complete": not gaps,
-        "missing": gaps,
-        "administrator": holders.get("administrator"),
-        "alternate": holders.get("alternate"),
-        "created_on": account.created_on.isoformat() if account.created_on else None,
-        "registered_at": iso(account.registered_at),
-        "official": account.state in OFFICIAL_STATES,
-        "status": status_of(ctx, account),
-        "declared": [{"role": role, "staff": index} for role, index in declared],
-        "unacknowledged": list(dict.fromkeys(unacknowledged)),
-        "late_changes": ctx.session.execute(
-            select(func.count())
-            .select_from(AccountChange)
-            .where(col(AccountChange.account_id) == account.id, col(AccountChange.late))
-        ).scalar_one(),
-    }
+    views = []
+    for account in accounts:
+        assert account.id is not None  # callers pass flushed accounts
+        holders = granted.get(account.id, {})
+        views.append(
+            {
+                "id": account.id,
+                "platform": account.platform,
+                "platform_name": account.platform_name,
+                "handle": account.handle,
+                "url": account.url,
+                "languages": split_languages(account.languages),
+                "purpose": account.purpose,
+                "audience": account.audience,
+                "entity": account.entity_code,
+                "state": account.state,
+                "complete": not gaps[account.id],
+                "missing": gaps[account.id],
+                "administrator": holders.get("administrator"),
+                "alternate": holders.get("alternate"),
+                "created_on": account.created_on.isoformat() if account.created_on else None,
+                "registered_at": iso(account.registered_at),
+                "official": account.state in OFFICIAL_STATES,
+                "status": _status(ctx, account, assessed=account.id in assessed),
+                "declared": [
+                    {"role": role, "staff": index} for role, index in declared.get(account.id, ())
+                ],
+                "unacknowledged": list(dict.fromkeys(unacknowledged.get(account.id, ()))),
+                "late_changes": late.get(account.id, 0),
+            }
+        )
+    return views
 
 
 def status_of(ctx: Ctx, account: Account) -> str:
     """What the registry may say of an account in words (verify, show, the /verify page)."""
+    assessed = ctx.session.execute(
+        select(col(Assessment.id)).where(
+            col(Assessment.account_id) == account.id,
+            col(Assessment.state) == "open",
+            col(Assessment.reason) == "initial",
+        )
+    ).first()
+    return _status(ctx, account, assessed=assessed is not None)
+
+
+def _status(ctx: Ctx, account: AccountLike, *, assessed: bool) -> str:
+    """`status_of`, the open initial assessment (3.3) looked up by the caller."""
     if account.state == "unapproved":
         return _("unapproved: entered without the head's approval, not official (2.1, 3.2)")
     if account.state == "withdrawn":
@@ -786,15 +873,8 @@ def status_of(ctx: Ctx, account: Account) -> str:
     if account.state == "approved":
         return _("approved by the head, awaiting creation (3.5)")
     issuance = ctx.settings.issuance_date
-    assessed = ctx.session.execute(
-        select(col(Assessment.id)).where(
-            col(Assessment.account_id) == account.id,
-            col(Assessment.state) == "open",
-            col(Assessment.reason) == "initial",
-        )
-    ).first()
     if issuance is not None and account.created_on is not None and account.created_on < issuance:
-        if assessed is not None:
+        if assessed:
             return _("existing, under assessment (3.3)")
         return _("existing at issuance, continuation decided (3.3)")
     return _("approved by the head (2.1, 3.2)")
@@ -803,19 +883,12 @@ def status_of(ctx: Ctx, account: Account) -> str:
 def list_accounts(
     ctx: Ctx, *, entity: str | None = None, state: str | None = None
 ) -> list[dict[str, Any]]:
-    query = select(Account).order_by(col(Account.id))
+    where = []
     if entity:
-        query = query.where(col(Account.entity_code) == get_entity(ctx, entity).code)
+        where.append(col(Account.entity_code) == get_entity(ctx, entity).code)
     if state:
-        query = query.where(col(Account.state) == state)
-    accounts = list(ctx.session.execute(query).scalars().all())
-    gaps = missing_for(ctx, accounts)  # set-based: a few queries for the whole list
-    holders = _granted(ctx, [a.id for a in accounts if a.id is not None])
-    return [
-        account_view(ctx, a, gaps=gaps[a.id], holders=holders.get(a.id, {}))
-        for a in accounts
-        if a.id is not None
-    ]
+        where.append(col(Account.state) == state)
+    return account_views(ctx, account_rows(ctx, *where))
 
 
 def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from database import among, chunks
 from models.clock import days_left, due_after, end_of_local_day, iso, local_date
 from models.errors import Refused
 from models.tables import Account, Campaign, Entity, Obligation
 from notifications.i18n import due_words
 from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
-from services.accounts import missing_for
-from services.authority import current_head, require
+from services.accounts import account_rows, missing_for
+from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
-from services.inventory_duties import ACTOR, open_initial_assessments, refresh
+from services.inventory_duties import (
+    ACTOR,
+    awaiting_assessment,
+    open_initial_assessments,
+    refresh,
+)
 from services.recipients import Directory, Item, Recipient, write_once
 
 INVENTORY_DAYS = 60
@@ -64,6 +71,7 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
             f"{issued_on}",
             "5.1",
         )
+    awaiting = awaiting_assessment(ctx, [t.code for t in targets], before=issued_on)
     for target in targets:
         found = ctx.session.execute(
             select(Campaign).where(
@@ -102,7 +110,12 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
         assert ob.id is not None
         report.obligations.add(ob.id)
         report.assessments += open_initial_assessments(
-            ctx, target, before=issued_on, due_at=due, campaign_id=campaign.id
+            ctx,
+            target,
+            before=issued_on,
+            due_at=due,
+            campaign_id=campaign.id,
+            awaiting=awaiting.get(target.code, []),
         )
         report.opened.append(campaign.id)
         ctx.audit(
@@ -175,20 +188,23 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
         .scalars()
         .all()
     )
-    results = []
-    for campaign in due:
-        duty = ctx.session.execute(
+    codes = {campaign.entity_code for campaign in due}
+    counts_of = _counts_for(ctx, codes)
+    duties: dict[str, Obligation] = {}
+    for chunk in chunks(sorted(codes)):
+        for ob in ctx.session.execute(
             select(Obligation)
             .where(
                 col(Obligation.kind) == "inventory-campaign",
-                col(Obligation.key).like(
-                    f"{_inventory_key(campaign.entity_code, campaign.anchor_on)}%"
-                ),
+                among(ctx.session, col(Obligation.entity_code), chunk),
             )
             .order_by(col(Obligation.id).desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        counts = _counts(ctx, campaign.entity_code)
+        ).scalars():
+            duties.setdefault(ob.key.partition("#")[0], ob)  # the newest duty of each key
+    results = []
+    for campaign in due:
+        duty = duties.get(_inventory_key(campaign.entity_code, campaign.anchor_on))
+        counts = counts_of[campaign.entity_code]
         if counts["incomplete"]:
             outcome = "incomplete"  # "complete" only when every entry is (3.4)
         elif duty is not None and duty.state == "met" and duty.closed_at is not None:
@@ -247,24 +263,35 @@ def close_due(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
-    """An entity's accounts, complete and incomplete, and what they lack: set-based (three
-    queries for the whole entity, never one per account)."""
-    accounts = (
-        ctx.session.execute(select(Account).where(col(Account.entity_code) == entity_code))
-        .scalars()
-        .all()
-    )
-    gaps: Counter[str] = Counter()
-    incomplete = 0
+    """An entity's accounts, complete and incomplete, and what they lack."""
+    return _counts_for(ctx, [entity_code])[entity_code]
+
+
+def _counts_for(ctx: Ctx, codes: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Per entity, its accounts, complete and incomplete, and what they lack: set-based (a few
+    queries per 500 accounts, whatever the number of entities, never one per account)."""
+    accounts = [
+        account
+        for chunk in chunks(sorted(codes))
+        for account in account_rows(ctx, among(ctx.session, col(Account.entity_code), chunk))
+    ]
     live = [a for a in accounts if a.state not in ("withdrawn", "closed")]
-    for lacking in missing_for(ctx, live).values():  # set-based; a withdrawn entry is done
-        incomplete += bool(lacking)
-        gaps.update(lacking)
+    lacking = missing_for(ctx, live)  # set-based; a withdrawn entry is done
+    total: Counter[str] = Counter(a.entity_code for a in accounts)
+    incomplete: Counter[str] = Counter()
+    gaps: dict[str, Counter[str]] = defaultdict(Counter)
+    for account in live:
+        if lacking[account.id]:
+            incomplete[account.entity_code] += 1
+            gaps[account.entity_code].update(lacking[account.id])
     return {
-        "accounts": len(accounts),
-        "complete": len(accounts) - incomplete,
-        "incomplete": incomplete,
-        "missing": dict(sorted(gaps.items())),
+        code: {
+            "accounts": total[code],
+            "complete": total[code] - incomplete[code],
+            "incomplete": incomplete[code],
+            "missing": dict(sorted(gaps[code].items())),
+        }
+        for code in codes
     }
 
 
@@ -276,14 +303,21 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
         .where(col(Campaign.opened_at) <= ctx.now)
         .order_by(col(Campaign.kind), col(Campaign.entity_code), col(Campaign.id))
     ).all()
-    counts = {code: _counts(ctx, code) for code in {c.entity_code for c, _ in rows}}
+    counts = _counts_for(ctx, {c.entity_code for c, _ in rows})
+    said: dict[tuple[dt.datetime, str], str] = {}  # a campaign's date in words, once per zone
+
+    def words(due_at: dt.datetime, tz: str) -> str:
+        if (due_at, tz) not in said:
+            said[due_at, tz] = due_words(due_at, tz)
+        return said[due_at, tz]
+
     return [
         {
             "campaign": c.id,
             "kind": c.kind,
             "entity": c.entity_code,
             "due_at": iso(c.due_at),
-            "due": due_words(c.due_at, tz),
+            "due": words(c.due_at, tz),
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,
@@ -331,26 +365,26 @@ def open_attestations(ctx: Ctx) -> int:
     entities = (
         ctx.session.execute(select(Entity).where(col(Entity.code).not_in(pending))).scalars().all()
     )
-    opened = 0
+    heads = heads_of(session=ctx.session, entity_codes=[e.code for e in entities], at=ctx.now)
+    duties = []
     for entity in entities:
         since = entity.attested_at or entity.created_at
         due_day = local_date(since, entity.timezone) + dt.timedelta(days=days)
         if (due_day - local_date(ctx.now, entity.timezone)).days > 30:
             continue  # opened 30 days ahead, not before
-        head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
-        obligations.open_obligation(
-            ctx,
-            key=f"attest:{entity.code}",
-            clause="3.1(c)",
-            kind="attest-entries",
-            subject=f"entity:{entity.code}",
-            entity=entity,
-            assignee=head or "registry",
-            due_at=end_of_local_day(due_day, entity.timezone),
-            actor=ACTOR,
+        duties.append(
+            obligations.Duty(
+                key=f"attest:{entity.code}",
+                clause="3.1(c)",
+                kind="attest-entries",
+                subject=f"entity:{entity.code}",
+                entity=entity,
+                assignee=heads.get(entity.code) or "registry",
+                due_at=end_of_local_day(due_day, entity.timezone),
+            )
         )
-        opened += 1
-    return opened
+    obligations.open_many(ctx, duties, actor=ACTOR)
+    return len(duties)
 
 
 def stale_entities(ctx: Ctx) -> list[str]:

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    """`value` as indented JSON, written as it is encoded: the same text as `json.dumps`,
+    without holding all of it at once (`account list --json` of 100k accounts is ~100 MB)."""
+    write_json(value, sys.stdout.write)
+
+
+def write_json(value: Any, write: Callable[[str], Any]) -> None:
+    """Encode `value` as `emit_json` shows it, handing the text to `write` in pieces."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2, default=str)
+    pieces: list[str] = []
+    for piece in encoder.iterencode(value):
+        pieces.append(piece)
+        if len(pieces) >= 8192:
+            write("".join(pieces))
+            pieces.clear()
+    pieces.append("\n")
+    write("".join(pieces))
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

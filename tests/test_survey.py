@@ -7,9 +7,11 @@ a confusingly similar name on the same platform) are listed by hand. The survey 
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from models.survey import Candidate, normalise, survey
+from models.survey import Candidate, Survey, compare, normalise, survey
 
 
 def acct(
@@ -429,3 +431,70 @@ def test_confusingly_similar_name() -> None:
 def test_normalise_splits_handles() -> None:
     """Handles are split into words and stop words dropped: matching is on names, not handles."""
     assert normalise("UNHumanRights") == "human rights"
+
+
+class TestBulkSurvey:
+    """The survey in bulk (`Survey`): matrices over a platform's accounts, texts normalised
+    once; its matches are exactly those of `compare`, pair by pair, in the same order."""
+
+    @staticmethod
+    def _random(seed: int) -> tuple[list[Candidate], list[Candidate]]:
+        rng = random.Random(seed)  # noqa: S311  # test data, not a secret
+        words = [
+            "human",
+            "rights",
+            "news",
+            "climate",
+            "peace",
+            "children",
+            "refugees",
+            "health",
+            "food",
+            "women",
+            "youth",
+            "arabic",
+            "public",
+            "media",
+            "press",
+            "UN",
+            "official",
+            "account",
+            "info",
+            "daily",
+        ]
+
+        def text(most: int) -> str:
+            return " ".join(rng.choice(words) for _ in range(rng.randint(0, most)))
+
+        def one(ref: str) -> Candidate:
+            return Candidate(
+                ref,
+                f"E{rng.randrange(7)}",
+                rng.choice(["x", "facebook"]),
+                rng.choice(["", "UNHumanRights", "UN Rights", f"acct{rng.randrange(50)}", text(3)]),
+                frozenset(rng.sample(["ar", "zh", "en", "fr", "ru", "es"], rng.randint(0, 3))),
+                text(5),
+                text(3),
+            )
+
+        others = [one(f"account:{i}") for i in range(300)] + [one(f"survey:{i}") for i in range(50)]
+        return others, [one(f"account:{i}") for i in range(0, 300, 5)] + [one("request:1")]
+
+    @pytest.mark.parametrize(("limit", "skip_self"), [(None, False), (3, True), (1, False)])
+    def test_bulk_equals_pairwise(self, limit: int | None, skip_self: bool) -> None:
+        """Every proposal's matches (all, or the first `limit`) equal the pairwise comparison's,
+        best first and then by reference; `skip_self` leaves the proposal's own entry out."""
+        others, proposals = self._random(limit or 7)
+        found = Survey(others).matches(proposals, limit=limit, skip_self=skip_self)
+        for proposed, matches in zip(proposals, found, strict=True):
+            pairwise = [
+                m
+                for m in (
+                    compare(proposed, o)
+                    for o in others
+                    if not (skip_self and o.ref == proposed.ref)
+                )
+                if m is not None
+            ]
+            expected = sorted(pairwise, key=lambda m: (-m.score, m.ref))[:limit]
+            assert matches == expected
