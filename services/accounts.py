@@ -111,6 +111,20 @@ def get_account(ctx: Ctx, ref: str) -> Account:
     return account
 
 
+def account_for(ctx: Ctx, ref: str, *, by: str, action: str) -> Account:
+    """The account `ref` names, once the policy table lets `by` do `action` on its entity (the
+    refusal audited otherwise): the first step of every use case that acts on one account."""
+    account = get_account(ctx, ref)
+    require(
+        ctx,
+        actor=by,
+        action=action,
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+    )
+    return account
+
+
 def _candidate_urls(url: str) -> list[str]:
     platform = platform_of_url(url)
     candidates = [platform] if platform else ["mastodon", "other"]
@@ -274,14 +288,7 @@ def update(
     ctx: Ctx, *, ref: str, by: str, changes: dict[str, Any], changed_on: dt.date | None = None
 ) -> Account:
     """3.6: change 3.4 information; each change is recorded with who and when, nothing deleted."""
-    account = get_account(ctx, ref)
-    require(
-        ctx,
-        actor=by,
-        action="registry.write",
-        entity_code=account.entity_code,
-        subject=f"account:{account.id}",
-    )
+    account = account_for(ctx, ref, by=by, action="registry.write")
     entity = get_entity(ctx, account.entity_code)
     today = local_date(ctx.now, entity.timezone)
     if changed_on is not None and changed_on > today:

@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from database import insert_rows
+from database import chunks, insert_rows
 from models.errors import NotAuthorized, Refused
 from models.tables import Assessment, LinkToken, Staff
 from notifications.i18n import M, Msg, instant
@@ -206,10 +206,10 @@ def tasks_of(ctx: Ctx, duties: Iterable[tuple[int, str, str]]) -> dict[int, str]
     }
     open_assessment: dict[int, int] = {}
     ids = sorted(assessed)
-    for start in range(0, len(ids), 500):
+    for batch in chunks(ids):
         for account_id, assessment_id in ctx.session.execute(
             select(col(Assessment.account_id), col(Assessment.id)).where(
-                col(Assessment.account_id).in_(ids[start : start + 500]),
+                col(Assessment.account_id).in_(batch),
                 col(Assessment.state) == "open",
             )
         ):

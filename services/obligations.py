@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, cast, func, or_, select, text, update
 from sqlmodel import col
 
-from database import among, insert_rows
+from database import among, chunks, insert_rows
 from models.clock import days_left, iso
 from models.errors import Refused
 from models.reminders import ReminderPolicy, stage_starts_at
@@ -59,14 +59,14 @@ def open_rows(ctx: Ctx, keys: Sequence[str]) -> dict[str, OpenDuty]:
     every one of them once per lookup."""
     found: dict[str, OpenDuty] = {}
     unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), 500):
+    for batch in chunks(unique):
         for key, oid, assignee, state in ctx.session.execute(
             select(
                 col(Obligation.key),
                 col(Obligation.id),
                 col(Obligation.assignee),
                 col(Obligation.state),
-            ).where(among(ctx.session, col(Obligation.key), unique[start : start + 500]))
+            ).where(among(ctx.session, col(Obligation.key), batch))
         ):
             if state == "open":
                 found[key] = OpenDuty(key, oid, assignee)
@@ -170,8 +170,7 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
             row["id"] = ids[row["key"]] = oid
         insert_rows(ctx.session, OBLIGATION, fresh)
     else:
-        for start in range(0, len(fresh), 500):
-            chunk = fresh[start : start + 500]
+        for chunk in chunks(fresh):
             insert_rows(ctx.session, OBLIGATION, chunk)
             for key, oid in ctx.session.execute(
                 select(col(Obligation.key), col(Obligation.id)).where(
@@ -250,8 +249,7 @@ def withdraw_keys(ctx: Ctx, keys: Sequence[str], *, reason: str, actor: str) -> 
     thousands): one UPDATE per 500 keys, one audit event for the lot. Returns how many."""
     found = open_rows(ctx, keys)
     ids = sorted(duty.id for duty in found.values())
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(ids):
         ctx.session.execute(
             update(Obligation)
             .where(col(Obligation.id).in_(chunk), col(Obligation.state) == "open")

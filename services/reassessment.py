@@ -40,7 +40,7 @@ from models.tables import (
     Staff,
 )
 from services import obligations
-from services.accounts import AccountLike, account_rows, get_account, missing_for
+from services.accounts import AccountLike, account_for, account_rows, get_account, missing_for
 from services.authority import current_head, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -404,14 +404,7 @@ def decide(
     obligation with a deadline); or withdraw approval (3.8), which starts the closure."""
     if decision not in DECISIONS:
         raise Refused("--decision", f"must be one of {', '.join(DECISIONS)}", "3.8")
-    account = get_account(ctx, ref)
-    require(
-        ctx,
-        actor=by,
-        action="decide",
-        entity_code=account.entity_code,
-        subject=f"account:{account.id}",
-    )
+    account = account_for(ctx, ref, by=by, action="decide")
     why = check_text("--reason", reason, limit=4000, clause="3.2")
     conds = [check_text("--condition", c, limit=500, clause="3.2") for c in conditions or []]
     if decision == "conditions" and not conds:
@@ -503,14 +496,7 @@ def withdraw(ctx: Ctx, *, ref: str, reason: str, by: str) -> Account:
     """3.8 at any time: the head withdraws approval of an account — the same effects as a
     withdraw decision in an assessment (the same code: an open assessment is decided so, else
     `_withdraw` directly)."""
-    account = get_account(ctx, ref)
-    require(
-        ctx,
-        actor=by,
-        action="decide",
-        entity_code=account.entity_code,
-        subject=f"account:{account.id}",
-    )
+    account = account_for(ctx, ref, by=by, action="decide")
     if account.state in ("withdrawn", "closed"):
         raise Refused("ACCOUNT", f"account {account.id} is already {account.state}", "3.8")
     has_open = ctx.session.execute(
@@ -535,14 +521,7 @@ def withdraw(ctx: Ctx, *, ref: str, reason: str, by: str) -> Account:
 
 def closed(ctx: Ctx, *, ref: str, closed_on: dt.date, evidence: str, by: str) -> Account:
     """Record the closure (or archiving) on the platform, with evidence; nothing is deleted."""
-    account = get_account(ctx, ref)
-    require(
-        ctx,
-        actor=by,
-        action="registry.write",
-        entity_code=account.entity_code,
-        subject=f"account:{account.id}",
-    )
+    account = account_for(ctx, ref, by=by, action="registry.write")
     if account.state != "withdrawn":
         raise Refused(
             "ACCOUNT",

@@ -14,7 +14,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from sqlalchemy import select
 from sqlmodel import col
 
-from database import among, insert_rows
+from database import among, chunks, insert_rows
 from models.tables import Notice, Staff
 from notifications import outbox
 from notifications.channels import TeamsChannel
@@ -46,7 +46,7 @@ class Directory:
         # (e-mail, language, status) by index: plain rows, a sweep reads thousands of people
         self.staff: dict[str, tuple[str, str | None, str]] = {}
         self.names: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
+        for batch in chunks(wanted):
             for index, email, language, status, name in ctx.session.execute(
                 select(
                     col(Staff.index_number),
@@ -54,7 +54,7 @@ class Directory:
                     col(Staff.language),
                     col(Staff.status),
                     col(Staff.name),
-                ).where(among(ctx.session, col(Staff.index_number), wanted[start : start + 500]))
+                ).where(among(ctx.session, col(Staff.index_number), batch))
             ):
                 self.staff[index] = (email, language, status)
                 self.names[index] = name
@@ -135,12 +135,10 @@ def write_once(
     (messages, items) written."""
     keys = [item.key[:400] for batch in items.values() for item in batch]
     existing: set[str] = set()
-    for start in range(0, len(keys), 500):
+    for chunk in chunks(keys):
         existing.update(
             ctx.session.execute(
-                select(col(Notice.key)).where(
-                    among(ctx.session, col(Notice.key), keys[start : start + 500])
-                )
+                select(col(Notice.key)).where(among(ctx.session, col(Notice.key), chunk))
             ).scalars()
         )
     fresh: dict[Recipient, list[Item[P]]] = {}

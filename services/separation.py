@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import or_, select, text
 from sqlmodel import col
 
-from database import among, update_rows
+from database import among, chunks, update_rows
 from models.clock import due_after, start_of_local_day
 from models.hr import EventIn
 from models.tables import Account, Authorization, Entity, EntityRole, HREvent, Staff
@@ -100,7 +100,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
         ctx.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _INTAKE_LOCK})
     ids = sorted({e.event_id for e in events} | {_conflict_id(e) for e in events})
     known: dict[str, tuple[str, str, str, str | None]] = {}
-    for start in range(0, len(ids), 500):
+    for batch in chunks(ids):
         for event_id, type_, staff, effective_on, new_entity in ctx.session.execute(
             select(
                 col(HREvent.event_id),
@@ -108,7 +108,7 @@ def record(ctx: Ctx, events: list[EventIn], *, source: str) -> IntakeReport:
                 col(HREvent.staff_index),
                 col(HREvent.effective_on),
                 col(HREvent.new_entity),
-            ).where(among(ctx.session, col(HREvent.event_id), ids[start : start + 500]))
+            ).where(among(ctx.session, col(HREvent.event_id), batch))
         ):
             known[event_id] = (type_, staff, effective_on.isoformat(), new_entity)
     people = {e.staff for e in events}
@@ -381,8 +381,7 @@ def follow_up(ctx: Ctx) -> ApplyReport:
         return report
     by_reason = {_revoked_reason(e): e for e in events}
     revoked: list[tuple[int, int, str, str]] = []
-    for start in range(0, len(events), 500):  # bounded statements, whatever the batch
-        chunk = events[start : start + 500]
+    for chunk in chunks(events):  # bounded statements, whatever the batch
         for oid, account_id, role, reason in session.execute(
             select(
                 col(Authorization.id),

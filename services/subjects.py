@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import col
 
+from database import chunks
 from models.platforms import PLATFORMS
 from models.tables import Account, AccountRequest, Authorization, Entity
 from notifications.i18n import M, Msg
@@ -61,7 +62,7 @@ def name_subjects(ctx: Ctx, subjects: Iterable[str]) -> dict[str, Named]:
     wanted = set(subjects)
     named: dict[str, Named] = {}
     accounts = _ids(wanted, "account")
-    for start in range(0, len(accounts), 500):
+    for batch in chunks(accounts):
         for aid, platform, pname, handle, url in ctx.session.execute(
             select(
                 col(Account.id),
@@ -69,17 +70,17 @@ def name_subjects(ctx: Ctx, subjects: Iterable[str]) -> dict[str, Named]:
                 col(Account.platform_name),
                 col(Account.handle),
                 col(Account.url),
-            ).where(col(Account.id).in_(accounts[start : start + 500]))
+            ).where(col(Account.id).in_(batch))
         ):
             named[f"account:{aid}"] = Named(
                 account_words(platform, pname, handle, url), account_id=aid, url=_address(url)
             )
     requests = _ids(wanted, "request")
-    for start in range(0, len(requests), 500):
+    for batch in chunks(requests):
         for rid, platform, handle in ctx.session.execute(
             select(
                 col(AccountRequest.id), col(AccountRequest.platform), col(AccountRequest.handle)
-            ).where(col(AccountRequest.id).in_(requests[start : start + 500]))
+            ).where(col(AccountRequest.id).in_(batch))
         ):
             named[f"request:{rid}"] = Named(
                 M(
@@ -119,14 +120,14 @@ def roles_on_accounts(ctx: Ctx, account_ids: Iterable[int]) -> dict[tuple[int, s
     """(account id, staff index) -> current written authorization role (3.7)."""
     ids = sorted(set(account_ids))
     found: dict[tuple[int, str], str] = {}
-    for start in range(0, len(ids), 500):
+    for batch in chunks(ids):
         for aid, staff, role in ctx.session.execute(
             select(
                 col(Authorization.account_id),
                 col(Authorization.staff_index),
                 col(Authorization.role),
             ).where(
-                col(Authorization.account_id).in_(ids[start : start + 500]),
+                col(Authorization.account_id).in_(batch),
                 col(Authorization.revoked_at).is_(None),
             )
         ):
