@@ -199,7 +199,9 @@ def _type_name(annotation: Any) -> str:
     }.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
-def _default(value: Any) -> str:
+def _default(value: Any, factory: Any = None) -> str:
+    if factory is not None:  # computed when read (e.g. SMGOV_LANGUAGE from the locale)
+        return "from the environment"
     if value is None:
         return "unset"
     if isinstance(value, bool):
@@ -247,7 +249,7 @@ def settings_page() -> str:
     for name, field in Settings.model_fields.items():
         out.append(
             f"| `{prefix}{name.upper()}` | {_type_name(field.annotation)} | "
-            f"{_default(field.default)} | {_bounds(field.metadata)} | "
+            f"{_default(field.default, field.default_factory)} | {_bounds(field.metadata)} | "
             f"{_cell(field.description or '')} |"
         )
     return "\n".join(out) + "\n"

@@ -268,8 +268,9 @@ def _counts(ctx: Ctx, entity_code: str) -> dict[str, Any]:
     }
 
 
-def status(ctx: Ctx) -> list[dict[str, Any]]:
-    """`smgov campaign status`: per campaign, accounts entered, complete, missing, days left."""
+def status(ctx: Ctx, lang: str = "en") -> list[dict[str, Any]]:
+    """`smgov campaign status`: per campaign, accounts entered, complete, missing, days left (the
+    due day in words in `lang`)."""
     rows = ctx.session.execute(
         select(Campaign, col(Entity.timezone))
         .join(Entity, col(Entity.code) == col(Campaign.entity_code))
@@ -283,7 +284,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
             "kind": c.kind,
             "entity": c.entity_code,
             "due_at": iso(c.due_at),
-            "due": due_words(c.due_at, tz),
+            "due": due_words(c.due_at, tz, lang),
             "days_left": days_left(c.due_at, ctx.now, tz),
             "state": c.state,
             "outcome": c.outcome,
