@@ -153,7 +153,10 @@ def cli_page() -> str:
         "Every command of `smgov`, with its usage, what it does and its options, as "
         "`smgov COMMAND --help` shows them. Every read command takes `--json`; every command "
         "whose result depends on the date takes `--as-of`; a refusal prints one `error:` line "
-        "naming the field and the rule and exits 2.",
+        "naming the field and the rule and exits 2. What a command prints for people (its "
+        "confirmations, table headers, labels and dates) is in the operator's official language, "
+        "`SMGOV_LANGUAGE` (by default the locale's, else English), dates in words; `--json` is "
+        "the same in every language, dates in ISO 8601; help texts are in English.",
         "",
         "```text",
         _usage(root, ctx),

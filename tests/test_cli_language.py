@@ -14,6 +14,7 @@ import pytest
 
 from models.languages import OFFICIAL_LANGUAGES, environment_language
 from tests.conftest import Result
+from tests.test_authority import _existing
 
 #: Letters only a text in that language holds (fr and es: accented words from the catalogs).
 SCRIPT = {
@@ -51,48 +52,19 @@ def run_as(cli_env: dict[str, str]) -> Runner:
 
 @pytest.fixture
 def registry(smgov: Callable[..., Any]) -> None:
-    """OHCHR (Geneva) with its head, a delegate and one account existing before issuance."""
+    """OHCHR (Geneva's day, Europe/Zurich) with its head 100001, its delegate 100004 and one
+    account existing before issuance (test_authority's)."""
     for args in (
-        [
-            "entity",
-            "add",
-            "OHCHR",
-            "--name",
-            "OHCHR",
-            "--kind",
-            "office",
-            "--timezone",
-            "Europe/Zurich",
-        ],
+        ["entity", "add", "OHCHR", "--name", "OHCHR", "--kind", "office"],
         ["staff", "add", "100001", "--name", "H", "--email", "h@un.example", "--entity", "OHCHR"],
         ["entity", "set-head", "OHCHR", "--staff", "100001"],
         ["staff", "add", "100004", "--name", "D", "--email", "d@un.example", "--entity", "OHCHR"],
         ["entity", "delegate", "OHCHR", "--staff", "100004", "--by", "100001"],
-        [
-            "account",
-            "register",
-            "--entity",
-            "OHCHR",
-            "--platform",
-            "x",
-            "--handle",
-            "UNOld",
-            "--url",
-            "x.com/UNOld",
-            "--language",
-            "en",
-            "--purpose",
-            "News",
-            "--audience",
-            "All",
-            "--created-on",
-            "2019-05-01",
-            "--by",
-            "100004",
-        ],
     ):
-        result = smgov(*args, "--as-of", "2026-02-01")
+        timezone = ["--timezone", "Europe/Zurich"] if args[:2] == ["entity", "add"] else []
+        result = smgov(*args, *timezone, "--as-of", "2026-02-01")
         assert result.code == 0, (args, result.err)
+    _existing(smgov)
 
 
 def _human(result: Result) -> str:

@@ -205,9 +205,11 @@ def account_import(
                 cells = [row.get(c, "") for c in importer.COLUMNS]
                 writer.writerow([*cells, f"row {number}: {error}"])
 
+        words = lang()
+
         def progress(rows: int) -> None:
             if not as_json:
-                sys.stderr.write(f"checked {rows} rows\n")
+                sys.stderr.write(T(words, "checked {rows} rows", rows=str(rows)) + "\n")
 
         try:
             report = run(
