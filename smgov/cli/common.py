@@ -200,8 +200,8 @@ def lang() -> str:
 
 def T(lang: str, msgid: str, **params: Any) -> str:  # noqa: N802  # the catalogs' keyword
     """notifications.i18n.T, imported when a command prints (`smgov --help` never loads Babel).
-    Identifiers (ids, index numbers, codes) are passed as strings: only counts and dates are
-    formatted through CLDR."""
+    Ids, index numbers and counts are passed as strings (no digit grouping: the English lines
+    read as they always have, and scripts may parse them); dates go through CLDR."""
     from notifications import i18n
 
     return i18n.T(lang, msgid, **params)
