@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from models.errors import Refused
 
 #: The six official languages of the Organization (2.3; GA resolution 69/324, para. 36).
@@ -238,3 +240,14 @@ def official_language(tag: str | None) -> str:
     -> `zh`, `es-419` -> `es`); any other language, or none, reads English."""
     primary = (tag or "").strip().replace("_", "-").split("-", 1)[0].lower()
     return primary if primary in OFFICIAL_LANGUAGES else "en"
+
+
+def environment_language() -> str:
+    """The official language of the environment's locale, as POSIX picks it (`LC_ALL`, then
+    `LC_MESSAGES`, then `LANG`: `fr_FR.UTF-8` -> `fr`); English when it names none (`C`, `POSIX`,
+    unset, or another language)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return official_language(value.split(".", 1)[0].split("@", 1)[0])
+    return "en"

@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from models.clock import check_timezone
 from models.errors import Refused
+from models.languages import OFFICIAL_LANGUAGES, environment_language
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     )
     default_timezone: str = Field(
         default="UTC", description="timezone of an entity added without `--timezone`"
+    )
+    language: str = Field(
+        default_factory=environment_language,
+        description="the language of the CLI's output for people (2.3): ar, zh, en, fr, ru or es; "
+        "unset: the environment's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`) when it is one of them, "
+        "else en. `--json` output is the same in every language",
     )
 
     smtp_host: str | None = Field(
@@ -249,6 +256,14 @@ class Settings(BaseSettings):
                     "sharing the database needs the same keys (no per-home key file)"
                 )
         return self
+
+    @field_validator("language")
+    @classmethod
+    def _official(cls, value: str) -> str:
+        code = value.strip().lower()
+        if code not in OFFICIAL_LANGUAGES:
+            raise ValueError("must be one of ar, zh, en, fr, ru, es (official languages, 2.3)")
+        return code
 
     @field_validator("default_timezone")
     @classmethod

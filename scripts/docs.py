@@ -153,7 +153,10 @@ def cli_page() -> str:
         "Every command of `smgov`, with its usage, what it does and its options, as "
         "`smgov COMMAND --help` shows them. Every read command takes `--json`; every command "
         "whose result depends on the date takes `--as-of`; a refusal prints one `error:` line "
-        "naming the field and the rule and exits 2.",
+        "naming the field and the rule and exits 2. What a command prints for people (its "
+        "confirmations, table headers, labels and dates) is in the operator's official language, "
+        "`SMGOV_LANGUAGE` (by default the locale's, else English), dates in words; `--json` is "
+        "the same in every language, dates in ISO 8601; help texts are in English.",
         "",
         "```text",
         _usage(root, ctx),
@@ -199,7 +202,9 @@ def _type_name(annotation: Any) -> str:
     }.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
-def _default(value: Any) -> str:
+def _default(value: Any, factory: Any = None) -> str:
+    if factory is not None:  # computed when read (e.g. SMGOV_LANGUAGE from the locale)
+        return "from the environment"
     if value is None:
         return "unset"
     if isinstance(value, bool):
@@ -247,7 +252,7 @@ def settings_page() -> str:
     for name, field in Settings.model_fields.items():
         out.append(
             f"| `{prefix}{name.upper()}` | {_type_name(field.annotation)} | "
-            f"{_default(field.default)} | {_bounds(field.metadata)} | "
+            f"{_default(field.default, field.default_factory)} | {_bounds(field.metadata)} | "
             f"{_cell(field.description or '')} |"
         )
     return "\n".join(out) + "\n"

@@ -295,8 +295,9 @@ def _counts_for(ctx: Ctx, codes: Collection[str]) -> dict[str, dict[str, Any]]:
     }
 
 
-def status(ctx: Ctx) -> list[dict[str, Any]]:
-    """`smgov campaign status`: per campaign, accounts entered, complete, missing, days left."""
+def status(ctx: Ctx, lang: str = "en") -> list[dict[str, Any]]:
+    """`smgov campaign status`: per campaign, accounts entered, complete, missing, days left (the
+    due day in words in `lang`)."""
     rows = ctx.session.execute(
         select(Campaign, col(Entity.timezone))
         .join(Entity, col(Entity.code) == col(Campaign.entity_code))
@@ -308,7 +309,7 @@ def status(ctx: Ctx) -> list[dict[str, Any]]:
 
     def words(due_at: dt.datetime, tz: str) -> str:
         if (due_at, tz) not in said:
-            said[due_at, tz] = due_words(due_at, tz)
+            said[due_at, tz] = due_words(due_at, tz, lang)
         return said[due_at, tz]
 
     return [

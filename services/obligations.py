@@ -289,7 +289,8 @@ def reassign(ctx: Ctx, ob: Obligation, *, assignee: str, actor: str) -> None:
     )
 
 
-def obligation_view(ctx: Ctx, ob: Obligation, tz: str) -> dict[str, Any]:
+def obligation_view(ctx: Ctx, ob: Obligation, tz: str, lang: str = "en") -> dict[str, Any]:
+    """One obligation; `due` in words in `lang` (the CLI's table), `due_at` in ISO 8601."""
     return {
         "id": ob.id,
         "clause": ob.clause,
@@ -298,16 +299,22 @@ def obligation_view(ctx: Ctx, ob: Obligation, tz: str) -> dict[str, Any]:
         "entity": ob.entity_code,
         "assignee": ob.assignee,
         "due_at": iso(ob.due_at),
-        "due": due_words(ob.due_at, tz),
+        "due": due_words(ob.due_at, tz, lang),
         "days_left": days_left(ob.due_at, ctx.now, tz),
         "state": ob.state if ob.closed_at is None or ob.closed_at <= ctx.now else "open",
     }
 
 
 def list_obligations(
-    ctx: Ctx, *, entity: str | None = None, state: str | None = None, assignee: str | None = None
+    ctx: Ctx,
+    *,
+    entity: str | None = None,
+    state: str | None = None,
+    assignee: str | None = None,
+    lang: str = "en",
 ) -> list[dict[str, Any]]:
-    """Obligations as they stood at `ctx.now`: created by then; open unless closed by then."""
+    """Obligations as they stood at `ctx.now`: created by then; open unless closed by then (their
+    due days in words in `lang`)."""
     if state is not None and state not in STATES:
         raise Refused("--state", f"must be one of {', '.join(STATES)}")
     query = (
@@ -328,7 +335,7 @@ def list_obligations(
         )
     elif state is not None:
         query = query.where(col(Obligation.state) == state, col(Obligation.closed_at) <= ctx.now)
-    return [obligation_view(ctx, ob, tz) for ob, tz in ctx.session.execute(query).all()]
+    return [obligation_view(ctx, ob, tz, lang) for ob, tz in ctx.session.execute(query).all()]
 
 
 def tasks_for(ctx: Ctx, staff: str, lang: str) -> list[dict[str, Any]]:

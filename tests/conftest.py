@@ -286,6 +286,7 @@ def cli_env(home: Path, db_url: str) -> dict[str, str]:
             "SMGOV_SESSION_SECRET": SESSION_KEY,
             "SMGOV_ISSUANCE_DATE": "2026-01-15",
             "SMGOV_REGISTRY_EMAIL": "registry@un.example",
+            "SMGOV_LANGUAGE": "en",  # the suite reads English whatever the machine's locale
         }
     )
     return env

@@ -717,7 +717,7 @@ class TestDatesFromTheBulletin:
             "2026-02-05",
         )
         assert reported.code == 0, reported.err
-        assert "due 2026-01-30" in reported.out
+        assert "due 30 January 2026, end of day (" in reported.out  # a human date (2.3)
         duties = smgov("obligation", "list", "--json", "--as-of", "2026-02-05").json()
         change = next(d for d in duties if d["kind"] == "report-change")
         assert change["due_at"].startswith("2026-01-30")

@@ -23,9 +23,11 @@ from smgov.cli.common import (
     EntityFilterOpt,
     JsonOpt,
     PartialOpt,
+    T,
     command,
     csv_rows,
     group,
+    lang,
     one_line,
     one_of,
     optional_date,
@@ -122,8 +124,18 @@ def account_register(
     if as_json:
         output.emit_json(view)
     else:
-        state = "complete" if view["complete"] else "incomplete: " + ", ".join(view["missing"])
-        typer.echo(f"account {view['id']} registered ({view['url']}); entry {state}")
+        ident, url = str(view["id"]), view["url"]
+        if view["complete"]:
+            line = T(lang(), "account {id} registered ({url}); entry complete", id=ident, url=url)
+        else:
+            line = T(
+                lang(),
+                "account {id} registered ({url}); entry incomplete: {missing}",
+                id=ident,
+                url=url,
+                missing=", ".join(view["missing"]),
+            )
+        typer.echo(line)
 
 
 @command(app, "import", example="smgov account import inventory.csv --by 100001 --partial")
@@ -193,9 +205,11 @@ def account_import(
                 cells = [row.get(c, "") for c in importer.COLUMNS]
                 writer.writerow([*cells, f"row {number}: {error}"])
 
+        words = lang()
+
         def progress(rows: int) -> None:
             if not as_json:
-                sys.stderr.write(f"checked {rows} rows\n")
+                sys.stderr.write(T(words, "checked {rows} rows", rows=str(rows)) + "\n")
 
         try:
             report = run(
@@ -226,8 +240,15 @@ def account_import(
         output.emit_json(summary)
     else:
         typer.echo(
-            f"{report.imported} accounts imported ({report.incomplete} incomplete), "
-            f"{report.skipped} already registered, {len(report.rejected)} rows rejected"
+            T(
+                lang(),
+                "{imported} accounts imported ({incomplete} incomplete), {skipped} already "
+                "registered, {rejected} rows rejected",
+                imported=str(report.imported),
+                incomplete=str(report.incomplete),
+                skipped=str(report.skipped),
+                rejected=str(len(report.rejected)),
+            )
         )
 
 
@@ -283,7 +304,7 @@ def account_update(
         lambda c: accounts.update(c, ref=account, by=by, changes=changes, changed_on=when),
         as_of=as_of,
     )
-    typer.echo(f"account {acc.id} updated")
+    typer.echo(T(lang(), "account {id} updated", id=str(acc.id)))
 
 
 @command(app, "list", example="smgov account list --entity OHCHR --state active --json")
@@ -340,17 +361,36 @@ def account_verify(
     if as_json:
         output.emit_json(result)
         return
+    words = lang()
     if result["registered"]:
-        official = "official" if result["official"] else "NOT official"
-        typer.echo(
-            f"{result['url']}: registered account {result['id']} of {result['entity']}, "
-            f"{official} — {result['status']}"
-        )
+        from notifications.i18n import word
+
+        found = {
+            "url": result["url"],
+            "id": str(result["id"]),
+            "entity": result["entity"],
+            "status": word(result["status"], words),  # a status the service marked
+        }
+        if result["official"]:
+            line = T(
+                words, "{url}: registered account {id} of {entity}, official — {status}", **found
+            )
+        else:
+            line = T(
+                words,
+                "{url}: registered account {id} of {entity}, NOT official — {status}",
+                **found,
+            )
+        typer.echo(line)
     else:
-        typer.echo(f"{url}: not a registered institutional account")
+        typer.echo(T(words, "{url}: not a registered institutional account", url=url))
     for warning in result.get("resembles", []):
-        lead = "beware" if result["official"] else "not official"
-        typer.echo(f"  {lead} — resembles @{warning['handle']} of {warning['entity']}")
+        like = {"handle": warning["handle"], "entity": warning["entity"]}
+        if result["official"]:
+            line = T(words, "beware — resembles @{handle} of {entity}", **like)
+        else:
+            line = T(words, "not official — resembles @{handle} of {entity}", **like)
+        typer.echo("  " + line)
 
 
 @command(
@@ -372,13 +412,25 @@ def account_report_change(
     as_of: AsOfOpt = None,
 ) -> None:
     """Report a change made on the platform: the entry must be updated within 10 days (3.6)."""
+    from notifications.i18n import due_words
     from services.accounts import report_change
+    from services.entities import get_entity
 
     when = parse_date(changed_on, field="--changed-on")
-    ob = run(
-        lambda c: report_change(c, ref=account, what=what, changed_on=when, by=by), as_of=as_of
+
+    def use_case(c: Any) -> Any:
+        ob = report_change(c, ref=account, what=what, changed_on=when, by=by)
+        return ob, get_entity(c, ob.entity_code).timezone
+
+    ob, tz = run(use_case, as_of=as_of)
+    typer.echo(
+        T(
+            lang(),
+            "change recorded; obligation {id} (3.6) due {due}",
+            id=str(ob.id),
+            due=due_words(ob.due_at, tz, lang()),
+        )
     )
-    typer.echo(f"change recorded; obligation {ob.id} (3.6) due {ob.due_at.date().isoformat()}")
 
 
 @command(
@@ -412,8 +464,17 @@ def account_created(
         return acc, readiness(c, acc)
 
     acc, lacking = run(use_case, as_of=as_of)
-    still = f"; before it is active: {', '.join(lacking)}" if lacking else "; active"
-    typer.echo(f"account {acc.id} created at {acc.url}{still}")
+    if lacking:
+        line = T(
+            lang(),
+            "account {id} created at {url}; before it is active: {lacking}",
+            id=str(acc.id),
+            url=acc.url,
+            lacking=", ".join(lacking),
+        )
+    else:
+        line = T(lang(), "account {id} created at {url}; active", id=str(acc.id), url=acc.url)
+    typer.echo(line)
 
 
 @command(
@@ -448,7 +509,7 @@ def account_closed(
     acc = run(
         lambda c: closed(c, ref=account, closed_on=when, evidence=evidence, by=by), as_of=as_of
     )
-    typer.echo(f"account {acc.id} closed on {when}")
+    typer.echo(T(lang(), "account {id} closed on {date}", id=str(acc.id), date=when))
 
 
 @command(
@@ -468,8 +529,12 @@ def account_withdraw(
 
     done = run(lambda c: withdraw(c, ref=account, reason=reason, by=by), as_of=as_of)
     typer.echo(
-        f"approval of account {done.id} withdrawn (3.8): close it on the platform, then "
-        f"smgov account closed {done.id} --closed-on DATE --evidence TEXT --by INDEX"
+        T(
+            lang(),
+            "approval of account {id} withdrawn (3.8): close it on the platform, then {command}",
+            id=str(done.id),
+            command=f"smgov account closed {done.id} --closed-on DATE --evidence TEXT --by INDEX",
+        )
     )
 
 
@@ -537,9 +602,17 @@ def authorize(
             ),
             as_of=as_of,
         )
+        words = lang()
         for g in grants:
-            typer.echo(f"{g.staff_index} authorized as {g.role} of account {g.account_id}")
-        typer.echo(f"{len(grants)} declared people authorized in writing ({reference})")
+            typer.echo(authorized(words, g.staff_index, g.role, str(g.account_id)))
+        typer.echo(
+            T(
+                words,
+                "{count} declared people authorized in writing ({reference})",
+                count=str(len(grants)),
+                reference=reference,
+            )
+        )
         return
     if account is None or staff is None or role is None or entity is not None:
         raise Refused("ACCOUNT", "give ACCOUNT --staff INDEX --role ROLE (or --declared)", "3.7")
@@ -549,7 +622,20 @@ def authorize(
         ),
         as_of=as_of,
     )
-    typer.echo(f"{staff} authorized as {role} of account {account}")
+    typer.echo(authorized(lang(), staff, role, account))
+
+
+def authorized(words: str, staff: str, role: str, account: str) -> str:
+    """`100002 authorized as administrator of account 1`, the role in the operator's words."""
+    from notifications.i18n import word
+
+    return T(
+        words,
+        "{staff} authorized as {role} of account {account}",
+        staff=staff,
+        role=word(role, words),
+        account=account,
+    )
 
 
 @command(root, "acknowledge", example="smgov acknowledge 1 --by 100002")
@@ -558,4 +644,11 @@ def acknowledge(account: AccountArg, by: ByOpt, as_of: AsOfOpt = None) -> None:
     from services.requests import acknowledge as ack
 
     run(lambda c: ack(c, ref=account, by=by), as_of=as_of)
-    typer.echo(f"{by} acknowledged the duties of 2.2 and 4.1 for account {account}")
+    typer.echo(
+        T(
+            lang(),
+            "{staff} acknowledged the duties of 2.2 and 4.1 for account {account}",
+            staff=by,
+            account=account,
+        )
+    )

@@ -15,9 +15,11 @@ from smgov.cli.common import (
     ByOpt,
     EntityFilterOpt,
     JsonOpt,
+    T,
     command,
     csv_rows,
     group,
+    lang,
     one_of,
     run,
     show,
@@ -78,7 +80,7 @@ def assess(
         ),
         as_of=as_of,
     )
-    typer.echo(f"assessment {done.id} decided: {decision}")
+    typer.echo(T(lang(), "assessment {id} decided: {decision}", id=str(done.id), decision=decision))
 
 
 @command(app, "list", example="smgov assessment list --entity OHCHR")
@@ -112,7 +114,7 @@ def assessment_show(
     if as_json:
         output.emit_json(view)
         return
-    output.record({k: v for k, v in view.items() if k != "findings"})
+    output.record({k: v for k, v in view.items() if k != "findings"}, lang())
     for criterion, found in view["findings"].items():
         typer.echo(f"  {criterion}: {found['finding']} — {found['note']}")
 
@@ -134,4 +136,4 @@ def activity_import(
 
     rows = list(csv_rows(file, ACTIVITY_COLUMNS))
     count = run(lambda c: import_activity(c, rows), as_of=as_of)
-    typer.echo(f"activity recorded for {count} accounts")
+    typer.echo(T(lang(), "activity recorded for {count} accounts", count=str(count)))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smgov.cli.common import command, group, run
+from smgov.cli.common import T, command, group, lang, run
 from smgov.config import load_settings
 
 app = group("The keyed audit chain of every change: keep its head, check it.")
@@ -38,4 +38,4 @@ def audit_verify(
     settings = load_settings()
     key = audit.audit_key(settings)
     count = run(lambda c: audit.verify(session=c.session, key=key, checkpoint_text=checkpoint))
-    typer.echo(f"audit chain intact: {count} events")
+    typer.echo(T(lang(), "audit chain intact: {count} events", count=str(count)))

@@ -12,9 +12,11 @@ from smgov.cli.common import (
     AsOfOpt,
     JsonOpt,
     ManualGroup,
+    T,
     command,
     effective_time,
     group,
+    lang,
     open_engine,
     optional_date,
     run,
@@ -70,10 +72,19 @@ def campaign_start_inventory(
     if as_json:
         output.emit_json(summary)
     else:
+        import datetime as dt
+
         typer.echo(
-            f"inventory of {summary['issued_on']}: {summary['opened']} campaigns opened, "
-            f"{summary['already_open']} already open, {summary['assessments']} initial "
-            f"assessments (3.3), {summary['sent']} messages sent"
+            T(
+                lang(),
+                "inventory of {date}: {opened} campaigns opened, {already_open} already open, "
+                "{assessments} initial assessments (3.3), {sent} messages sent",
+                date=dt.date.fromisoformat(summary["issued_on"]),
+                opened=str(summary["opened"]),
+                already_open=str(summary["already_open"]),
+                assessments=str(summary["assessments"]),
+                sent=str(summary["sent"]),
+            )
         )
 
 
@@ -122,8 +133,14 @@ def campaign_start_reassessment(
         output.emit_json(summary)
     else:
         typer.echo(
-            f"{summary['campaigns']} campaigns opened, {summary['assessments']} "
-            f"assessments, {summary['kept']} accounts kept their open assessment"
+            T(
+                lang(),
+                "{campaigns} campaigns opened, {assessments} assessments, {kept} accounts kept "
+                "their open assessment",
+                campaigns=str(summary["campaigns"]),
+                assessments=str(summary["assessments"]),
+                kept=str(summary["kept"]),
+            )
         )
 
 
@@ -132,8 +149,9 @@ def campaign_status(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     """Per campaign and entity: accounts entered, complete, missing, days left or overdue."""
     from services.inventory import status
 
+    words = "en" if as_json else lang()  # the JSON's `due` stays English
     show(
-        run(status, as_of=as_of),
+        run(lambda c: status(c, words), as_of=as_of),
         as_json,
         [
             "campaign",

@@ -23,7 +23,7 @@ from models.settings import Settings
 from smgov import output
 from smgov.config import load_settings
 
-T = TypeVar("T")
+R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout, for scripts.")]
@@ -174,7 +174,7 @@ def open_engine(settings: Settings, *, require_schema: bool = True) -> Any:
     return engine
 
 
-def run(use_case: Callable[[Any], T], *, as_of: str | None = None) -> T:
+def run(use_case: Callable[[Any], R], *, as_of: str | None = None) -> R:
     from services.context import run as run_use_case
 
     settings = load_settings()
@@ -193,13 +193,28 @@ def writable(option: str, path: str) -> str:
     return path
 
 
+def lang() -> str:
+    """The operator's language (2.3): SMGOV_LANGUAGE, else the environment's locale, else en."""
+    return load_settings().language
+
+
+def T(lang: str, msgid: str, **params: Any) -> str:  # noqa: N802  # the catalogs' keyword
+    """notifications.i18n.T, imported when a command prints (`smgov --help` never loads Babel).
+    Ids, index numbers and counts are passed as strings (no digit grouping: the English lines
+    read as they always have, and scripts may parse them); dates go through CLDR."""
+    from notifications import i18n
+
+    return i18n.T(lang, msgid, **params)
+
+
 def show(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
+    """`--json`: the value as it is; else a table or a record in the operator's language."""
     if as_json:
         output.emit_json(value)
     elif isinstance(value, list):
-        output.table(value, columns or (list(value[0]) if value else []))
+        output.table(value, columns or (list(value[0]) if value else []), lang())
     else:
-        output.record(value)
+        output.record(value, lang())
 
 
 def quiet_prefect() -> None:
@@ -262,12 +277,30 @@ def print_imported(report: Any, what: str, as_json: bool) -> None:
     if as_json:
         output.emit_json(summary)
         return
-    typer.echo(
-        f"{report.created} {what} added, {report.updated} updated, {report.unchanged} "
-        f"unchanged, {len(report.rejected)} rows rejected"
-    )
+    words = lang()
+    counts = {
+        "created": str(report.created),
+        "updated": str(report.updated),
+        "unchanged": str(report.unchanged),
+        "rejected": str(len(report.rejected)),
+    }
+    if what == "entities":
+        line = T(
+            words,
+            "{created} entities added, {updated} updated, {unchanged} unchanged, "
+            "{rejected} rows rejected",
+            **counts,
+        )
+    else:
+        line = T(
+            words,
+            "{created} staff members added, {updated} updated, {unchanged} unchanged, "
+            "{rejected} rows rejected",
+            **counts,
+        )
+    typer.echo(line)
     for number, error in report.rejected:
-        typer.echo(f"  row {number}: {error}")
+        typer.echo("  " + T(words, "row {row}: {error}", row=str(number), error=error))
 
 
 def one_line(message: str) -> str:

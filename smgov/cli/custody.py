@@ -12,9 +12,11 @@ from smgov.cli.common import (
     AccountArg,
     AsOfOpt,
     ByOpt,
+    T,
     command,
     effective_time,
     group,
+    lang,
     open_engine,
     run,
 )
@@ -47,7 +49,14 @@ def custody_attest(
     from services.custody import attest
 
     custody = run(lambda c: attest(c, ref=account, vault_ref=vault_ref, by=by), as_of=as_of)
-    typer.echo(f"custody of account {custody.account_id} recorded at {custody.vault_ref}")
+    typer.echo(
+        T(
+            lang(),
+            "custody of account {account} recorded at {vault}",
+            account=str(custody.account_id),
+            vault=custody.vault_ref,
+        )
+    )
 
 
 @command(
@@ -88,8 +97,13 @@ def incident_report(
     )  # after the alerts were written at their own `now`: deliver them at once
     delivered = deliver(open_engine(settings), settings, now=now)
     typer.echo(
-        f"incident {report.incident} recorded; {delivered.sent} messages sent, "
-        f"{delivered.failed + delivered.dead} failed"
+        T(
+            lang(),
+            "incident {id} recorded; {sent} messages sent, {failed} failed",
+            id=str(report.incident),
+            sent=str(delivered.sent),
+            failed=str(delivered.failed + delivered.dead),
+        )
     )
     if report.security_undelivered:
         raise CheckFailed(

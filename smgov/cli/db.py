@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smgov.cli.common import command, group, open_engine
+from smgov.cli.common import T, command, group, lang, open_engine
 from smgov.config import load_settings
 
 app = group("The database schema: create it, or migrate it after an upgrade of smgov.")
@@ -17,9 +17,15 @@ def db_upgrade() -> None:
 
     settings = load_settings()
     declared = upgrade(open_engine(settings, require_schema=False))
-    typer.echo("database is at the newest schema")
+    words = lang()
+    typer.echo(T(words, "database is at the newest schema"))
     if declared:
         typer.echo(
-            f"{declared} authorizations granted by imports are now declared (3.7): the head "
-            "confirms them with smgov authorize --entity CODE --declared --by HEAD --reference REF"
+            T(
+                words,
+                "{count} authorizations granted by imports are now declared (3.7): the head "
+                "confirms them with {command}",
+                count=str(declared),
+                command="smgov authorize --entity CODE --declared --by HEAD --reference REF",
+            )
         )

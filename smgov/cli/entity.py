@@ -15,9 +15,11 @@ from smgov.cli.common import (
     CodeArg,
     JsonOpt,
     PartialOpt,
+    T,
     command,
     csv_rows,
     group,
+    lang,
     one_of,
     optional_date,
     print_imported,
@@ -68,7 +70,7 @@ def entity_add(
     entity = run(
         lambda c: entities.add_entity(c, code=code, name=name, kind=kind, timezone=tz), as_of=as_of
     )
-    typer.echo(f"entity {entity.code} added")
+    typer.echo(T(lang(), "entity {code} added", code=entity.code))
 
 
 @command(app, "import", example="smgov entity import entities.csv --partial")
@@ -123,7 +125,14 @@ def entity_alias(
     row = run(
         lambda c: staff_service.alias(c, code=code, directory_name=directory_name), as_of=as_of
     )
-    typer.echo(f"directory name '{row.directory_name}' is entity {row.entity_code}")
+    typer.echo(
+        T(
+            lang(),
+            "directory name '{name}' is entity {code}",
+            name=row.directory_name,
+            code=row.entity_code,
+        )
+    )
 
 
 @command(app, "set-head", example="smgov entity set-head OHCHR --staff 100001 --by 100009")
@@ -152,7 +161,7 @@ def entity_set_head(
         lambda c: entities.set_head(c, code=code, staff_index=staff, by=by or OPERATOR),
         as_of=as_of,
     )
-    typer.echo(f"{staff} is head of {code}")
+    typer.echo(T(lang(), "{staff} is head of {code}", staff=staff, code=code))
 
 
 @command(
@@ -194,7 +203,16 @@ def entity_acting_head(
         ),
         as_of=as_of,
     )
-    typer.echo(f"{staff} acts as head of {code} from {from_} to {to}")
+    typer.echo(
+        T(
+            lang(),
+            "{staff} acts as head of {code} from {start} to {end}",
+            staff=staff,
+            code=code,
+            start=start,
+            end=end,
+        )
+    )
 
 
 @command(app, "delegate", example="smgov entity delegate OHCHR --staff 100005 --by 100001")
@@ -214,7 +232,7 @@ def entity_delegate(
         lambda c: entities.appoint(c, code=code, staff_index=staff, role="delegate", by=by),
         as_of=as_of,
     )
-    typer.echo(f"{staff} may enter registry data for {code}")
+    typer.echo(T(lang(), "{staff} may enter registry data for {code}", staff=staff, code=code))
 
 
 @command(app, "attest", example="smgov entity attest OHCHR --by 100001")
@@ -223,7 +241,7 @@ def entity_attest(code: CodeArg, by: ByOpt, as_of: AsOfOpt = None) -> None:
     from services.inventory import attest
 
     run(lambda c: attest(c, code=code, by=by), as_of=as_of)
-    typer.echo(f"{code}'s entries attested by {by}")
+    typer.echo(T(lang(), "{code}'s entries attested by {staff}", code=code, staff=by))
 
 
 @command(app, "list", example="smgov entity list --json")

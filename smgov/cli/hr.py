@@ -13,10 +13,12 @@ from smgov import output
 from smgov.cli.common import (
     AsOfOpt,
     JsonOpt,
+    T,
     command,
     csv_rows,
     effective_time,
     group,
+    lang,
     one_of,
     run,
     show,
@@ -87,7 +89,7 @@ def hr_event(
     )
     report = run(lambda c: record(c, [event], source="cli"), as_of=as_of)
     if report.duplicates:
-        typer.echo(f"HR event {ident} was already recorded: nothing changed")
+        typer.echo(T(lang(), "HR event {id} was already recorded: nothing changed", id=ident))
         return
     if report.conflicts:
         raise Refused(
@@ -95,17 +97,28 @@ def hr_event(
             f"HR event {ident} was recorded before with other content: this one is kept as a "
             "conflict (see 'smgov hr list'), not applied",
         )
-    state = "flagged: unknown staff member" if report.flagged else "stored"
-    typer.echo(f"HR event {ident} {state}")
+    words = lang()
+    if report.flagged:
+        typer.echo(T(words, "HR event {id} flagged: unknown staff member", id=ident))
+    else:
+        typer.echo(T(words, "HR event {id} stored", id=ident))
     if report.stored:
         outcome = dispatch_hr([(event.type, event.staff, ident)], as_of, batch=False)
         if "emitted" in outcome:
-            typer.echo("sent to the Prefect deployment 'separation-on-hr-event'")
+            typer.echo(
+                T(words, "sent to the Prefect deployment '{name}'", name="separation-on-hr-event")
+            )
         else:
             typer.echo(
-                f"applied {outcome['events']} events: {outcome['revoked']} "
-                f"authorizations revoked, {outcome['orphaned']} accounts orphaned, "
-                f"{outcome['sent']} messages sent"
+                T(
+                    words,
+                    "applied {events} events: {revoked} authorizations revoked, {orphaned} "
+                    "accounts orphaned, {sent} messages sent",
+                    events=str(outcome["events"]),
+                    revoked=str(outcome["revoked"]),
+                    orphaned=str(outcome["orphaned"]),
+                    sent=str(outcome["sent"]),
+                )
             )
 
 
@@ -152,13 +165,22 @@ def hr_import(
     if as_json:
         output.emit_json(summary)
         return
+    words = lang()
     typer.echo(
-        f"{summary['stored']} events stored, {summary['duplicates']} already known, "
-        f"{len(report.flagged)} flagged (unknown staff), {len(bad)} bad rows; "
-        f"{summary['applied']} applied now, {summary['revoked']} authorizations revoked"
+        T(
+            words,
+            "{stored} events stored, {duplicates} already known, {flagged} flagged (unknown "
+            "staff), {bad} bad rows; {applied} applied now, {revoked} authorizations revoked",
+            stored=str(summary["stored"]),
+            duplicates=str(summary["duplicates"]),
+            flagged=str(len(report.flagged)),
+            bad=str(len(bad)),
+            applied=str(summary["applied"]),
+            revoked=str(summary["revoked"]),
+        )
     )
     for item in bad:
-        typer.echo(f"  row {item['row']}: {item['error']}")
+        typer.echo("  " + T(words, "row {row}: {error}", row=str(item["row"]), error=item["error"]))
 
 
 @command(app, "list", example="smgov hr list --json")

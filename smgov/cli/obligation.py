@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from smgov.cli.common import AsOfOpt, ByOpt, EntityFilterOpt, JsonOpt, command, group, run, show
+from smgov.cli.common import (
+    AsOfOpt,
+    ByOpt,
+    EntityFilterOpt,
+    JsonOpt,
+    T,
+    command,
+    group,
+    lang,
+    run,
+    show,
+)
 
 app = group("Obligations: who must do what by when, and what is overdue.")
 
@@ -26,8 +37,12 @@ def obligation_list(
     """What is due, for whom, by when."""
     from services import obligations
 
+    words = "en" if as_json else lang()  # the JSON's `due` stays English
     show(
-        run(lambda c: obligations.list_obligations(c, entity=entity, state=state), as_of=as_of),
+        run(
+            lambda c: obligations.list_obligations(c, entity=entity, state=state, lang=words),
+            as_of=as_of,
+        ),
         as_json,
         ["id", "clause", "kind", "subject", "assignee", "due", "days_left", "state"],
     )
@@ -46,4 +61,4 @@ def obligation_meet(
     from services.reassessment import meet
 
     run(lambda c: meet(c, obligation_id=obligation_id, by=by, note=note), as_of=as_of)
-    typer.echo(f"obligation {obligation_id} met")
+    typer.echo(T(lang(), "obligation {id} met", id=str(obligation_id)))

@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
+from models.clock import parse_instant
 from models.errors import CheckFailed
 from smgov import output
 from smgov.cli.common import (
     AsOfOpt,
     JsonOpt,
+    T,
     command,
     effective_time,
     group,
+    lang,
     open_engine,
     run,
     show,
@@ -50,8 +53,14 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         output.emit_json({**summary, "not_configured": notes})
     else:
         typer.echo(
-            f"sweep as of {summary['as_of']}: {summary['queued']} messages queued, "
-            f"{summary['sent']} sent, {summary['failed']} failed"
+            T(
+                lang(),
+                "sweep as of {moment}: {queued} messages queued, {sent} sent, {failed} failed",
+                moment=parse_instant(summary["as_of"]),
+                queued=str(summary["queued"]),
+                sent=str(summary["sent"]),
+                failed=str(summary["failed"]),
+            )
         )
         for note in notes:
             typer.echo(note)
@@ -91,7 +100,15 @@ def outbox_deliver(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
     if as_json:
         output.emit_json(summary)
     else:
-        typer.echo(f"{summary['sent']} sent, {summary['failed']} failed ({summary['dead']} dead)")
+        typer.echo(
+            T(
+                lang(),
+                "{sent} sent, {failed} failed ({dead} dead)",
+                sent=str(summary["sent"]),
+                failed=str(summary["failed"]),
+                dead=str(summary["dead"]),
+            )
+        )
 
 
 @command(app, "retry", example="smgov outbox retry 17")
@@ -116,5 +133,11 @@ def outbox_retry(
     )
     report = deliver(engine, settings, now=now)
     typer.echo(
-        f"{count} messages made due again; {report.sent} sent, {report.failed + report.dead} failed"
+        T(
+            lang(),
+            "{count} messages made due again; {sent} sent, {failed} failed",
+            count=str(count),
+            sent=str(report.sent),
+            failed=str(report.failed + report.dead),
+        )
     )

@@ -10,7 +10,17 @@ import typer
 
 from models.errors import Refused
 from smgov import output
-from smgov.cli.common import AsOfOpt, EntityFilterOpt, JsonOpt, command, group, run, writable
+from smgov.cli.common import (
+    AsOfOpt,
+    EntityFilterOpt,
+    JsonOpt,
+    T,
+    command,
+    group,
+    lang,
+    run,
+    writable,
+)
 
 app = group("Reports: where each entity stands.")
 root = typer.Typer()  # smgov clauses
@@ -57,7 +67,7 @@ def report_compliance(
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(text)
         if kind != "json":
-            typer.echo(f"report written to {out}")
+            typer.echo(T(lang(), "report written to {path}", path=out))
     else:
         sys.stdout.write(text)
 

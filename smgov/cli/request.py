@@ -14,10 +14,12 @@ from smgov.cli.common import (
     AsOfOpt,
     ByOpt,
     JsonOpt,
+    T,
     command,
     csv_rows,
     effective_time,
     group,
+    lang,
     one_of,
     run,
     show,
@@ -91,8 +93,14 @@ def request_new(
         output.emit_json(view)
     else:
         typer.echo(
-            f"request {view['id']} submitted; {len(view['duplicates'])} possible "
-            f"duplicates found; the head of {view['entity']} has been asked to decide"
+            T(
+                lang(),
+                "request {id} submitted; {count} possible duplicates found; the head of {code} "
+                "has been asked to decide",
+                id=str(view["id"]),
+                count=str(len(view["duplicates"])),
+                code=view["entity"],
+            )
         )
 
 
@@ -116,7 +124,7 @@ def request_resubmit(
     data = _request_file(file)
     run(lambda c: requests.resubmit(c, request_id, data, by=by), as_of=as_of)
     _carry_on(request_id, as_of)
-    typer.echo(f"request {request_id} resubmitted")
+    typer.echo(T(lang(), "request {id} resubmitted", id=str(request_id)))
 
 
 @command(app, "withdraw", example='smgov request withdraw 3 --by 100004 --reason "merged with 4"')
@@ -134,7 +142,7 @@ def request_withdraw(
     from services import requests
 
     run(lambda c: requests.withdraw(c, request_id, by=by, reason=reason), as_of=as_of)
-    typer.echo(f"request {request_id} withdrawn")
+    typer.echo(T(lang(), "request {id} withdrawn", id=str(request_id)))
 
 
 @command(
@@ -164,8 +172,23 @@ def request_decide(
         as_of=as_of,
     )
     _carry_on(request_id, as_of)
-    extra = f"; account {request.account_id} awaits creation" if request.account_id else ""
-    typer.echo(f"request {request_id} {request.state}{extra}")
+    typer.echo(decided(lang(), str(request_id), request.state, request.account_id))
+
+
+def decided(words: str, ident: str, state: str, account: int | None) -> str:
+    """`request 3 approved; account 7 awaits creation`, in the operator's words."""
+    if state == "approved" and account is not None:
+        return T(
+            words,
+            "request {id} approved; account {account} awaits creation",
+            id=ident,
+            account=str(account),
+        )
+    if state == "rejected":
+        return T(words, "request {id} rejected", id=ident)
+    if state == "returned":
+        return T(words, "request {id} returned", id=ident)
+    return T(words, "request {id} {state}", id=ident, state=state)
 
 
 @command(app, "list", example="smgov request list --json")
@@ -195,12 +218,15 @@ def request_show(
     if as_json:
         output.emit_json(view)
         return
-    output.record({k: v for k, v in view.items() if k not in ("evidence", "parity")})
+    words = lang()
+    output.record({k: v for k, v in view.items() if k not in ("evidence", "parity")}, words)
     for key, value in view["evidence"].items():
         typer.echo(f"  {key}: {value}")
     for platform, langs in view["parity"].items():
         covered = " ".join(code if ok else "--" for code, ok in langs.items())
-        typer.echo(f"  parity {platform}: {covered}")
+        typer.echo(
+            "  " + T(words, "parity {platform}: {covered}", platform=platform, covered=covered)
+        )
 
 
 @command(survey_app, "import", example="smgov survey import unsystem.csv")
@@ -222,5 +248,10 @@ def survey_import(
     rows = list(csv_rows(file, SURVEY_COLUMNS))
     result = run(lambda c: import_survey(c, rows))
     typer.echo(
-        f"{result['added']} accounts added to the reference list, {result['updated']} updated"
+        T(
+            lang(),
+            "{added} accounts added to the reference list, {updated} updated",
+            added=str(result["added"]),
+            updated=str(result["updated"]),
+        )
     )

@@ -15,9 +15,11 @@ from smgov.cli.common import (
     IndexArg,
     JsonOpt,
     PartialOpt,
+    T,
     command,
     csv_rows,
     group,
+    lang,
     print_imported,
     refuse_rows,
     run,
@@ -77,7 +79,7 @@ def staff_add(
         ),
         as_of=as_of,
     )
-    typer.echo(f"staff member {index} added")
+    typer.echo(T(lang(), "staff member {index} added", index=index))
 
 
 @command(app, "import", example="smgov staff import staff.csv")
@@ -143,10 +145,17 @@ def staff_update(
         ),
         as_of=as_of,
     )
-    typer.echo(f"staff member {change.record.index} updated")
+    words = lang()
+    typer.echo(T(words, "staff member {index} updated", index=change.record.index))
     if change.events:
         dispatch_hr(change.events, as_of, batch=False)
-        typer.echo(f"reassigned to {change.record.entity}: written authorizations withdrawn (4.2)")
+        typer.echo(
+            T(
+                words,
+                "reassigned to {code}: written authorizations withdrawn (4.2)",
+                code=change.record.entity,
+            )
+        )
 
 
 @command(app, "list", example="smgov staff list --entity OHCHR")
