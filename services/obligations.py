@@ -341,34 +341,14 @@ def list_obligations(
 def tasks_for(ctx: Ctx, staff: str, lang: str) -> list[dict[str, Any]]:
     """A person's open duties as the web door shows them, in the reader's language: what it asks,
     what it is about (the account by platform and handle, the entity by name), the due day where
-    the entity is, and the days left; earliest deadline first."""
+    the entity is, and the days left; earliest deadline first (`list_obligations`'s rows, named)."""
     from notifications.templates import title_of  # Jinja2 only where a page is drawn (start-up)
 
-    query = (
-        select(Obligation, col(Entity.timezone))
-        .join(Entity, col(Entity.code) == col(Obligation.entity_code))
-        .where(
-            col(Obligation.created_at) <= ctx.now,
-            col(Obligation.assignee) == staff,
-            or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > ctx.now),
-        )
-        .order_by(col(Obligation.due_at), col(Obligation.id))
-    )
-    duties = ctx.session.execute(query).all()
-    named = name_subjects(ctx, [ob.subject for ob, _ in duties])
-    entities = entity_names(ctx, [ob.entity_code for ob, _ in duties])
-    return [
-        {
-            "id": ob.id,
-            "kind": ob.kind,
-            "title": title_of(ob.kind, lang),
-            "clause": ob.clause,
-            "subject": ob.subject,
-            "about": render(named[ob.subject].what, lang),
-            "entity": entities.get(ob.entity_code, ob.entity_code),
-            "due": due_words(ob.due_at, tz, lang),
-            "due_at": iso(ob.due_at),
-            "days_left": days_left(ob.due_at, ctx.now, tz),
-        }
-        for ob, tz in duties
-    ]
+    rows = list_obligations(ctx, state="open", assignee=staff, lang=lang)
+    named = name_subjects(ctx, [row["subject"] for row in rows])
+    entities = entity_names(ctx, [row["entity"] for row in rows])
+    for row in rows:
+        row["title"] = title_of(row["kind"], lang)
+        row["about"] = render(named[row["subject"]].what, lang)
+        row["entity"] = entities.get(row["entity"], row["entity"])
+    return rows
