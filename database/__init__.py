@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, inspect, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import ARRAY
@@ -215,15 +228,20 @@ def _copy(
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column IN values`. On PostgreSQL `column = ANY(:array)`: one parameter, so the driver
-    does not re-parse a statement of hundreds of placeholders every time (psycopg caches only
-    statements under 4 kB)."""
+    """`column IN values`, the values in one parameter: on PostgreSQL `column = ANY(:array)`, on
+    SQLite `column IN (SELECT value FROM json_each(:json))`. A statement of hundreds of
+    placeholders would be compiled, expanded and parsed again every time (psycopg caches only
+    statements under 4 kB; SQLAlchemy expands an IN list at each execution): one parameter
+    keeps the statement the same from chunk to chunk."""
     wanted = list(values)
+    condition: ColumnElement[bool]
     if session.get_bind().dialect.name == "postgresql":
         array = bindparam(None, wanted, type_=ARRAY(column.type))
-        condition: ColumnElement[bool] = column == any_(array)
+        condition = column == any_(array)
         return condition
-    return column.in_(wanted)  # type: ignore[no-any-return]
+    listed = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
+    condition = column.in_(select(listed.c.value))
+    return condition
 
 
 def chunks(values: Iterable[T], size: int = 500) -> Iterator[list[T]]:

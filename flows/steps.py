@@ -161,21 +161,26 @@ def open_reassessments(
     report: dict[str, Any] = {"campaigns": 0, "assessments": 0, "kept": 0}
     with engine_for(settings) as engine:
         if on_demand:
-            # One transaction per entity, so the write lock is never held for the whole
-            # registry; an entity's campaign opens whole or not at all, and a re-run goes on
-            # from the first entity without one. The survey's index is built once.
+            # A batch of entities (about 10,000 accounts) per transaction, so the write lock is
+            # held seconds at a time, never for the whole registry; an entity's campaign opens
+            # whole or not at all, and a re-run goes on from the first entity without one. The
+            # survey's index is built once, and each batch's survey runs before its
+            # transaction begins.
             with unit_of_work(engine, settings, now) as ctx:
                 codes = service.entities_to_open(
                     ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
                 )
                 survey = service.registry_survey(ctx)
-            for code in codes:
+                batches = service.batches(ctx, codes)
+            for batch in batches:
+                overlaps = service.overlaps_of(survey, batch)
                 with unit_of_work(engine, settings, now) as ctx:
                     opened = service.start(
                         ctx,
-                        entity=code,
+                        entities=batch,
                         due=dt.date.fromisoformat(due) if due else None,
                         survey=survey,
+                        overlaps=overlaps,
                     )
                 report = {key: report[key] + opened[key] for key in report}
         with unit_of_work(engine, settings, now) as ctx:

@@ -10,12 +10,24 @@ handle alone; each match carries its score and the reason in words.
 scores of a block of proposals against a platform's accounts computed as matrices by rapidfuzz's
 bulk scorer (`process.cdist`), purposes and audiences scored once per distinct text. Its matches
 are exactly those of `compare`, best first.
+
+`Survey.nearest` is the same survey for a whole registry at once (a reassessment campaign surveys
+every account against every other): comparing every pair is N² work, 10^10 pairs at 100,000
+accounts. On a platform with more than `EXACT_UP_TO` accounts it compares each account with its
+nearest neighbours only — the sorted-neighbourhood method of record linkage: the accounts sorted
+by name, by name read backwards, and, once per language, by purpose, audience and name; each
+account is compared with the `NEIGHBOURS` accounts on either side of it in each order. Those
+are the accounts a duplicate would sit beside: the same or a near name, or the same purpose and
+audience in a shared language. Each pair found is scored exactly as `compare` scores it (rapidfuzz
+`cpdist`, pair by pair), and the first `limit` are kept, best first. Smaller platforms, and the
+approval survey of a new request, are surveyed exactly.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -176,6 +188,13 @@ def survey(proposed: Candidate, others: list[Candidate]) -> list[Match]:
 #: Cells of one score matrix computed at a time (float64: 16 MB each).
 _CELLS = 2_000_000
 
+#: `Survey.nearest`: a platform with at most this many accounts is surveyed exactly (every pair).
+EXACT_UP_TO = 2_000
+#: `Survey.nearest`: how many neighbours on either side, in each order, an account is compared with.
+NEIGHBOURS = 8
+#: Characters of each text that place an account in a sorted order (the scores use whole texts).
+_KEY_CHARS = 48
+
 
 class _Texts:
     """Normalised texts, each distinct raw text normalised once."""
@@ -193,6 +212,22 @@ class _Texts:
 def _ids(texts: Iterable[str], numbering: dict[str, int]) -> Any:
     """Each text's number among the distinct texts (numbered in order of first sight)."""
     return np.fromiter((numbering.setdefault(t, len(numbering)) for t in texts), dtype=np.int64)
+
+
+def _pair_similarities(left: list[str], right: list[str], rows: Any, columns: Any) -> Any:
+    """`similarity` of left[rows[k]] and right[columns[k]] for each k, each distinct pair of
+    texts scored once."""
+    if not len(rows):
+        return np.zeros(0)
+    pairs, where = np.unique(rows * len(right) + columns, return_inverse=True)
+    first = [left[i] for i in (pairs // len(right)).tolist()]
+    second = [right[j] for j in (pairs % len(right)).tolist()]
+    both: Any = np.zeros(len(pairs))
+    for scorer in (fuzz.token_set_ratio, fuzz.token_sort_ratio):
+        both += process.cpdist(first, second, scorer=scorer, dtype=np.float64, workers=-1)
+    both /= 2
+    both[[not (a and b) for a, b in zip(first, second, strict=True)]] = 0.0
+    return both[where.reshape(-1)]
 
 
 def _similarities(left: list[str], right: list[str]) -> Any:
@@ -226,9 +261,80 @@ class _Block:
         )
         self.pairs = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
         self.languages = _language_rows(others, codes)
+        self.masks = _masks(others, codes)
+        self.orders: _Orders | None = None  # built when first walked (Survey.nearest)
         self.index = {o.ref: i for i, o in enumerate(others)}
         self.rank = np.empty(len(others), dtype=np.int64)  # each ref's place in sorted order
         self.rank[sorted(range(len(others)), key=lambda i: others[i].ref)] = np.arange(len(others))
+
+
+def _masks(candidates: Sequence[Candidate], codes: dict[str, int]) -> Any:
+    """Each candidate's languages as a bit mask, a bit per language code known to the survey
+    (a code it does not know is shared with nobody in it)."""
+    return np.fromiter(
+        (sum(1 << codes[c] for c in x.languages if c in codes) for x in candidates),
+        dtype=np.int64,
+        count=len(candidates),
+    )
+
+
+def _sorted_words(text: str) -> str:
+    """A text with its words in order (rapidfuzz's token-sort ratio is the plain ratio of two
+    texts so sorted)."""
+    return " ".join(sorted(text.split()))
+
+
+def _order_keys(name: str, purpose: str, audience: str, languages: Iterable[str]) -> list[str]:
+    """Where an account sits in each of `_Orders`' orders: by name, by name backwards, and once
+    per language by purpose, audience and name."""
+    cut = _KEY_CHARS
+    per_language = f"{purpose[:cut]}\x1f{audience[:cut]}\x1f{name[:cut]}"
+    return [name[:cut], name[::-1][:cut], *(f"{code}\x1f{per_language}" for code in languages)]
+
+
+class _Orders:
+    """A platform's accounts in the orders `Survey.nearest` walks: sorted keys, and which
+    account each key is (an account has one key per order, one per language in the last)."""
+
+    def __init__(self, block: _Block) -> None:
+        purposes = list(block.purpose_texts)
+        audiences = list(block.audience_texts)
+        keyed: list[tuple[str, int]] = []
+        for j, other in enumerate(block.others):
+            for order, key in enumerate(
+                _order_keys(
+                    block.names[j],
+                    purposes[block.purposes[j]],
+                    audiences[block.audiences[j]],
+                    sorted(other.languages),
+                )
+            ):
+                keyed.append((f"{min(order, 2)}{key}", j))
+        keyed.sort()
+        self.keys = [key for key, _ in keyed]
+        self.members = np.fromiter((j for _, j in keyed), dtype=np.int64, count=len(keyed))
+        self.purposes, self.audiences = purposes, audiences
+        # token_sort_ratio is the plain ratio of the names with their words sorted: sorted once
+        self.names = np.array([_sorted_words(n) for n in block.names], dtype=object)
+
+    def near(self, keys: Sequence[str], window: int) -> Any:
+        """For each key, the accounts within `window` places of where it sorts in its own order
+        (the orders are kept apart by their first character): a (len(keys), 2 x window + 1)
+        array of block indices."""
+        bounds = {
+            order: (bisect_left(self.keys, order), bisect_left(self.keys, chr(ord(order) + 1)))
+            for order in {key[0] for key in keys}
+        }
+        at = np.fromiter(
+            (bisect_left(self.keys, key, *bounds[key[0]]) for key in keys),
+            dtype=np.int64,
+            count=len(keys),
+        )
+        low = np.fromiter((bounds[key[0]][0] for key in keys), dtype=np.int64, count=len(keys))
+        high = np.fromiter((bounds[key[0]][1] for key in keys), dtype=np.int64, count=len(keys))
+        places = at[:, None] + np.arange(-window, window + 1)
+        places = np.clip(places, low[:, None], np.maximum(high - 1, low)[:, None])
+        return self.members[places]
 
 
 def _language_rows(candidates: Sequence[Candidate], codes: dict[str, int]) -> Any:
@@ -257,6 +363,16 @@ class Survey:
         self._groups = dict(by_platform)
         self._blocks: dict[str, _Block] = {}  # a platform's, indexed when first surveyed
 
+    def accounts_of(self, owners: set[str]) -> list[Candidate]:
+        """The registry accounts (refs `account:N`) of these owners among the others, by
+        platform."""
+        return [
+            c
+            for group in self._groups.values()
+            for c in group
+            if c.owner in owners and c.ref.startswith("account:")
+        ]
+
     def _block(self, platform: str) -> _Block | None:
         if platform not in self._blocks and platform in self._groups:
             self._blocks[platform] = _Block(self._groups[platform], self._plain, self._codes)
@@ -284,6 +400,101 @@ class Survey:
                     strict=True,
                 ):
                     found[i] = matches
+        return found
+
+    def nearest(
+        self,
+        proposed: Sequence[Candidate],
+        *,
+        limit: int,
+        skip_self: bool = False,
+        window: int = NEIGHBOURS,
+        exact_up_to: int = EXACT_UP_TO,
+    ) -> list[list[Match]]:
+        """Each proposal's first `limit` overlaps, best first, for a whole registry at once: on
+        a platform of more than `EXACT_UP_TO` accounts, among its `window` nearest neighbours in
+        each order (see the module's text); on a smaller one, exactly as `matches`."""
+        found: list[list[Match]] = [[] for _ in proposed]
+        by_platform: dict[str, list[int]] = defaultdict(list)
+        for i, p in enumerate(proposed):
+            by_platform[p.platform].append(i)
+        for platform, rows in by_platform.items():
+            block = self._block(platform)
+            if block is None:
+                continue
+            chunk = [proposed[i] for i in rows]
+            if len(block.others) <= exact_up_to:
+                results = self.matches(chunk, limit=limit, skip_self=skip_self)
+            else:
+                results = self._nearest_matches(block, chunk, limit, skip_self, window)
+            for i, matches in zip(rows, results, strict=True):
+                found[i] = matches
+        return found
+
+    def _nearest_matches(
+        self, block: _Block, proposed: list[Candidate], limit: int, skip_self: bool, window: int
+    ) -> list[list[Match]]:
+        plain = self._plain
+        if block.orders is None:
+            block.orders = _Orders(block)
+        orders = block.orders
+        names = [plain(p.name) for p in proposed]
+        purposes = [plain(p.purpose) for p in proposed]
+        audiences = [plain(p.audience) for p in proposed]
+        keys: list[str] = []
+        owners: list[int] = []
+        for i, p in enumerate(proposed):
+            for order, key in enumerate(
+                _order_keys(names[i], purposes[i], audiences[i], sorted(p.languages))
+            ):
+                keys.append(f"{min(order, 2)}{key}")
+                owners.append(i)
+        near = orders.near(keys, window)
+        # the pairs (proposal, neighbour), each once, itself left out where asked
+        left = np.repeat(np.array(owners, dtype=np.int64), near.shape[1])
+        right = near.reshape(-1)
+        size = len(block.others)
+        pairs = np.unique(left * size + right)
+        left, right = pairs // size, pairs % size
+        if skip_self:
+            own = np.array([block.index.get(p.ref, -1) for p in proposed], dtype=np.int64)
+            keep = right != own[left]
+            left, right = left[keep], right[keep]
+        texts = np.array([_sorted_words(n) for n in names], dtype=object)
+        name = process.cpdist(
+            texts[left].tolist(),
+            orders.names[right].tolist(),
+            scorer=fuzz.ratio,
+            dtype=np.float64,
+            workers=-1,
+        )
+        name[(texts[left] == "") | block.unnamed[right]] = 0.0  # an empty name resembles nothing
+        purpose = _pair_similarities(purposes, orders.purposes, left, block.purposes[right])
+        audience = _pair_similarities(audiences, orders.audiences, left, block.audiences[right])
+        shared = (_masks(proposed, self._codes)[left] & block.masks[right]) != 0
+        similar = (purpose >= PURPOSE_SIMILAR) & (audience >= AUDIENCE_SIMILAR)
+        raw = np.where(name >= NAME_CONFUSING, name, -1.0)
+        overlap = shared & similar
+        raw[overlap] = (0.5 * purpose + 0.3 * audience + 0.2 * name)[overlap]
+        keep = np.nonzero(raw >= 0)[0]
+        distinct, where = np.unique(raw[keep], return_inverse=True)
+        rounded = np.array([round(float(v), 1) for v in distinct])[where.reshape(-1)]
+        # best first, then by ref; the first `limit` of each proposal
+        keep = keep[np.lexsort((block.rank[right[keep]], -rounded, left[keep]))]
+        rows = left[keep]
+        place = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+        found: list[list[Match]] = [[] for _ in proposed]
+        for k in keep[place < limit].tolist():
+            i = int(left[k])
+            match = _match(
+                proposed[i],
+                block.others[int(right[k])],
+                float(name[k]),
+                float(purpose[k]),
+                float(audience[k]),
+            )
+            assert match is not None  # kept for a score that makes it one
+            found[i].append(match)
         return found
 
     def _block_matches(

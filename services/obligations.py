@@ -8,6 +8,7 @@ obligation closes its key is suffixed with `#<id>`, freeing the name for a later
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -178,7 +179,8 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
                 )
             ):
                 ids[key] = oid
-    for row in fresh:
+    if len(fresh) == 1:  # one duty: its event says all about it
+        row = fresh[0]
         ctx.audit(
             actor=actor,
             action="obligation.open",
@@ -195,7 +197,34 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
                 "state": "open",
             },
         )
+    elif fresh:  # a batch (a campaign opens thousands): one event for the lot, every id in it
+        opened = sorted(ids[row["key"]] for row in fresh)
+        ctx.audit(
+            actor=actor,
+            action="obligation.open",
+            subject="obligations",
+            after={
+                "count": len(opened),
+                "ids": id_ranges(opened),
+                "kinds": dict(Counter(row["kind"] for row in fresh)),
+                "clauses": sorted({row["clause"] for row in fresh}),
+                "entities": sorted(zones),
+                "state": "open",
+            },
+        )
     return ids
+
+
+def id_ranges(ids: Sequence[int]) -> list[list[int]]:
+    """Sorted ids as [first, last] runs: a batch's ids written in full in one audit event (a
+    campaign's 100,000 duties are a few runs)."""
+    runs: list[list[int]] = []
+    for number in ids:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return runs
 
 
 def open_obligation(
@@ -268,7 +297,7 @@ def withdraw_keys(ctx: Ctx, keys: Sequence[str], *, reason: str, actor: str) -> 
             actor=actor,
             action="obligation.withdrawn",
             subject="obligations",
-            after={"ids": ids[:1000], "count": len(ids), "reason": reason},
+            after={"ids": id_ranges(ids), "count": len(ids), "reason": reason},
         )
     return len(ids)
 

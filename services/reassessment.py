@@ -27,7 +27,7 @@ from models.duties import met_by
 from models.errors import NotFound, Refused
 from models.languages import split_languages
 from models.registry import check_text
-from models.survey import Candidate, Survey
+from models.survey import Candidate, Match, Survey
 from models.tables import (
     Account,
     AccountActivity,
@@ -41,13 +41,14 @@ from models.tables import (
 )
 from services import obligations
 from services.accounts import AccountLike, account_for, account_rows, get_account, missing_for
-from services.authority import current_head, require
+from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
 from services.requests import candidates
 
 ACTOR = "smgov"
 ASSESSMENT = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
+CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
 def schedule(ctx: Ctx) -> int:
@@ -102,11 +103,15 @@ def _candidate(account: AccountLike) -> Candidate:
 
 
 def _evidence(
-    ctx: Ctx, entity: Entity, accounts: Sequence[AccountLike], survey: Survey
+    ctx: Ctx,
+    entities: dict[str, Entity],
+    accounts: Sequence[AccountLike],
+    survey: Survey,
+    overlaps: dict[int, list[Match]] | None = None,
 ) -> dict[int, Evidence]:
-    """What smgov can see of each account of `entity`, set-based: a few queries per 500 accounts
-    and the duplication survey of the whole block at once (the first three overlaps, those the
-    findings name)."""
+    """What smgov can see of each account (of `entities`), set-based: a few queries per 500
+    accounts and the duplication survey of the whole block at once (the first three overlaps,
+    those the findings name); `overlaps` when the caller surveyed them already (`overlaps_of`)."""
     ids = [a.id for a in accounts if a.id is not None]
     holders: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
     evidence: dict[int, dict[str, Any]] = {}
@@ -141,13 +146,20 @@ def _evidence(
                 )
             ).scalars()
         )
-    overlaps = survey.matches([_candidate(a) for a in accounts], limit=3, skip_self=True)
+    known = overlaps or {}
+    unsurveyed = [a for a in accounts if a.id not in known]  # e.g. registered since the index
+    found_now = survey.nearest([_candidate(a) for a in unsurveyed], limit=3, skip_self=True)
+    surveyed = dict(known)
+    surveyed.update((a.id or 0, m) for a, m in zip(unsurveyed, found_now, strict=True))
     gaps = missing_for(ctx, accounts)
-    attested = entity.attested_at
-    today = local_date(ctx.now, entity.timezone)
+    days: dict[str, dt.date] = {
+        code: local_date(ctx.now, entity.timezone) for code, entity in entities.items()
+    }
     found: dict[int, Evidence] = {}
-    for account, matches in zip(accounts, overlaps, strict=True):
+    for account in accounts:
         assert account.id is not None  # loaded from the database
+        entity = entities[account.entity_code]
+        today, attested = days[entity.code], entity.attested_at
         roles = holders.get(account.id, {})
         on_file = evidence.get(account.id, {})
         active = activity.get(account.id)
@@ -156,7 +168,7 @@ def _evidence(
             administrator_status=roles.get("administrator", (None, None))[1],
             alternate=roles.get("alternate", (None, None))[0],
             alternate_status=roles.get("alternate", (None, None))[1],
-            overlaps=tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in matches),
+            overlaps=tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in surveyed[account.id]),
             missing=tuple(gaps[account.id]),
             attested_days_ago=(today - local_date(attested, entity.timezone)).days
             if attested
@@ -180,9 +192,18 @@ def registry_survey(ctx: Ctx) -> Survey:
     return Survey(candidates(ctx))
 
 
+def overlaps_of(survey: Survey, codes: Sequence[str]) -> dict[int, list[Match]]:
+    """The survey's first three overlaps of every registry account of the entities `codes`, as
+    the survey's index holds them (its accounts as they were when it was built): worked out
+    before a campaign's transaction, so the write lock is not held while it runs."""
+    mine = survey.accounts_of(set(codes))
+    found = survey.nearest(mine, limit=3, skip_self=True)
+    return {int(c.ref.split(":")[1]): m for c, m in zip(mine, found, strict=True)}
+
+
 def entities_to_open(ctx: Ctx, *, entity: str | None, due: dt.date | None) -> list[str]:
     """The entities an on-demand campaign start covers, `due` checked for each as `start` checks
-    it: a caller opening them one transaction each (`flows.steps`) refuses before writing any."""
+    it: a caller opening them a batch at a time (`batches`) refuses before writing any."""
     query = select(Entity).order_by(col(Entity.code))
     if entity:
         query = query.where(col(Entity.code) == get_entity(ctx, entity).code)
@@ -194,25 +215,65 @@ def entities_to_open(ctx: Ctx, *, entity: str | None, due: dt.date | None) -> li
     return [target.code for target in targets]
 
 
+def batches(ctx: Ctx, codes: Sequence[str], *, accounts: int = 10_000) -> list[list[str]]:
+    """`codes` in batches of whole entities holding about `accounts` active accounts each, in
+    order (an entity with more is a batch of its own): a campaign over the whole registry opens
+    one batch per transaction, so the write lock is held seconds at a time, never for the lot."""
+    sizes = dict(
+        ctx.session.execute(
+            select(col(Account.entity_code), func.count())
+            .where(col(Account.state).in_(("active", "under-reassessment")))
+            .group_by(col(Account.entity_code))
+        ).all()
+    )
+    found: list[list[str]] = []
+    held = accounts
+    for code in codes:
+        if held + sizes.get(code, 0) > accounts and found and found[-1]:
+            found.append([])
+            held = 0
+        if not found:
+            found.append([])
+            held = 0
+        found[-1].append(code)
+        held += sizes.get(code, 0)
+    return found
+
+
 def start(
     ctx: Ctx,
     *,
     entity: str | None = None,
+    entities: Sequence[str] | None = None,
     due: dt.date | None = None,
     scheduled: bool = False,
     survey: Survey | None = None,
+    overlaps: dict[int, list[Match]] | None = None,
 ) -> dict[str, int]:
-    """Open a reassessment campaign for one entity or all (or, `scheduled`, for those whose
-    next reassessment date has come); `survey` when the caller indexed the registry already.
+    """Open a reassessment campaign for one entity, the entities `entities`, or all (or,
+    `scheduled`, for those whose next reassessment date has come); `survey` when the caller
+    indexed the registry already, `overlaps` when it surveyed these entities' accounts too.
 
-    Set-based per entity: its accounts' evidence read a few queries per 500 accounts, the
-    survey computed for the whole block at once, the assessments written in one multi-row
-    INSERT and the duties opened by `obligations.open_many`."""
+    Set-based over all the entities at once: the accounts' evidence read a few queries per 500
+    accounts, the survey computed for the whole block, the campaigns and assessments written
+    in multi-row INSERTs, the accounts marked in one UPDATE, the duties opened by
+    `obligations.open_many` (one audit event for the lot)."""
     query = select(Entity).order_by(col(Entity.code))
     if entity:
         query = query.where(col(Entity.code) == get_entity(ctx, entity).code)
+    elif entities is not None:
+        query = query.where(col(Entity.code).in_(list(entities)))
     targets = list(ctx.session.execute(query).scalars())
     report = {"campaigns": 0, "assessments": 0, "kept": 0}
+    existing = set(
+        ctx.session.execute(
+            select(col(Campaign.entity_code), col(Campaign.anchor_on)).where(
+                col(Campaign.kind) == "reassessment",
+                col(Campaign.entity_code).in_([t.code for t in targets]),
+            )
+        ).all()
+    )
+    opening: dict[str, tuple[Entity, dt.date, dt.datetime]] = {}
     for target in targets:
         today = local_date(ctx.now, target.timezone)
         if scheduled and (
@@ -220,59 +281,73 @@ def start(
         ):
             continue
         anchor = target.next_reassessment_on if scheduled and target.next_reassessment_on else today
-        exists = ctx.session.execute(
-            select(Campaign).where(
-                col(Campaign.kind) == "reassessment",
-                col(Campaign.entity_code) == target.code,
-                col(Campaign.anchor_on) == anchor,
-            )
-        ).scalar_one_or_none()
-        if exists is not None:
+        if (target.code, anchor) in existing:
             continue
         due_day = due or today + dt.timedelta(days=ctx.settings.assessment_days)
         if due_day < today:
             raise Refused("--due", f"{due_day} lies before the effective date {today}")
-        due_at = due_after(due_day, 0, target.timezone)
-        campaign = Campaign(
-            kind="reassessment",
-            entity_code=target.code,
-            anchor_on=anchor,
-            due_at=due_at,
-            state="open",
-            opened_at=ctx.now,
+        opening[target.code] = (target, anchor, due_after(due_day, 0, target.timezone))
+    if not opening:
+        return report
+    insert_rows(
+        ctx.session,
+        CAMPAIGN,
+        [
+            {
+                "kind": "reassessment",
+                "entity_code": code,
+                "anchor_on": anchor,
+                "due_at": due_at,
+                "state": "open",
+                "opened_at": ctx.now,
+            }
+            for code, (_, anchor, due_at) in opening.items()
+        ],
+    )
+    campaigns: dict[str, int] = {}
+    for campaign_id, code, anchor in ctx.session.execute(
+        select(col(Campaign.id), col(Campaign.entity_code), col(Campaign.anchor_on)).where(
+            col(Campaign.kind) == "reassessment", col(Campaign.entity_code).in_(list(opening))
         )
-        ctx.session.add(campaign)
-        ctx.session.flush()
-        assert campaign.id is not None
-        report["campaigns"] += 1
-        if survey is None:
-            survey = registry_survey(ctx)
-        opened = _open_assessments(ctx, target, campaign.id, due_at, survey)
-        report["assessments"] += opened[0]
-        report["kept"] += opened[1]
+    ):
+        if anchor == opening[code][1]:
+            campaigns[code] = campaign_id
+    if survey is None:
+        survey = registry_survey(ctx)
+    opened = _open_assessments(ctx, opening, campaigns, survey, overlaps)
+    report.update(campaigns=len(campaigns), assessments=opened[0], kept=opened[1])
+    for code, (target, anchor, due_at) in opening.items():
         if scheduled:
             target.next_reassessment_on = add_months(anchor, ctx.settings.reassessment_months)
             ctx.session.add(target)
         ctx.audit(
             actor=ACTOR,
             action="campaign.open",
-            subject=f"campaign:{campaign.id}",
-            after={"kind": "reassessment", "entity": target.code, "due_at": iso(due_at)},
+            subject=f"campaign:{campaigns[code]}",
+            after={"kind": "reassessment", "entity": code, "due_at": iso(due_at)},
         )
     ctx.session.flush()
     return report
 
 
 def _open_assessments(
-    ctx: Ctx, target: Entity, campaign_id: int, due_at: dt.datetime, survey: Survey
+    ctx: Ctx,
+    opening: dict[str, tuple[Entity, dt.date, dt.datetime]],
+    campaigns: dict[str, int],
+    survey: Survey,
+    overlaps: dict[int, list[Match]] | None,
 ) -> tuple[int, int]:
-    """One assessment per active account of `target`, pre-filled; an account with an open
-    assessment keeps it (pre-filled now if it was not). Returns (opened, kept)."""
-    accounts = account_rows(
-        ctx,
-        col(Account.entity_code) == target.code,
-        col(Account.state).in_(("active", "under-reassessment")),
-    )
+    """One assessment per active account of the entities `opening`, pre-filled; an account with
+    an open assessment keeps it (pre-filled now if it was not). Returns (opened, kept)."""
+    accounts: list[AccountLike] = []
+    for codes in chunks(sorted(opening)):
+        accounts.extend(
+            account_rows(
+                ctx,
+                among(ctx.session, col(Account.entity_code), codes),
+                col(Account.state).in_(("active", "under-reassessment")),
+            )
+        )
     kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
     for chunk in chunks([a.id for a in accounts]):
         for assessment_id, account_id, unfilled in ctx.session.execute(
@@ -286,7 +361,8 @@ def _open_assessments(
             kept[account_id] = (assessment_id, bool(unfilled))
     fresh = [a for a in accounts if a.id not in kept]
     unfilled = [a for a in accounts if a.id in kept and kept[a.id][1]]
-    evidence = _evidence(ctx, target, [*unfilled, *fresh], survey)
+    entities = {code: target for code, (target, _, _) in opening.items()}
+    evidence = _evidence(ctx, entities, [*unfilled, *fresh], survey, overlaps)
     stale_after = ctx.settings.attestation_days
     filled = []
     for account in unfilled:  # e.g. the initial 3.3 one: pre-fill it now
@@ -310,10 +386,10 @@ def _open_assessments(
         rows.append(
             {
                 "account_id": account.id,
-                "campaign_id": campaign_id,
+                "campaign_id": campaigns[account.entity_code],
                 "reason": "periodic",
                 "state": "open",
-                "due_at": due_at,
+                "due_at": opening[account.entity_code][2],
                 "opened_at": ctx.now,
                 "findings": json.dumps(findings),
                 "recommendation": recommendation,
@@ -321,13 +397,20 @@ def _open_assessments(
             }
         )
     insert_rows(ctx.session, ASSESSMENT, rows)
-    for chunk in chunks([a.id for a in fresh]):
-        ctx.session.execute(
-            update(Account)
-            .where(among(ctx.session, col(Account.id), chunk))
-            .values(state="under-reassessment")
+    # the fresh accounts: those whose open assessment is one of these campaigns'
+    ctx.session.execute(
+        update(Account)
+        .where(
+            col(Account.id).in_(
+                select(col(Assessment.account_id)).where(
+                    col(Assessment.campaign_id).in_(list(campaigns.values())),
+                    col(Assessment.state) == "open",
+                )
+            )
         )
-    head = current_head(session=ctx.session, entity_code=target.code, at=ctx.now)
+        .values(state="under-reassessment")
+    )
+    heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
     obligations.open_many(
         ctx,
         [
@@ -336,9 +419,9 @@ def _open_assessments(
                 clause="3.2",
                 kind="reassessment",
                 subject=f"account:{account.id}",
-                entity=target,
-                assignee=head or "registry",
-                due_at=due_at,
+                entity=entities[account.entity_code],
+                assignee=heads.get(account.entity_code) or "registry",
+                due_at=opening[account.entity_code][2],
             )
             for account in fresh
         ],
