@@ -4,13 +4,16 @@ withdrawal and closure, conditions, staggering."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlmodel import col, select
 
 from models.assessment import stagger
+from models.tables import AuditEvent, Obligation
 from services import accounts, entities
 from tests import org
 from tests.conftest import Result
@@ -153,6 +156,33 @@ class TestCampaign:
             "--json",
         ).json()
         assert later["assessments"] == 0 and later["kept"] == 2
+
+    def test_a_campaign_audits_its_duties_once_with_every_id(
+        self, registry: dict[str, int], smgov: Smgov, uow: Callable[..., Any]
+    ) -> None:
+        """The duties a campaign opens are audited in one event for the lot (issue 20: no
+        audit append per row) that names every one of them, as runs of ids."""
+        opened = smgov(
+            "campaign", "start", "reassessment", "--entity", "UNOG", "--as-of", "2026-04-01"
+        )
+        assert opened.code == 0, opened.err
+        with uow() as ctx:
+            duties = sorted(
+                ob.id
+                for ob in ctx.session.execute(
+                    select(Obligation).where(col(Obligation.kind) == "reassessment")
+                ).scalars()
+            )
+            events = [
+                json.loads(e.after or "{}")
+                for e in ctx.session.execute(
+                    select(AuditEvent).where(col(AuditEvent.action) == "obligation.open")
+                ).scalars()
+                if json.loads(e.after or "{}").get("kinds", {}).get("reassessment")
+            ]
+        assert len(duties) == 2 and len(events) == 1
+        named = [n for first, last in events[0]["ids"] for n in range(first, last + 1)]
+        assert named == duties and events[0]["count"] == 2
 
     @pytest.mark.clause("3.2(c)")
     def test_separated_administrator_prefilled(

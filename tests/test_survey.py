@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from models.survey import Candidate, Survey, compare, normalise, survey
+from models.survey import EXACT_UP_TO, Candidate, Survey, compare, normalise, survey
 
 
 def acct(
@@ -498,3 +498,84 @@ class TestBulkSurvey:
             ]
             expected = sorted(pairwise, key=lambda m: (-m.score, m.ref))[:limit]
             assert matches == expected
+
+
+class TestNearest:
+    """`Survey.nearest`, the survey of a whole registry at once (a reassessment campaign): on a
+    platform of more than `EXACT_UP_TO` accounts each account is compared with its nearest
+    neighbours in three orders; the pairs it compares are scored exactly as `compare` scores
+    them."""
+
+    @pytest.mark.parametrize("skip_self", [True, False])
+    def test_a_window_over_everything_is_the_exact_survey(self, skip_self: bool) -> None:
+        """With the window as wide as the registry every pair is compared, and the first three
+        matches are exactly the pairwise survey's, best first and then by reference."""
+        others, proposals = TestBulkSurvey._random(11)
+        index = Survey(others)
+        exact = index.matches(proposals, limit=3, skip_self=skip_self)
+        near = index.nearest(
+            proposals, limit=3, skip_self=skip_self, window=len(others), exact_up_to=0
+        )
+        assert near == exact
+        assert sum(map(len, exact)) > 50  # the random registry overlaps often enough to tell
+
+    @staticmethod
+    def _registry(size: int) -> list[Candidate]:
+        """`size` accounts of many entities on one platform: names, purposes and audiences
+        drawn from a vocabulary, none of them a planted duplicate."""
+        rng = random.Random(5)  # noqa: S311  # test data, not a secret
+        topics = ["climate", "health", "refugees", "peace", "food", "women", "children", "trade"]
+        kinds = ["news", "stories", "statements", "videos", "jobs", "events", "data", "alerts"]
+        places = ["geneva", "nairobi", "bangkok", "vienna", "santiago", "beirut", "tokyo", "lima"]
+        found = []
+        for i in range(size):
+            topic, kind, place = rng.choice(topics), rng.choice(kinds), rng.choice(places)
+            found.append(
+                Candidate(
+                    f"account:{i}",
+                    f"E{i % 97}",
+                    "x",
+                    f"{topic}{kind}{place}{i}",
+                    frozenset(rng.sample(["ar", "zh", "en", "fr", "ru", "es"], rng.randint(1, 2))),
+                    f"{topic} {kind} from {place} office {i % 13}",
+                    f"{rng.choice(['youth', 'press', 'donors', 'public'])} in {place}",
+                )
+            )
+        return found
+
+    @pytest.mark.clause("3.2(a)")
+    def test_planted_duplicates_are_found_in_a_large_registry(self) -> None:
+        """3.2(a) at scale: among 2,600 accounts, every planted duplicate — the same purpose and
+        audience in a shared language under another name, or a confusingly similar name with
+        another purpose — that the exact survey names among an account's first three overlaps
+        is named by the nearest-neighbour survey too; and every overlap it reports is one the
+        pairwise comparison reports, with the same score."""
+        registry = self._registry(2500)
+        twins = {}
+        for n, original in enumerate(registry[:400:4]):
+            same_purpose = n % 2 == 0
+            twin = Candidate(
+                f"account:{10_000 + n}",
+                "TWIN",
+                original.platform,
+                f"other{n}handle" if same_purpose else original.name + "x",
+                original.languages,
+                original.purpose if same_purpose else "nothing alike at all",
+                original.audience if same_purpose else "nobody",
+            )
+            twins[original.ref] = twin.ref
+            registry.append(twin)
+        index = Survey(registry)
+        assert max(len(p) for p in index._groups.values()) > EXACT_UP_TO  # the blocked path
+        surveyed = registry[:400] + registry[2500:]  # the originals around the twins, the twins
+        found = index.nearest(surveyed, limit=3, skip_self=True)
+        exact = index.matches(surveyed, limit=3, skip_self=True)
+        by_ref = {c.ref: c for c in registry}
+        named = 0
+        for account, near, truth in zip(surveyed, found, exact, strict=True):
+            if account.ref in twins and twins[account.ref] in {m.ref for m in truth}:
+                named += 1
+                assert twins[account.ref] in {m.ref for m in near}, account
+            for match in near:
+                assert compare(account, by_ref[match.ref]) == match
+        assert named >= 40  # many twins are among the first three: the check is not vacuous
