@@ -53,7 +53,7 @@ from services import obligations
 from services.authority import current_head, heads_of, may, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
-from services.inventory_duties import open_initial_assessments
+from services.inventory_duties import Opening, open_initial_assessments
 from services.inventory_duties import refresh as refresh_inventory
 
 
@@ -238,12 +238,11 @@ def register(
     if account.state == "unapproved":
         open_decision_duties(ctx, [account], actor=by)
     elif account.created_on is not None and account.created_on < issuance:
+        head = current_head(session=ctx.session, entity_code=owner.code, at=ctx.now)
         open_initial_assessments(
             ctx,
-            owner,
+            [Opening(owner, due_after(issuance, 60, owner.timezone), None, head or "registry")],
             before=issuance,
-            due_at=due_after(issuance, 60, owner.timezone),
-            campaign_id=None,
         )
     return account
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from database import among, chunks
+from database import among, chunks, insert_rows
 from models.clock import days_left, due_after, end_of_local_day, iso, local_date
 from models.errors import Refused
 from models.tables import Account, Campaign, Entity, Obligation
@@ -25,18 +25,14 @@ from notifications.i18n import due_words
 from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
 from services.accounts import account_rows, missing_for
-from services.authority import current_head, heads_of, require
+from services.authority import heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
-from services.inventory_duties import (
-    ACTOR,
-    awaiting_assessment,
-    open_initial_assessments,
-    refresh,
-)
+from services.inventory_duties import ACTOR, Opening, open_initial_assessments, refresh
 from services.recipients import Directory, Item, Recipient, write_once
 
 INVENTORY_DAYS = 60
+CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
 @dataclass
@@ -71,58 +67,78 @@ def start_inventory(ctx: Ctx, *, issued_on: dt.date, entity: str | None = None) 
             f"{issued_on}",
             "5.1",
         )
-    awaiting = awaiting_assessment(ctx, [t.code for t in targets], before=issued_on)
-    for target in targets:
-        found = ctx.session.execute(
-            select(Campaign).where(
+    codes = [t.code for t in targets]
+    existing = dict(
+        ctx.session.execute(
+            select(col(Campaign.entity_code), col(Campaign.id)).where(
                 col(Campaign.kind) == "inventory",
-                col(Campaign.entity_code) == target.code,
+                col(Campaign.entity_code).in_(codes),
                 col(Campaign.anchor_on) == issued_on,
             )
-        ).scalar_one_or_none()
-        if found is not None:
-            report.existing.append(found.id)
-            continue
-        due = due_after(issued_on, INVENTORY_DAYS, target.timezone)
-        campaign = Campaign(
-            kind="inventory",
-            entity_code=target.code,
-            anchor_on=issued_on,
-            due_at=due,
-            state="open",
-            opened_at=ctx.now,
-        )
-        ctx.session.add(campaign)
-        ctx.session.flush()
-        assert campaign.id is not None
-        head = current_head(session=ctx.session, entity_code=target.code, at=ctx.now)
-        ob = obligations.open_obligation(
-            ctx,
-            key=_inventory_key(target.code, issued_on),
-            clause="3.4",
-            kind="inventory-campaign",
-            subject=f"entity:{target.code}",
-            entity=target,
-            assignee=head or "registry",
-            due_at=due,
-            actor=ACTOR,
-        )
-        assert ob.id is not None
-        report.obligations.add(ob.id)
-        report.assessments += open_initial_assessments(
-            ctx,
-            target,
-            before=issued_on,
-            due_at=due,
-            campaign_id=campaign.id,
-            awaiting=awaiting.get(target.code, []),
-        )
-        report.opened.append(campaign.id)
+        ).all()
+    )
+    report.existing.extend(existing[code] for code in codes if code in existing)
+    fresh = [t for t in targets if t.code not in existing]
+    if not fresh:
+        return report
+    due = {t.code: due_after(issued_on, INVENTORY_DAYS, t.timezone) for t in fresh}
+    insert_rows(
+        ctx.session,
+        CAMPAIGN,
+        [
+            {
+                "kind": "inventory",
+                "entity_code": t.code,
+                "anchor_on": issued_on,
+                "due_at": due[t.code],
+                "state": "open",
+                "opened_at": ctx.now,
+            }
+            for t in fresh
+        ],
+    )
+    campaigns = dict(
+        ctx.session.execute(
+            select(col(Campaign.entity_code), col(Campaign.id)).where(
+                col(Campaign.kind) == "inventory",
+                col(Campaign.entity_code).in_([t.code for t in fresh]),
+                col(Campaign.anchor_on) == issued_on,
+            )
+        ).all()
+    )
+    heads = heads_of(session=ctx.session, entity_codes=list(campaigns), at=ctx.now)
+    duties = obligations.open_many(
+        ctx,
+        [
+            obligations.Duty(
+                key=_inventory_key(t.code, issued_on),
+                clause="3.4",
+                kind="inventory-campaign",
+                subject=f"entity:{t.code}",
+                entity=t,
+                assignee=heads.get(t.code) or "registry",
+                due_at=due[t.code],
+            )
+            for t in fresh
+        ],
+        actor=ACTOR,
+    )
+    report.obligations.update(duties.values())
+    report.assessments += open_initial_assessments(
+        ctx,
+        [
+            Opening(t, due[t.code], campaigns[t.code], heads.get(t.code) or "registry")
+            for t in fresh
+        ],
+        before=issued_on,
+    )
+    for t in fresh:
+        report.opened.append(campaigns[t.code])
         ctx.audit(
             actor=ACTOR,
             action="campaign.open",
-            subject=f"campaign:{campaign.id}",
-            after={"kind": "inventory", "entity": target.code, "due_at": iso(due)},
+            subject=f"campaign:{campaigns[t.code]}",
+            after={"kind": "inventory", "entity": t.code, "due_at": iso(due[t.code])},
         )
     _announce(ctx, report.opened)
     return report

@@ -8,107 +8,106 @@ circle.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, cast, exists, insert, literal, select
+from sqlalchemy import ColumnElement, String, cast, column, exists, insert, literal, select, values
 from sqlmodel import col
 
-from database import among, chunks
+from database import chunks
 from models.tables import Account, Assessment, Entity, Obligation
 from services import obligations
-from services.authority import current_head
 from services.context import Ctx
 
 ACTOR = "smgov"
 ASSESSMENT = Assessment.__table__  # type: ignore[attr-defined]  # SQLModel types it loosely
 
 
-def awaiting_assessment(
-    ctx: Ctx, codes: Collection[str], *, before: dt.date
-) -> dict[str, list[int]]:
-    """Per entity, its accounts existing at the bulletin's date with no open assessment (3.3):
-    one query for all the entities."""
-    already = exists().where(
-        col(Assessment.account_id) == col(Account.id), col(Assessment.state) == "open"
-    )
-    found: dict[str, list[int]] = defaultdict(list)
-    for chunk in chunks(sorted(codes)):
-        for account_id, code in ctx.session.execute(
-            select(col(Account.id), col(Account.entity_code))
-            .where(
-                among(ctx.session, col(Account.entity_code), chunk),
-                col(Account.created_on) < before,
-                col(Account.state).in_(("active", "under-reassessment")),
-                ~already,
-            )
-            .order_by(col(Account.id))
-        ):
-            found[code].append(account_id)
-    return found
+@dataclass(frozen=True)
+class Opening:
+    """An entity whose existing accounts get their initial assessment (3.3): by when, under
+    which campaign (None: outside any), and who answers for them."""
+
+    entity: Entity
+    due_at: dt.datetime
+    campaign_id: int | None
+    assignee: str
 
 
-def open_initial_assessments(
-    ctx: Ctx,
-    entity: Entity,
-    *,
-    before: dt.date,
-    due_at: dt.datetime,
-    campaign_id: int | None,
-    awaiting: Sequence[int] | None = None,
-) -> int:
-    """3.3: each account existing at the bulletin's date gets one assessment (never two open);
-    `awaiting` when the caller looked the entity's accounts up already (`awaiting_assessment`).
-    """
-    if awaiting is None:
-        awaiting = awaiting_assessment(ctx, [entity.code], before=before).get(entity.code, [])
-    if not awaiting:
-        return 0
-    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now) or "registry"
-    # Written in SQL from the accounts themselves (INSERT ... SELECT by id): every duty's values
-    # but its key and subject are the entity's, worked out once.
-    duty = obligations.obligation_values(
-        key="",
-        clause="3.3",
-        kind="initial-assessment",
-        subject="",
-        entity_code=entity.code,
-        tz=entity.timezone,
-        assignee=head,
-        due_at=due_at,
-        now=ctx.now,
-        policy=obligations.policy_from(ctx.settings),
-    )
+def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: dt.date) -> int:
+    """3.3: each account of the entities `openings` existing at the bulletin's date gets one
+    assessment and its duty (never two open). Set-based: two `INSERT ... SELECT` per 500
+    entities, from the accounts joined to each entity's values (a CTE) — every duty's values
+    but its key and subject are its entity's, worked out once. Returns how many."""
+    policy = obligations.policy_from(ctx.settings)
+    table = obligations.OBLIGATION
     number = cast(col(Account.id), String)
     made = {"key": literal("assessment:") + number, "subject": literal("account:") + number}
-    table = obligations.OBLIGATION
-    fields = {
-        "account_id": col(Account.id),
-        "campaign_id": literal(campaign_id, ASSESSMENT.c.campaign_id.type),
-        "reason": literal("initial"),
-        "state": literal("open"),
-        "due_at": literal(due_at, ASSESSMENT.c.due_at.type),
-        "opened_at": literal(ctx.now, ASSESSMENT.c.opened_at.type),
-    }
-    for chunk in chunks(awaiting):
+    opened = 0
+    for chunk in chunks(openings):
+        rows = []
+        for opening in chunk:
+            duty = obligations.obligation_values(
+                key="",
+                clause="3.3",
+                kind="initial-assessment",
+                subject="",
+                entity_code=opening.entity.code,
+                tz=opening.entity.timezone,
+                assignee=opening.assignee,
+                due_at=opening.due_at,
+                now=ctx.now,
+                policy=policy,
+            )
+            rows.append({**duty, "campaign_id": opening.campaign_id})
+        names = [name for name in rows[0] if name not in made]
+        types = {
+            name: (ASSESSMENT if name == "campaign_id" else table).c[name].type for name in names
+        }
+        given = values(*(column(name, types[name]) for name in names), name="opening").data(
+            [tuple(row[name] for name in names) for row in rows]
+        )
+        per_entity = given.cte("opening")
+        typed: dict[str, ColumnElement[Any]] = {name: per_entity.c[name] for name in names}
+        if ctx.session.get_bind().dialect.name == "postgresql":  # a column of NULLs is text there
+            typed = {name: cast(per_entity.c[name], types[name]) for name in names}
+        awaiting = (
+            select()
+            .select_from(Account)
+            .join(per_entity, per_entity.c.entity_code == col(Account.entity_code))
+            .where(
+                col(Account.created_on) < before,
+                col(Account.state).in_(("active", "under-reassessment")),
+                ~exists().where(
+                    col(Assessment.account_id) == col(Account.id),
+                    col(Assessment.state) == "open",
+                ),
+            )
+        )
+        duty_columns = [name for name in rows[0] if name != "campaign_id"]
         ctx.session.execute(
             insert(table).from_select(
-                list(duty),
-                select(
-                    *(
-                        made.get(key, literal(value, table.c[key].type))
-                        for key, value in duty.items()
-                    )
-                ).where(among(ctx.session, col(Account.id), chunk)),
+                duty_columns,
+                awaiting.add_columns(
+                    *(made[name] if name in made else typed[name] for name in duty_columns)
+                ),
             )
         )
-        ctx.session.execute(
-            insert(ASSESSMENT).from_select(
-                list(fields),
-                select(*fields.values()).where(among(ctx.session, col(Account.id), chunk)),
-            )
+        fields = {
+            "account_id": col(Account.id),
+            "campaign_id": typed["campaign_id"],
+            "reason": literal("initial"),
+            "state": literal("open"),
+            "due_at": typed["due_at"],
+            "opened_at": literal(ctx.now, ASSESSMENT.c.opened_at.type),
+        }
+        written = ctx.session.execute(
+            insert(ASSESSMENT).from_select(list(fields), awaiting.add_columns(*fields.values()))
         )
-    return len(awaiting)
+        opened += written.rowcount  # type: ignore[attr-defined]  # a CursorResult: an INSERT's
+    return opened
 
 
 def refresh(ctx: Ctx) -> int:
