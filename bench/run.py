@@ -1079,15 +1079,63 @@ WHERE state IN ('active', 'under-reassessment')
 """
 
 
+_CAMPAIGNS = """
+INSERT INTO campaign (kind, entity_code, anchor_on, due_at, state, opened_at)
+SELECT :kind, code, :anchor, :due, 'open', :now FROM entity
+"""
+_CAMPAIGN_EVENTS = """
+INSERT INTO audit_event (seq, actor, action, subject, outcome, after, recorded_at, effective_at,
+                         prev_hash, hash)
+SELECT :base + id, 'smgov', 'campaign.open', 'campaign:' || id, 'done', :after, :now, :now,
+       'floor', 'floor' FROM campaign WHERE kind = :kind
+"""
+#: What a reassessment reads besides the accounts: the survey's candidates (accounts, pending
+#: requests, the reference list), each account's holders with their status, its request's
+#: evidence, its activity, its declared people.
+_EVIDENCE = [
+    "SELECT id, entity_code, platform, handle, languages, purpose, audience, url FROM account "
+    "WHERE state NOT IN ('withdrawn', 'closed')",
+    "SELECT id, entity_code, platform, handle, languages, evidence FROM account_request "
+    "WHERE state IN ('submitted', 'returned', 'resubmitted')",
+    "SELECT id, organization, platform, handle, languages, purpose, audience, url "
+    "FROM survey_account",
+    "SELECT w.account_id, w.role, w.staff_index, s.status FROM written_authorization w "
+    "JOIN staff s ON s.index_number = w.staff_index WHERE w.revoked_at IS NULL ORDER BY w.id",
+    "SELECT account_id, evidence FROM account_request WHERE account_id IS NOT NULL",
+    "SELECT * FROM account_activity",
+    "SELECT account_id, role, staff_index FROM declared_person WHERE confirmed_at IS NULL",
+]
+
+
 def floor_campaign(url: str, home: Path, kind: str) -> int:
-    """The rows a campaign writes, by plain SQL: an assessment and a duty per account (and,
-    for a reassessment, each account marked under reassessment) — none of the evidence,
-    survey, audit events or notices smgov works out."""
+    """The rows a campaign writes and reads, by plain SQL: a campaign per entity and its audit
+    event, an assessment and a duty per account (and, for a reassessment, each account marked
+    under reassessment, after reading the rows its evidence and survey read: the survey's
+    candidates, the holders and their status, the requests' evidence, the activity, the
+    declared people) — none of the evidence, survey, findings or notices smgov works out."""
     del home  # the floor needs no smgov home
     engine = observer(url)
     now = _instant(url)
     findings = json.dumps({"3.2(a)": {"finding": "met", "note": "floor"}})
+    campaign_kind = "reassessment" if kind == "reassessment" else "inventory"
     with engine.begin() as conn:
+        if kind == "reassessment":
+            for query in _EVIDENCE:
+                conn.execute(text(query)).all()
+        conn.execute(
+            text(_CAMPAIGNS),
+            {"kind": campaign_kind, "anchor": AS_OF.date(), "due": now, "now": now},
+        )
+        base = conn.execute(text("SELECT coalesce(max(seq), 0) FROM audit_event")).scalar()
+        conn.execute(
+            text(_CAMPAIGN_EVENTS),
+            {
+                "base": base,
+                "after": json.dumps({"kind": campaign_kind}),
+                "now": now,
+                "kind": campaign_kind,
+            },
+        )
         written = conn.execute(
             text(_ASSESSMENTS),
             {

@@ -163,19 +163,36 @@ def insert_rows(session: Session, table: Table, rows: Iterable[Mapping[str, Any]
     PostgreSQL: one `COPY ... FROM STDIN`, each column's bind processing applied first (so an
     instant is checked and stored in UTC exactly as an INSERT would store it); a sweep writes
     ~110 MB of digests and an HR batch ~11,000 audit events, where an executemany spends most
-    of its time per row in the driver. Elsewhere (SQLite): an executemany of a Core INSERT per
-    2,000 rows, so rows produced as they are written are never all held at once (a 100k sweep's
-    digests are ~110 MB)."""
+    of its time per row in the driver. Elsewhere (SQLite): the driver's executemany of a plain
+    INSERT per 2,000 rows, bound as the columns bind them (through SQLAlchemy's Core INSERT when
+    a column is left to a Python-side default), so rows produced as they are written are never
+    all held at once (a 100k sweep's digests are ~110 MB)."""
     stream = iter(rows)
     first = next(stream, None)
     if first is None:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        statement = insert(table)
         stream = itertools.chain([first], stream)
-        while chunk := list(itertools.islice(stream, 2000)):
-            session.execute(statement, chunk)
+        names = list(first)
+        defaulted = [
+            c
+            for c in table.c
+            if c.name not in names and c.default is not None and not c.primary_key
+        ]
+        if defaulted:  # a column left to its Python-side default: SQLAlchemy supplies it
+            statement = insert(table)
+            while chunk := list(itertools.islice(stream, 2000)):
+                session.execute(statement, chunk)
+            return
+        # the rows bound as the columns bind them, then handed to the driver as they are (its
+        # executemany in C), not through SQLAlchemy's per-row parameter handling
+        columns = ", ".join(f'"{name}"' for name in names)
+        marks = ", ".join("?" for _ in names)
+        sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+        values = _processed(table, names, stream, connection.dialect)
+        while batch := [tuple(row) for row in itertools.islice(values, 2000)]:
+            connection.exec_driver_sql(sql, batch)
         return
     _copy(connection, table.name, table, list(first), itertools.chain([first], stream))
 

@@ -25,6 +25,7 @@ approval survey of a new request, are surveyed exactly.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_left
@@ -149,12 +150,19 @@ def compare(proposed: Candidate, other: Candidate) -> Match | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _shared(left: frozenset[str], right: frozenset[str]) -> str:
+    """The languages two accounts share, in words ('' for none); a registry has few distinct
+    sets of languages, so each pair of sets is worked out once."""
+    return ", ".join(sorted(left & right))
+
+
 def _match(
     proposed: Candidate, other: Candidate, name: float, purpose: Any, audience: Any
 ) -> Match | None:
     """The overlap of two accounts on one platform from their scores (`purpose` and `audience`
     are read only when they share a language: a number, or a function computing it)."""
-    shared = sorted(proposed.languages & other.languages)
+    shared = _shared(proposed.languages, other.languages)
     if shared:
         purpose = purpose() if callable(purpose) else purpose
         audience = audience() if callable(audience) else audience
@@ -165,9 +173,7 @@ def _match(
                 other.owner,
                 other.url,
                 score,
-                f"same platform ({proposed.platform}) and language "
-                f"({', '.join(shared)}); purpose {purpose:.0f}% and audience "
-                f"{audience:.0f}% similar",
+                _overlap_words(proposed.platform, shared, round(purpose), round(audience)),
             )
     if name >= NAME_CONFUSING:
         return Match(
@@ -175,9 +181,24 @@ def _match(
             other.owner,
             other.url,
             round(name, 1),
-            f"confusingly similar name on {proposed.platform} ({name:.0f}%)",
+            _name_words(proposed.platform, round(name)),
         )
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _overlap_words(platform: str, shared: str, purpose: int, audience: int) -> str:
+    """Why two accounts overlap, in words (few distinct texts: each written once)."""
+    return (
+        f"same platform ({platform}) and language ({shared}); purpose {purpose}% and "
+        f"audience {audience}% similar"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_words(platform: str, name: int) -> str:
+    """Why two names are confusing, in words."""
+    return f"confusingly similar name on {platform} ({name}%)"
 
 
 def survey(proposed: Candidate, others: list[Candidate]) -> list[Match]:
@@ -191,7 +212,7 @@ _CELLS = 2_000_000
 #: `Survey.nearest`: a platform with at most this many accounts is surveyed exactly (every pair).
 EXACT_UP_TO = 2_000
 #: `Survey.nearest`: how many neighbours on either side, in each order, an account is compared with.
-NEIGHBOURS = 8
+NEIGHBOURS = 5
 #: Characters of each text that place an account in a sorted order (the scores use whole texts).
 _KEY_CHARS = 48
 
@@ -214,17 +235,38 @@ def _ids(texts: Iterable[str], numbering: dict[str, int]) -> Any:
     return np.fromiter((numbering.setdefault(t, len(numbering)) for t in texts), dtype=np.int64)
 
 
+def _distinct(values: Any) -> tuple[Any, Any]:
+    """The distinct values, sorted, and where each value is among them (np.unique's answer with
+    return_inverse, by one sort: numpy's hashing unique took a second for 640,000 integers)."""
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    new = np.empty(len(ranked), dtype=bool)
+    new[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
+    where = np.empty(len(values), dtype=np.int64)
+    where[order] = np.cumsum(new) - 1
+    return ranked[new], where
+
+
+def _workers(pairs: int) -> int:
+    """rapidfuzz's threads for `pairs` pairs: all cores for many; one for a few, where starting
+    the threads would cost more than the scoring (about 0.4 ms a call)."""
+    return -1 if pairs > 20_000 else 1
+
+
 def _pair_similarities(left: list[str], right: list[str], rows: Any, columns: Any) -> Any:
     """`similarity` of left[rows[k]] and right[columns[k]] for each k, each distinct pair of
     texts scored once."""
     if not len(rows):
         return np.zeros(0)
-    pairs, where = np.unique(rows * len(right) + columns, return_inverse=True)
+    pairs, where = _distinct(rows * len(right) + columns)
     first = [left[i] for i in (pairs // len(right)).tolist()]
     second = [right[j] for j in (pairs % len(right)).tolist()]
     both: Any = np.zeros(len(pairs))
     for scorer in (fuzz.token_set_ratio, fuzz.token_sort_ratio):
-        both += process.cpdist(first, second, scorer=scorer, dtype=np.float64, workers=-1)
+        both += process.cpdist(
+            first, second, scorer=scorer, dtype=np.float64, workers=_workers(len(first))
+        )
     both /= 2
     both[[not (a and b) for a, b in zip(first, second, strict=True)]] = 0.0
     return both[where.reshape(-1)]
@@ -317,23 +359,32 @@ class _Orders:
         # token_sort_ratio is the plain ratio of the names with their words sorted: sorted once
         self.names = np.array([_sorted_words(n) for n in block.names], dtype=object)
 
-    def near(self, keys: Sequence[str], window: int) -> Any:
-        """For each key, the accounts within `window` places of where it sorts in its own order
-        (the orders are kept apart by their first character): a (len(keys), 2 x window + 1)
-        array of block indices."""
-        bounds = {
-            order: (bisect_left(self.keys, order), bisect_left(self.keys, chr(ord(order) + 1)))
-            for order in {key[0] for key in keys}
-        }
-        at = np.fromiter(
-            (bisect_left(self.keys, key, *bounds[key[0]]) for key in keys),
-            dtype=np.int64,
-            count=len(keys),
-        )
-        low = np.fromiter((bounds[key[0]][0] for key in keys), dtype=np.int64, count=len(keys))
-        high = np.fromiter((bounds[key[0]][1] for key in keys), dtype=np.int64, count=len(keys))
-        places = at[:, None] + np.arange(-window, window + 1)
-        places = np.clip(places, low[:, None], np.maximum(high - 1, low)[:, None])
+        # where each order begins and ends, and where each account's keys sit
+        self.low = np.array([bisect_left(self.keys, str(o)) for o in range(3)], dtype=np.int64)
+        self.high = np.array([bisect_left(self.keys, str(o + 1)) for o in range(3)])
+        self.order_of = np.array([int(key[0]) for key in self.keys], dtype=np.int64)
+        self.places = np.argsort(self.members, kind="stable")  # each account's places, grouped
+        self.first = np.searchsorted(self.members[self.places], np.arange(len(block.others) + 1))
+
+    def of_members(self, members: Any) -> tuple[Any, Any]:
+        """The places of these accounts' keys (already in the orders), and whose each is."""
+        counts = self.first[members + 1] - self.first[members]
+        starts = np.repeat(self.first[members], counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.places[starts + offsets], np.repeat(np.arange(len(members)), counts)
+
+    def place(self, key: str) -> int:
+        """Where a key not in the orders would sort in its own (its first character)."""
+        order = int(key[0])
+        return bisect_left(self.keys, key, int(self.low[order]), int(self.high[order]))
+
+    def near(self, at: Any, window: int) -> Any:
+        """For each place, the accounts within `window` places of it in its own order (the
+        orders are kept apart by their first character): a (len(at), 2 x window + 1) array of
+        block indices."""
+        order = self.order_of[np.clip(at, 0, len(self.keys) - 1)]
+        low, high = self.low[order], np.maximum(self.high[order] - 1, self.low[order])
+        places = np.clip(at[:, None] + np.arange(-window, window + 1), low[:, None], high[:, None])
         return self.members[places]
 
 
@@ -441,34 +492,51 @@ class Survey:
         names = [plain(p.name) for p in proposed]
         purposes = [plain(p.purpose) for p in proposed]
         audiences = [plain(p.audience) for p in proposed]
-        keys: list[str] = []
+        # an account of the block has its keys in the orders already; another is placed there
+        own = np.array([block.index.get(p.ref, -1) for p in proposed], dtype=np.int64)
+        inside = np.array(
+            [j >= 0 and block.others[j] == p for j, p in zip(own.tolist(), proposed, strict=True)],
+            dtype=bool,
+        )
+        at, whose = orders.of_members(own[inside])
+        whose = np.nonzero(inside)[0][whose]
+        placed: list[int] = []
         owners: list[int] = []
-        for i, p in enumerate(proposed):
+        for i in np.nonzero(~inside)[0].tolist():
+            p = proposed[i]
             for order, key in enumerate(
                 _order_keys(names[i], purposes[i], audiences[i], sorted(p.languages))
             ):
-                keys.append(f"{min(order, 2)}{key}")
+                placed.append(orders.place(f"{min(order, 2)}{key}"))
                 owners.append(i)
-        near = orders.near(keys, window)
+        at = np.concatenate([at, np.array(placed, dtype=np.int64)])
+        whose = np.concatenate([whose, np.array(owners, dtype=np.int64)])
+        near = orders.near(at, window)
         # the pairs (proposal, neighbour), each once, itself left out where asked
-        left = np.repeat(np.array(owners, dtype=np.int64), near.shape[1])
+        left = np.repeat(whose, near.shape[1])
         right = near.reshape(-1)
         size = len(block.others)
-        pairs = np.unique(left * size + right)
+        pairs = _distinct(left * size + right)[0]
         left, right = pairs // size, pairs % size
         if skip_self:
-            own = np.array([block.index.get(p.ref, -1) for p in proposed], dtype=np.int64)
             keep = right != own[left]
             left, right = left[keep], right[keep]
-        texts = np.array([_sorted_words(n) for n in names], dtype=object)
+        texts = np.array(
+            [
+                orders.names[j] if member else _sorted_words(n)
+                for j, member, n in zip(own.tolist(), inside.tolist(), names, strict=True)
+            ],
+            dtype=object,
+        )
         name = process.cpdist(
             texts[left].tolist(),
             orders.names[right].tolist(),
             scorer=fuzz.ratio,
             dtype=np.float64,
-            workers=-1,
+            workers=_workers(len(left)),
         )
-        name[(texts[left] == "") | block.unnamed[right]] = 0.0  # an empty name resembles nothing
+        unnamed = np.array([not n for n in names], dtype=bool)
+        name[unnamed[left] | block.unnamed[right]] = 0.0  # an empty name resembles nothing
         purpose = _pair_similarities(purposes, orders.purposes, left, block.purposes[right])
         audience = _pair_similarities(audiences, orders.audiences, left, block.audiences[right])
         shared = (_masks(proposed, self._codes)[left] & block.masks[right]) != 0
@@ -477,7 +545,7 @@ class Survey:
         overlap = shared & similar
         raw[overlap] = (0.5 * purpose + 0.3 * audience + 0.2 * name)[overlap]
         keep = np.nonzero(raw >= 0)[0]
-        distinct, where = np.unique(raw[keep], return_inverse=True)
+        distinct, where = _distinct(raw[keep])
         rounded = np.array([round(float(v), 1) for v in distinct])[where.reshape(-1)]
         # best first, then by ref; the first `limit` of each proposal
         keep = keep[np.lexsort((block.rank[right[keep]], -rounded, left[keep]))]
