@@ -11,9 +11,8 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, column, exists, insert, literal, select, values
+from sqlalchemy import exists, insert, literal, select
 from sqlmodel import col
 
 from database import chunks
@@ -38,46 +37,18 @@ class Opening:
 
 def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: dt.date) -> int:
     """3.3: each account of the entities `openings` existing at the bulletin's date gets one
-    assessment and its duty (never two open). Set-based: two `INSERT ... SELECT` per 500
-    entities, from the accounts joined to each entity's values (a CTE) — every duty's values
-    but its key and subject are its entity's, worked out once. Returns how many."""
-    policy = obligations.policy_from(ctx.settings)
-    table = obligations.OBLIGATION
-    number = cast(col(Account.id), String)
-    made = {"key": literal("assessment:") + number, "subject": literal("account:") + number}
+    assessment and its duty (never two open). Set-based: per 500 entities, the duties by
+    `obligations.open_for_accounts` and the assessments by one `INSERT ... SELECT`, from the
+    accounts joined to each entity's values. Returns how many (each account's duty and its
+    assessment are opened together)."""
     opened = 0
     for chunk in chunks(openings):
-        rows = []
-        for opening in chunk:
-            duty = obligations.obligation_values(
-                key="",
-                clause="3.3",
-                kind="initial-assessment",
-                subject="",
-                entity_code=opening.entity.code,
-                tz=opening.entity.timezone,
-                assignee=opening.assignee,
-                due_at=opening.due_at,
-                now=ctx.now,
-                policy=policy,
-            )
-            rows.append({**duty, "campaign_id": opening.campaign_id})
-        names = [name for name in rows[0] if name not in made]
-        types = {
-            name: (ASSESSMENT if name == "campaign_id" else table).c[name].type for name in names
-        }
-        given = values(*(column(name, types[name]) for name in names), name="opening").data(
-            [tuple(row[name] for name in names) for row in rows]
-        )
-        per_entity = given.cte("opening")
-        typed: dict[str, ColumnElement[Any]] = {name: per_entity.c[name] for name in names}
-        if ctx.session.get_bind().dialect.name == "postgresql":  # a column of NULLs is text there
-            typed = {name: cast(per_entity.c[name], types[name]) for name in names}
         awaiting = (
-            select()
-            .select_from(Account)
-            .join(per_entity, per_entity.c.entity_code == col(Account.entity_code))
+            select(
+                col(Account.id).label("account_id"), col(Account.entity_code).label("entity_code")
+            )
             .where(
+                col(Account.entity_code).in_([o.entity.code for o in chunk]),
                 col(Account.created_on) < before,
                 col(Account.state).in_(("active", "under-reassessment")),
                 ~exists().where(
@@ -85,28 +56,45 @@ def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: d
                     col(Assessment.state) == "open",
                 ),
             )
+            .subquery("awaiting")
         )
-        duty_columns = [name for name in rows[0] if name != "campaign_id"]
-        ctx.session.execute(
-            insert(table).from_select(
-                duty_columns,
-                awaiting.add_columns(
-                    *(made[name] if name in made else typed[name] for name in duty_columns)
-                ),
-            )
+        opened += obligations.open_for_accounts(
+            ctx,
+            awaiting,
+            [obligations.ForEntity(o.entity, o.assignee, o.due_at) for o in chunk],
+            clause="3.3",
+            kind="initial-assessment",
+            actor=ACTOR,
+        )
+        table, typed = obligations.entity_values(
+            ctx,
+            [
+                {"entity_code": o.entity.code, "campaign_id": o.campaign_id, "due_at": o.due_at}
+                for o in chunk
+            ],
+            {
+                "entity_code": ASSESSMENT.c.reason.type,
+                "campaign_id": ASSESSMENT.c.campaign_id.type,
+                "due_at": ASSESSMENT.c.due_at.type,
+            },
+            "opening",
         )
         fields = {
-            "account_id": col(Account.id),
+            "account_id": awaiting.c.account_id,
             "campaign_id": typed["campaign_id"],
             "reason": literal("initial"),
             "state": literal("open"),
             "due_at": typed["due_at"],
             "opened_at": literal(ctx.now, ASSESSMENT.c.opened_at.type),
         }
-        written = ctx.session.execute(
-            insert(ASSESSMENT).from_select(list(fields), awaiting.add_columns(*fields.values()))
+        ctx.session.execute(
+            insert(ASSESSMENT).from_select(
+                list(fields),
+                select(*fields.values()).select_from(
+                    awaiting.join(table, table.c.entity_code == awaiting.c.entity_code)
+                ),
+            )
         )
-        opened += written.rowcount  # type: ignore[attr-defined]  # a CursorResult: an INSERT's
     return opened
 
 

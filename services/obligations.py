@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import String, cast, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlmodel import col
 
 from database import among, chunks, insert_rows
@@ -213,6 +226,96 @@ def open_many(ctx: Ctx, duties: Sequence[Duty], *, actor: str) -> dict[str, int]
             },
         )
     return ids
+
+
+@dataclass(frozen=True)
+class ForEntity:
+    """The duty each of an entity's accounts gets when many are opened at once: who answers for
+    them and by when."""
+
+    entity: Entity
+    assignee: str
+    due_at: dt.datetime
+
+
+def entity_values(
+    ctx: Ctx, rows: Sequence[Mapping[str, Any]], types: Mapping[str, Any], name: str
+) -> tuple[Any, dict[str, ColumnElement[Any]]]:
+    """Per-entity values (one row per entity) as a CTE to join in an `INSERT ... SELECT`, and its
+    columns typed as `types` says (cast on PostgreSQL, where a column of NULLs reads as text)."""
+    given = values(*(column(key, types[key]) for key in types), name=name).data(
+        [tuple(row[key] for key in types) for row in rows]
+    )
+    table = given.cte(name)
+    typed: dict[str, ColumnElement[Any]] = {key: table.c[key] for key in types}
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        typed = {key: cast(table.c[key], types[key]) for key in types}
+    return table, typed
+
+
+def open_for_accounts(
+    ctx: Ctx, accounts: Any, plans: Sequence[ForEntity], *, clause: str, kind: str, actor: str
+) -> int:
+    """Open the duty `assessment:N` of `kind` for every account N that `accounts` (a subquery of
+    `account_id` and `entity_code`) yields, with its entity's values: one `INSERT ... SELECT`
+    per 500 entities, every duty's values but its key and subject worked out once per entity
+    (a campaign opens 100,000 of them), and one audit event for the lot naming every id. The
+    accounts must have no such duty open. Returns how many were opened."""
+    policy = policy_from(ctx.settings)
+    number = cast(accounts.c.account_id, String)
+    made = {"key": literal("assessment:") + number, "subject": literal("account:") + number}
+    for chunk in chunks(plans):
+        rows = [
+            obligation_values(
+                key="",
+                clause=clause,
+                kind=kind,
+                subject="",
+                entity_code=plan.entity.code,
+                tz=plan.entity.timezone,
+                assignee=plan.assignee,
+                due_at=plan.due_at,
+                now=ctx.now,
+                policy=policy,
+            )
+            for plan in chunk
+        ]
+        names = list(rows[0])
+        table, typed = entity_values(
+            ctx, rows, {key: OBLIGATION.c[key].type for key in names if key not in made}, "duty"
+        )
+        source = select(*(made[key] if key in made else typed[key] for key in names)).select_from(
+            accounts.join(table, table.c.entity_code == accounts.c.entity_code)
+        )
+        ctx.session.execute(insert(OBLIGATION).from_select(names, source))
+    # what was opened, read back (a driver may count no rows for an INSERT from a CTE)
+    ids = list(
+        ctx.session.execute(
+            select(col(Obligation.id))
+            .where(
+                col(Obligation.state) == "open",
+                col(Obligation.kind) == kind,
+                col(Obligation.created_at) == ctx.now,
+                col(Obligation.subject).in_(select(literal("account:") + number)),
+            )
+            .order_by(col(Obligation.id))
+        ).scalars()
+    )
+    if ids:
+        ctx.audit(
+            actor=actor,
+            action="obligation.open",
+            subject="obligations",
+            after={
+                "count": len(ids),
+                "ids": id_ranges(ids),
+                "kinds": {kind: len(ids)},
+                "clauses": [clause],
+                "entities": sorted(plan.entity.code for plan in plans),
+                "state": "open",
+            },
+        )
+    return len(ids)
 
 
 def id_ranges(ids: Sequence[int]) -> list[list[int]]:

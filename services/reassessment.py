@@ -411,20 +411,27 @@ def _open_assessments(
         .values(state="under-reassessment")
     )
     heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
-    obligations.open_many(
+    fresh_accounts = (
+        select(
+            col(Assessment.account_id).label("account_id"),
+            col(Account.entity_code).label("entity_code"),
+        )
+        .join(Account, col(Account.id) == col(Assessment.account_id))
+        .where(
+            col(Assessment.campaign_id).in_(list(campaigns.values())),
+            col(Assessment.state) == "open",
+        )
+        .subquery("fresh")
+    )
+    obligations.open_for_accounts(
         ctx,
+        fresh_accounts,
         [
-            obligations.Duty(
-                key=f"assessment:{account.id}",
-                clause="3.2",
-                kind="reassessment",
-                subject=f"account:{account.id}",
-                entity=entities[account.entity_code],
-                assignee=heads.get(account.entity_code) or "registry",
-                due_at=opening[account.entity_code][2],
-            )
-            for account in fresh
+            obligations.ForEntity(target, heads.get(code) or "registry", due_at)
+            for code, (target, _, due_at) in opening.items()
         ],
+        clause="3.2",
+        kind="reassessment",
         actor=ACTOR,
     )
     return len(fresh), len(kept)
