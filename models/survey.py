@@ -21,8 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from rapidfuzz import fuzz, process
+
+# numpy (~0.1 s to import) is imported by the functions that compute a survey's matrices, so a
+# command that surveys nothing (a decision, a campaign over no accounts) never loads it (issue 20)
 
 #: Thresholds, 0-100, chosen on the seeded set in tests/test_survey.py.
 PURPOSE_SIMILAR = 60.0
@@ -192,11 +194,15 @@ class _Texts:
 
 def _ids(texts: Iterable[str], numbering: dict[str, int]) -> Any:
     """Each text's number among the distinct texts (numbered in order of first sight)."""
+    import numpy as np
+
     return np.fromiter((numbering.setdefault(t, len(numbering)) for t in texts), dtype=np.int64)
 
 
 def _similarities(left: list[str], right: list[str]) -> Any:
     """`similarity` of every pair of normalised texts, as a matrix."""
+    import numpy as np
+
     both = process.cdist(left, right, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1)
     both += process.cdist(left, right, scorer=fuzz.token_sort_ratio, dtype=np.float64, workers=-1)
     both /= 2
@@ -209,6 +215,8 @@ class _Block:
     """One platform's accounts, their texts normalised once."""
 
     def __init__(self, others: list[Candidate], plain: _Texts, codes: dict[str, int]) -> None:
+        import numpy as np
+
         self.others = others
         self.names = [plain(o.name) for o in others]
         self.unnamed = np.array([not n for n in self.names], dtype=bool)
@@ -233,6 +241,8 @@ class _Block:
 
 def _language_rows(candidates: Sequence[Candidate], codes: dict[str, int]) -> Any:
     """A 0/1 row per candidate, a column per language code known to the survey."""
+    import numpy as np
+
     rows = np.zeros((len(candidates), max(len(codes), 1)), dtype=np.float32)
     for i, c in enumerate(candidates):
         for code in c.languages:
@@ -289,6 +299,8 @@ class Survey:
     def _block_matches(
         self, block: _Block, proposed: list[Candidate], limit: int | None, skip_self: bool
     ) -> list[list[Match]]:
+        import numpy as np
+
         plain = self._plain
         names = [plain(p.name) for p in proposed]
         name = process.cdist(
