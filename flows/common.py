@@ -159,13 +159,17 @@ def apply_hr_events(as_of: str | None) -> dict[str, int]:
 def _profile_api_url() -> str | None:
     """PREFECT_API_URL as the active Prefect profile sets it (`prefect config set ...`), read
     without importing Prefect."""
-    import tomllib
-
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
     try:
-        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        content = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    import tomllib  # only when there is a profiles file to read
+
+    try:
+        profiles = tomllib.loads(content)
+    except ValueError:
         return None
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
     value = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")

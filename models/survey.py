@@ -34,8 +34,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from rapidfuzz import fuzz, process
+
+# numpy (~0.1 s to import) is imported by the functions that compute a survey's matrices, so a
+# command that surveys nothing (a decision, a campaign over no accounts) never loads it (issue 20)
 
 #: Thresholds, 0-100, chosen on the seeded set in tests/test_survey.py.
 PURPOSE_SIMILAR = 60.0
@@ -232,12 +234,16 @@ class _Texts:
 
 def _ids(texts: Iterable[str], numbering: dict[str, int]) -> Any:
     """Each text's number among the distinct texts (numbered in order of first sight)."""
+    import numpy as np
+
     return np.fromiter((numbering.setdefault(t, len(numbering)) for t in texts), dtype=np.int64)
 
 
 def _distinct(values: Any) -> tuple[Any, Any]:
     """The distinct values, sorted, and where each value is among them (np.unique's answer with
     return_inverse, by one sort: numpy's hashing unique took a second for 640,000 integers)."""
+    import numpy as np
+
     order = np.argsort(values, kind="stable")
     ranked = values[order]
     new = np.empty(len(ranked), dtype=bool)
@@ -257,6 +263,8 @@ def _workers(pairs: int) -> int:
 def _pair_similarities(left: list[str], right: list[str], rows: Any, columns: Any) -> Any:
     """`similarity` of left[rows[k]] and right[columns[k]] for each k, each distinct pair of
     texts scored once."""
+    import numpy as np
+
     if not len(rows):
         return np.zeros(0)
     pairs, where = _distinct(rows * len(right) + columns)
@@ -274,6 +282,8 @@ def _pair_similarities(left: list[str], right: list[str], rows: Any, columns: An
 
 def _similarities(left: list[str], right: list[str]) -> Any:
     """`similarity` of every pair of normalised texts, as a matrix."""
+    import numpy as np
+
     both = process.cdist(left, right, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=-1)
     both += process.cdist(left, right, scorer=fuzz.token_sort_ratio, dtype=np.float64, workers=-1)
     both /= 2
@@ -286,6 +296,8 @@ class _Block:
     """One platform's accounts, their texts normalised once."""
 
     def __init__(self, others: list[Candidate], plain: _Texts, codes: dict[str, int]) -> None:
+        import numpy as np
+
         self.others = others
         self.names = [plain(o.name) for o in others]
         self.unnamed = np.array([not n for n in self.names], dtype=bool)
@@ -313,6 +325,8 @@ class _Block:
 def _masks(candidates: Sequence[Candidate], codes: dict[str, int]) -> Any:
     """Each candidate's languages as a bit mask, a bit per language code known to the survey
     (a code it does not know is shared with nobody in it)."""
+    import numpy as np
+
     return np.fromiter(
         (sum(1 << codes[c] for c in x.languages if c in codes) for x in candidates),
         dtype=np.int64,
@@ -339,6 +353,8 @@ class _Orders:
     account each key is (an account has one key per order, one per language in the last)."""
 
     def __init__(self, block: _Block) -> None:
+        import numpy as np
+
         purposes = list(block.purpose_texts)
         audiences = list(block.audience_texts)
         keyed: list[tuple[str, int]] = []
@@ -368,6 +384,8 @@ class _Orders:
 
     def of_members(self, members: Any) -> tuple[Any, Any]:
         """The places of these accounts' keys (already in the orders), and whose each is."""
+        import numpy as np
+
         counts = self.first[members + 1] - self.first[members]
         starts = np.repeat(self.first[members], counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -382,6 +400,8 @@ class _Orders:
         """For each place, the accounts within `window` places of it in its own order (the
         orders are kept apart by their first character): a (len(at), 2 x window + 1) array of
         block indices."""
+        import numpy as np
+
         order = self.order_of[np.clip(at, 0, len(self.keys) - 1)]
         low, high = self.low[order], np.maximum(self.high[order] - 1, self.low[order])
         places = np.clip(at[:, None] + np.arange(-window, window + 1), low[:, None], high[:, None])
@@ -390,6 +410,8 @@ class _Orders:
 
 def _language_rows(candidates: Sequence[Candidate], codes: dict[str, int]) -> Any:
     """A 0/1 row per candidate, a column per language code known to the survey."""
+    import numpy as np
+
     rows = np.zeros((len(candidates), max(len(codes), 1)), dtype=np.float32)
     for i, c in enumerate(candidates):
         for code in c.languages:
@@ -485,6 +507,8 @@ class Survey:
     def _nearest_matches(
         self, block: _Block, proposed: list[Candidate], limit: int, skip_self: bool, window: int
     ) -> list[list[Match]]:
+        import numpy as np
+
         plain = self._plain
         if block.orders is None:
             block.orders = _Orders(block)
@@ -568,6 +592,8 @@ class Survey:
     def _block_matches(
         self, block: _Block, proposed: list[Candidate], limit: int | None, skip_self: bool
     ) -> list[list[Match]]:
+        import numpy as np
+
         plain = self._plain
         names = [plain(p.name) for p in proposed]
         name = process.cdist(

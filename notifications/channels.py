@@ -19,16 +19,17 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import apprise
-from apprise import AppriseAsset
-from apprise.common import PersistentStoreMode
-from apprise.plugins.workflows import NotifyWorkflows
+from typing import TYPE_CHECKING, Any, Protocol
 
 from models.settings import Settings, private_dir
 from notifications.cards import resolve, workflows_payload
 from notifications.mime import compose, envelope
+
+if TYPE_CHECKING:
+    # apprise (with requests, urllib3, markdown: ~0.15 s) is imported where Teams is reached,
+    # so a process that sends no Teams message never loads it (start-up time, issue 20)
+    import apprise
+    from apprise import AppriseAsset
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Channel(Protocol):
 
 def apprise_asset() -> AppriseAsset:
     """In-memory only: apprise must not write a persistent store of its own anywhere."""
+    from apprise import AppriseAsset
+    from apprise.common import PersistentStoreMode
+
     return AppriseAsset(storage_mode=PersistentStoreMode.MEMORY)
 
 
@@ -64,6 +68,8 @@ _asset = apprise_asset
 
 
 def _notify(instance: apprise.Apprise, message: Outgoing, tag: Any = None) -> Delivery:
+    import apprise
+
     for service in instance:
         service.request_rate_per_sec = 0  # apprise waits 5.5 s between sends otherwise
     kwargs: dict[str, Any] = {
@@ -242,6 +248,8 @@ class TeamsChannel:
     def _load(self) -> apprise.Apprise | None:
         if self._config is None or not Path(self._config).expanduser().is_file():
             return None
+        import apprise
+
         config = apprise.AppriseConfig(asset=_asset())
         config.add(str(Path(self._config).expanduser()))
         instance = apprise.Apprise(asset=_asset())
@@ -261,6 +269,8 @@ class TeamsChannel:
         payload = (
             workflows_payload(resolve(message.rich, self._public_url)) if message.rich else None
         )
+        from apprise.plugins.workflows import NotifyWorkflows
+
         for service in instance:
             if isinstance(service, NotifyWorkflows):
                 if payload is None:

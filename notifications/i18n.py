@@ -25,17 +25,16 @@ import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from babel import Locale
-from babel.dates import format_date, format_time, get_timezone, get_timezone_location
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
-from babel.support import Translations
+from typing import TYPE_CHECKING, Any
 
 from models.clock import local_date
 from models.languages import OFFICIAL_LANGUAGES
+
+if TYPE_CHECKING:
+    # Babel is imported by the functions that translate or format: the markers (M, Msg, _)
+    # that services import load none of it, nor does `--json` output (start-up time, issue 20)
+    from babel import Locale
+    from babel.support import Translations
 
 DOMAIN = "smgov"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -66,6 +65,10 @@ def po_path(lang: str) -> Path:
 @functools.cache
 def translations(lang: str) -> Translations:
     """The compiled catalog of one official language (compiled from its `.po` on first use)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with po_path(lang).open("rb") as handle:
         catalog = read_po(handle, locale=CLDR_LOCALE[lang], domain=DOMAIN)
     compiled = io.BytesIO()
@@ -76,6 +79,8 @@ def translations(lang: str) -> Translations:
 
 @functools.cache
 def locale(lang: str) -> Locale:
+    from babel import Locale
+
     return Locale.parse(CLDR_LOCALE[language_of(lang)])
 
 
@@ -165,18 +170,24 @@ def fmt_params(params: dict[str, Any], lang: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4096)
 def number(value: int, lang: str) -> str:
+    from babel.numbers import format_decimal
+
     return format_decimal(value, locale=locale(lang))
 
 
 @functools.lru_cache(maxsize=4096)
 def date(value: dt.date, lang: str) -> str:
     """A calendar date in the reader's language ("17 mars 2026")."""
+    from babel.dates import format_date
+
     return format_date(value, "long", locale=locale(lang))
 
 
 def instant(value: dt.datetime, lang: str, tz: str = "UTC") -> str:
     """A moment as people read it, in the reader's language and a place's time ("30 nov. 2026,
     14:00 UTC")."""
+    from babel.dates import format_date, format_time, get_timezone
+
     zone, where = get_timezone(tz), locale(lang)
     words = str(where.datetime_formats["medium"]).format(
         format_time(value, "HH:mm", tzinfo=zone, locale=where),
@@ -188,6 +199,8 @@ def instant(value: dt.datetime, lang: str, tz: str = "UTC") -> str:
 @functools.lru_cache(maxsize=4096)
 def place(tz: str, lang: str) -> str:
     """The city that names a timezone, in the reader's language ("Genève", "日内瓦")."""
+    from babel.dates import get_timezone, get_timezone_location
+
     try:
         return str(get_timezone_location(get_timezone(tz), locale=locale(lang), return_city=True))
     except (LookupError, ValueError):

@@ -15,9 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import jinja2
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from notifications.cards import MAX_ITEMS, card, task_path
 from notifications.i18n import (
@@ -32,6 +30,9 @@ from notifications.i18n import (
     render,
     translations,
 )
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "MN",
@@ -229,6 +230,8 @@ def _order(line: Line) -> tuple[int, tuple[str, int, str], str]:
 
 @functools.cache
 def _env(lang: str) -> jinja2.Environment:
+    import jinja2  # only a process that renders a message loads Jinja2 (start-up time, issue 20)
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("notifications", "jinja"),
         autoescape=jinja2.select_autoescape(["html"]),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import apprise
 from sqlalchemy import inspect, select
 from sqlmodel import Session, col
 
@@ -97,6 +96,8 @@ def _apprise(settings: Settings, entities: set[str] | None) -> Check:
     path = Path(path).expanduser()
     if not path.is_file():
         return Check("teams", "error", f"SMGOV_APPRISE_CONFIG: {path} does not exist")
+    import apprise  # only where an apprise file is named (a sweep's start-up time, issue 20)
+
     config = apprise.AppriseConfig(asset=apprise_asset())
     if not config.add(str(path)):
         return Check("teams", "error", f"SMGOV_APPRISE_CONFIG: {path} cannot be read")
@@ -192,6 +193,8 @@ def delivery_notes(settings: Settings) -> list[str]:
     if path is not None and not Path(path).expanduser().is_file():
         notes.append(f"Teams: not configured ({path} does not exist)")
     elif path is not None:
+        import apprise
+
         config = apprise.AppriseConfig(asset=apprise_asset())
         config.add(str(Path(path).expanduser()))
         instance = apprise.Apprise(asset=apprise_asset())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -22,7 +22,6 @@ from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
 from models.registry import ACKNOWLEDGED, MAX_AUDIENCE, MAX_PURPOSE, check_text
 from models.requests import DECISIONS, RequestIn, transition
-from models.survey import Candidate, survey
 from models.tables import (
     Account,
     AccountRequest,
@@ -40,9 +39,14 @@ from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 from services.entities import get_entity
 from services.links import browser_link
-from services.lookalikes import warnings_for
 from services.recipients import Directory, Item, Recipient, write_once
 from services.subjects import platform_label
+
+if TYPE_CHECKING:
+    from models.survey import Candidate
+
+# The duplication survey and the look-alike check (rapidfuzz) are imported by the steps that run
+# them: a decision runs neither (start-up time, issue 20).
 
 DECIDE_LINK = M("Or decide in the browser (a link for you alone, valid once): {link}").msgid
 
@@ -222,6 +226,8 @@ def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidat
     """Every existing or pending account in the UN system that a proposal is compared with: the
     registry's accounts and the reference list read as plain rows (a 100k registry is read in a
     fraction of the time its ORM objects would take), each set of languages parsed once."""
+    from models.survey import Candidate
+
     languages: dict[str, frozenset[str]] = {}
 
     def parsed(text: str) -> frozenset[str]:
@@ -300,6 +306,9 @@ def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
 def preview(ctx: Ctx, data: RequestIn) -> dict[str, Any]:
     """What the requester sees before submitting (3.2(a), 2.3): the duplication survey against
     every existing and pending account, and the entity's language parity. Writes nothing."""
+    from models.survey import Candidate, survey
+    from services.lookalikes import warnings_for
+
     entity = get_entity(ctx, data.entity, field="entity")
     proposed = Candidate(
         "request:new",
@@ -330,6 +339,8 @@ def preview(ctx: Ctx, data: RequestIn) -> dict[str, Any]:
 
 def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
     """Survey, parity, the head's decision duty and the head's notice (idempotent)."""
+    from models.survey import Candidate, survey
+
     assert request.id is not None
     ev = json.loads(request.evidence)
     proposed = Candidate(
@@ -817,6 +828,8 @@ def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
             for t in history
         ],
     }
+    from services.lookalikes import warnings_for
+
     warnings = warnings_for(
         ctx, platform=request.platform, handle=request.handle, entity=request.entity_code
     )

@@ -1,7 +1,7 @@
 """`smgov --help` reads as a user's manual (issue 22): every option and argument of every command
 says what it is and what it accepts, every command shows an example, no Python type tag
 (`<str>`, `<list[str]>`) appears, the commands come in the order a user meets them, and
-`smgov --version` answers."""
+`smgov --version` answers; a command line builds only the command it names, the same one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -19,7 +20,7 @@ from typer._click import Command, Context  # typer 0.29 vendors click
 from typer.core import TyperGroup as Group
 from typer.testing import CliRunner
 
-from smgov.cli import app
+from smgov.cli import COMMANDS, app, assemble
 
 TYPE_TAG = re.compile(r"<[a-z_]+(\[[^\]]*\])?>")
 
@@ -154,3 +155,33 @@ class TestVersion:
             f"smgov {version('smgov')}\n",
             "",
         )
+
+
+def shape(command: Command) -> Any:
+    """What a user sees of a command: its help, example and parameters, and its subcommands'."""
+    return (
+        command.help,
+        command.epilog,
+        [(p.name, p.opts, getattr(p, "help", None)) for p in command.params],
+        {name: shape(sub) for name, sub in getattr(command, "commands", {}).items()},
+    )
+
+
+class TestOneCommandBuilt:
+    def test_the_table_names_every_command(self) -> None:
+        """COMMANDS, which `main` reads to build one command, lists every command of `smgov`."""
+        root = typer.main.get_command(app)
+        assert isinstance(root, Group)
+        assert sorted(root.commands) == sorted(COMMANDS)
+
+    @pytest.mark.parametrize("name", list(COMMANDS))
+    def test_the_command_built_alone_is_the_same(self, name: str) -> None:
+        """`smgov NAME ...` builds NAME alone (with its module's other root commands, if it is
+        one), and it is the very command of the whole tree: the same help, parameters and
+        subcommands."""
+        whole = typer.main.get_command(app)
+        alone = typer.main.get_command(assemble([name]))
+        assert isinstance(whole, Group) and isinstance(alone, Group)
+        module = COMMANDS[name][0]
+        assert set(alone.commands) <= {name} | {n for n, (m, a) in COMMANDS.items() if m == module}
+        assert shape(alone.commands[name]) == shape(whole.commands[name])

@@ -90,6 +90,20 @@ def no_server_env(cli_env: dict[str, str], smtp: SMTPServer, tmp_path: Path) -> 
     return env
 
 
+def python(code: str, *args: str, env: dict[str, str]) -> list[str]:
+    """Run `code` with `args` in a new interpreter; the lines it printed (it must succeed)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()
+
+
 def test_process_commands_start_no_prefect_server(
     no_server_env: dict[str, str], smtp: SMTPServer, tmp_path: Path, db_url: str
 ) -> None:
@@ -100,16 +114,8 @@ def test_process_commands_start_no_prefect_server(
     mail, the separated administrator lost the authorization, 4.2)."""
     request = tmp_path / "request.yaml"
     request.write_text(yaml.safe_dump(REQUEST, allow_unicode=True))
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(request)],
-        env=no_server_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [], "Prefect was imported"
+    printed = python(SCRIPT, str(request), env=no_server_env)
+    assert json.loads(printed[-1]) == [], "Prefect was imported"
     assert not (tmp_path / "prefect-home").exists(), "Prefect wrote its home"
     subjects = {(m.rcpt_tos[0], m.subject) for m in smtp.messages}
     assert any(to == "s100001@un.example" and "decision" in s for to, s in subjects)
@@ -125,6 +131,58 @@ def test_process_commands_start_no_prefect_server(
     staff = json.loads(shown.stdout)
     assert staff["status"] == "separated"
     assert staff["authorizations"] and all(a["revoked_on"] for a in staff["authorizations"])
+
+
+# One command in a new interpreter; then: which of the heavy libraries did it load?
+LOADED = """
+import json, sys
+from smgov.cli import main
+
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    assert not exc.code, exc.code
+heavy = {"alembic", "apprise", "babel", "jinja2", "numpy", "prefect", "rapidfuzz"}
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & heavy)))
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("smgov.cli."))))
+"""
+
+
+def test_a_command_loads_only_what_it_uses(
+    no_server_env: dict[str, str], smgov: Smgov, tmp_path: Path
+) -> None:
+    """Each command imports what its work needs, and no more (start-up time, issue 20): on a
+    registry with no account and no Teams file, `account list --json` loads no heavy library
+    and only its own command's module; an HR event for someone holding nothing, a rejection
+    and a campaign over no accounts load neither apprise (nothing goes to Teams) nor numpy
+    (nothing is surveyed), and the rejection no rapidfuzz either; a sweep no apprise; none
+    loads Alembic or Prefect."""
+    day = ("--as-of", "2026-02-03")
+    assert smgov("entity", "add", "OHCHR", "--name", "OHCHR", "--kind", "office", *day).code == 0
+    for index in ("100001", "100002", "100003", "100004", "100005"):
+        added = smgov(
+            "staff", "add", index, "--name", "S" + index, "--email", f"s{index}@un.example",
+            "--entity", "OHCHR", *day,
+        )  # fmt: skip
+        assert added.code == 0, added.err
+    assert smgov("entity", "set-head", "OHCHR", "--staff", "100001", *day).code == 0
+    request = tmp_path / "request.yaml"
+    request.write_text(yaml.safe_dump(REQUEST, allow_unicode=True))
+    assert smgov("request", "new", "--file", str(request), "--by", "100004", *day).code == 0
+
+    def loaded(*args: str) -> tuple[list[str], list[str]]:
+        heavy, commands = python(LOADED, *args, env=no_server_env)[-2:]
+        return json.loads(heavy), json.loads(commands)
+
+    assert loaded("account", "list", "--json") == ([], ["smgov.cli.account", "smgov.cli.common"])
+    hr = ("hr", "event", "--type", "separation", "--staff", "100005", "--effective", "2026-02-03")
+    assert loaded(*hr, *day)[0] == ["babel"]  # its lines are translated
+    decided = loaded("request", "decide", "1", "--decision", "reject", "--reason", "No",
+                     "--by", "100001", *day)  # fmt: skip
+    assert decided[0] == ["babel", "jinja2"]  # the requester's notice is rendered
+    started = loaded("campaign", "start", "reassessment", *day)[0]
+    assert not {"apprise", "numpy", "alembic", "prefect"} & set(started)
+    assert not {"apprise", "alembic", "prefect"} & set(loaded("sweep", *day)[0])
 
 
 def _api(url: str, path: str, body: dict[str, Any]) -> Any:

@@ -1,7 +1,8 @@
 """The `smgov` command line (cli.md is its stable surface). Parse, call a service, print.
 
 One module per command group (`entity`, `account`, `request`, ...), the shared options and
-helpers in `common`; this module assembles the root `app` and holds the console script `main`.
+helpers in `common`; this module assembles the root (`app`, or for `main` only the command a
+command line names) and holds the console script `main`.
 
 Exit codes: 0 done; 2 refused (bad input, a rule, no authority) with one `error:` line on stderr;
 1 a check found a problem or the command could not run. Commands that orchestrate nothing never
@@ -12,101 +13,57 @@ configured, else the flow's code in this process, without Prefect.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 from typer._click import exceptions as parse_errors  # typer 0.29 vendors click
 
 from models.errors import CheckFailed, Refused
-from smgov.cli import (
-    account,
-    assessment,
-    audit,
-    campaign,
-    custody,
-    db,
-    entity,
-    hr,
-    obligation,
-    outbox,
-    report,
-    request,
-    serve,
-    setup,
-    staff,
-)
 from smgov.cli.common import ManualGroup, one_line
+
+#: Every command of `smgov`, in the order a user meets them — try it, set it up, fill the
+#: registry, approve and review accounts, follow the duties, handle people leaving and
+#: incidents, check and report, run it — each with where it is declared: a group's Typer
+#: (`module`, `attribute`), or (`module`, None) for a root command of that module's `root`
+#: Typer. A command line loads only the module of the command it names (start-up time:
+#: building all of them costs about 0.1 s of CPU, issue 20); `smgov --help` loads them all.
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "demo": ("serve", None),
+    "doctor": ("setup", None),
+    "notify": ("setup", "notify_app"),
+    "db": ("db", "app"),
+    "entity": ("entity", "app"),
+    "staff": ("staff", "app"),
+    "account": ("account", "app"),
+    "authorize": ("account", None),
+    "acknowledge": ("account", None),
+    "request": ("request", "app"),
+    "survey": ("request", "survey_app"),
+    "campaign": ("campaign", "app"),
+    "assessment": ("assessment", "app"),
+    "assess": ("assessment", None),
+    "activity": ("assessment", "activity_app"),
+    "obligation": ("obligation", "app"),
+    "sweep": ("outbox", None),
+    "outbox": ("outbox", "app"),
+    "hr": ("hr", "app"),
+    "custody": ("custody", "custody_app"),
+    "incident": ("custody", "incident_app"),
+    "audit": ("audit", "app"),
+    "report": ("report", "app"),
+    "clauses": ("report", None),
+    "serve": ("serve", None),
+    "api": ("serve", None),
+}
 
 
 class Root(ManualGroup):
-    """`smgov`: its commands in the order a user meets them — try it, set it up, fill the
-    registry, approve and review accounts, follow the duties, handle people leaving and
-    incidents, check and report, run it."""
+    """`smgov`: its commands in the order of COMMANDS."""
 
-    order = (
-        "demo",
-        "doctor",
-        "notify",
-        "db",
-        "entity",
-        "staff",
-        "account",
-        "authorize",
-        "acknowledge",
-        "request",
-        "survey",
-        "campaign",
-        "assessment",
-        "assess",
-        "activity",
-        "obligation",
-        "sweep",
-        "outbox",
-        "hr",
-        "custody",
-        "incident",
-        "audit",
-        "report",
-        "clauses",
-        "serve",
-        "api",
-    )
-
-
-app = typer.Typer(
-    cls=Root,
-    rich_markup_mode="markdown",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Governance of the UN Secretariat's institutional social media accounts: the registry, "
-    "approvals, reassessments, separations and the reminders that keep them on time. "
-    "Run smgov COMMAND --help for each command.",
-    epilog="Example: smgov demo",
-)
-for commands in (setup.root, account.root, assessment.root, outbox.root, report.root, serve.root):
-    app.add_typer(commands)  # root commands: smgov doctor, smgov authorize, smgov sweep, ...
-for group, name in (
-    (setup.notify_app, "notify"),
-    (db.app, "db"),
-    (entity.app, "entity"),
-    (staff.app, "staff"),
-    (account.app, "account"),
-    (request.app, "request"),
-    (request.survey_app, "survey"),
-    (campaign.app, "campaign"),
-    (assessment.app, "assessment"),
-    (assessment.activity_app, "activity"),
-    (obligation.app, "obligation"),
-    (outbox.app, "outbox"),
-    (hr.app, "hr"),
-    (custody.custody_app, "custody"),
-    (custody.incident_app, "incident"),
-    (audit.app, "audit"),
-    (report.app, "report"),
-):
-    app.add_typer(group, name=name)
+    order = tuple(COMMANDS)
 
 
 def _print_version(asked: bool) -> None:
@@ -117,7 +74,6 @@ def _print_version(asked: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()  # the root's own options; its help is the Typer's above
 def _root(
     _version: Annotated[
         bool,
@@ -129,7 +85,43 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    pass
+    pass  # the root's own options; its help is the Typer's (assemble)
+
+
+def assemble(names: Iterable[str]) -> typer.Typer:
+    """The `smgov` Typer holding the commands `names` (keys of COMMANDS), each module imported
+    here; a root command brings its module's other root commands along."""
+    root = typer.Typer(
+        cls=Root,
+        rich_markup_mode="markdown",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        help="Governance of the UN Secretariat's institutional social media accounts: the "
+        "registry, approvals, reassessments, separations and the reminders that keep them on "
+        "time. Run smgov COMMAND --help for each command.",
+        epilog="Example: smgov demo",
+    )
+    root.callback()(_root)
+    roots: set[str] = set()
+    for name in names:
+        where, attribute = COMMANDS[name]
+        module = importlib.import_module(f"smgov.cli.{where}")
+        if attribute is not None:
+            root.add_typer(getattr(module, attribute), name=name)
+        elif where not in roots:  # smgov doctor, smgov authorize, smgov sweep, ...
+            roots.add(where)
+            root.add_typer(module.root)
+    return root
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`smgov.cli.app`: the whole command tree (the docs and the tests read it), built when
+    first asked for."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = globals()["app"] = assemble(COMMANDS)
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     import os
 
     os.umask(0o077)  # whatever the caller's umask, smgov's files are private (0600/0700)
-    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    # the command named first, alone; anything else (--help, --version, a typo) sees them all
+    named = args[:1] if args and args[0] in COMMANDS else COMMANDS
+    command = typer.main.get_command(assemble(named))
     try:
         command.main(args=argv, prog_name="smgov", standalone_mode=False)
     except typer.Exit as done:
