@@ -140,6 +140,10 @@ class EmailChannel:
         else:
             conn = smtplib.SMTP(host, port, local_hostname=name, timeout=timeout)
         try:
+            # the line that ends a message follows its text at once (a write of its own, that
+            # Nagle's algorithm would hold until the server's delayed ACK: 40 ms a message)
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if s.smtp_tls == "starttls":
                 conn.starttls(context=self._context())
             if s.smtp_username:
