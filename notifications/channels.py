@@ -122,6 +122,7 @@ class EmailChannel:
         self._settings = settings
         self._smtp: smtplib.SMTP | None = None
         self._tls: ssl.SSLContext | None = None
+        self._in_text = False  # a message's text sent, its end not yet
 
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:
@@ -184,6 +185,7 @@ class EmailChannel:
                 refused = _envelope(smtp, mail, sender, recipients)
                 if refused is not None:
                     return refused
+                self._in_text = True
                 return lambda: self._finish(smtp)
             except (smtplib.SMTPException, OSError) as exc:
                 self.close()
@@ -193,6 +195,7 @@ class EmailChannel:
 
     def _finish(self, smtp: smtplib.SMTP) -> Delivery:
         """The end of the text: the server answers whether it takes the message."""
+        self._in_text = False
         try:
             code, _ = smtp.docmd(".")
         except (smtplib.SMTPException, OSError) as exc:
@@ -216,8 +219,14 @@ class EmailChannel:
                 self.close()
 
     def close(self) -> None:
+        """QUIT, or, in the middle of a message's text (a run that stops there), hang up: the
+        server then drops the message it never saw the end of."""
         if self._smtp is not None:
             smtp, self._smtp = self._smtp, None
+            if self._in_text:
+                self._in_text = False
+                smtp.close()
+                return
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
@@ -231,6 +240,8 @@ def _envelope(
     `smtplib.SMTP.send_message` would send them; a refusal (the connection reset, ready for
     the next message) or None. A lost connection raises, as in smtplib."""
     international = any(not a.isascii() for a in (sender, *recipients))
+    if international and not smtp.has_extn("smtputf8"):
+        return Delivery(False, "not delivered (the server takes no SMTPUTF8 address)")
     text = _wire(mail, utf8=international)
     options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
     if smtp.does_esmtp and smtp.has_extn("size"):

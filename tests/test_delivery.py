@@ -223,6 +223,31 @@ class TestPool:
         assert refused == 4 - allowed, "the others were tried, and refused"
         assert statuses(db_url) == {"sent": 60}
 
+    def test_refused_recipient_fails_alone(
+        self,
+        uow: Callable[..., Any],
+        engine: Engine,
+        mail_settings: Settings,
+        db_url: str,
+    ) -> None:
+        """A recipient the server refuses (550) is that message's failure, kept for a later
+        attempt; the connection goes on with the next message, and the others are delivered."""
+        queue(uow, 20)
+        with SMTPServer(refuse=["person3@un.example"]) as server:
+            settings = mail_settings.model_copy(update={"smtp_port": server.port})
+            report = deliver(engine, settings, now=NOW)
+            received = server.messages
+        assert report.sent == 19 and report.failed == 1
+        assert "person3@un.example" not in {m.rcpt_tos[0] for m in received}
+        assert statuses(db_url) == {"sent": 19, "failed": 1}
+        engine_ = create_engine(db_url)
+        with engine_.connect() as conn:
+            error = conn.execute(
+                text("SELECT last_error FROM outbox WHERE status = 'failed'")
+            ).scalar_one()
+        engine_.dispose()
+        assert error == "not delivered (recipient refused)"
+
     def test_server_down(
         self,
         uow: Callable[..., Any],
