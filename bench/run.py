@@ -405,12 +405,25 @@ def bench_deliver(url: str, home: Path, sample: int = 500) -> dict[str, float]:
             took, report = timed(lambda ids=ids: deliver(engine, smtp, now=AS_OF, only=ids))
             seconds += took
             sent += report.sent
+        if sent != len(picked):
+            with engine.connect() as conn:
+                unsent = conn.execute(
+                    select(
+                        col(Outbox.id),
+                        col(Outbox.status),
+                        col(Outbox.attempts),
+                        col(Outbox.last_error),
+                        func.length(col(Outbox.body)) + func.length(col(Outbox.rich)),
+                    ).where(
+                        col(Outbox.id).in_([oid for oid, _ in picked]),
+                        col(Outbox.status) != "sent",
+                    )
+                ).all()
+            raise RuntimeError(f"{sent} of {len(picked)} messages delivered; not: {unsent}")
     finally:
         server.terminate()
         server.wait(timeout=10)
         engine.dispose()
-    if sent != len(picked):
-        raise RuntimeError(f"{sent} of {len(picked)} messages delivered")
     return {
         "deliver_messages": len(picked),
         "deliver_connections": smtp.smtp_connections,
