@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         default=None, description="SMTP AUTH password; never stored or logged"
     )
     smtp_timeout: float = Field(default=15.0, gt=0, description="SMTP timeout, seconds")
+    smtp_connections: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="SMTP connections a delivery run opens at once, where the server allows (one "
+        "first; a connection the server refuses leaves the work to fewer); each message is "
+        "recorded before the next is handed over, whatever their number",
+    )
 
     registry_email: str | None = Field(
         default=None,

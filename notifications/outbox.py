@@ -12,9 +12,11 @@ time) and are dead-lettered after `outbox_max_attempts`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import socket
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from sqlmodel import Session, col
 
 from database import among, insert_rows
@@ -29,7 +32,15 @@ from models.clock import ensure_utc, iso, system_now
 from models.errors import NotFound
 from models.settings import Settings
 from models.tables import Outbox
-from notifications.channels import Channel, Outgoing, channels_from
+from notifications.channels import (
+    Channel,
+    Delivery,
+    EmailChannel,
+    Finish,
+    Outgoing,
+    Staged,
+    channels_from,
+)
 from notifications.signing import expand_links
 
 BATCH = 50
@@ -185,8 +196,8 @@ def _settle(
     max_attempts: int,
 ) -> str:
     """Record one message's outcome in one statement, if the claim is still ours. (Every
-    accepted message is recorded before the next is sent: a crash repeats only the one in
-    flight.)"""
+    accepted message is recorded before the next is handed over: a crash repeats only the one
+    in flight.)"""
     attempts = row.attempts + 1  # unchanged since the claim: the row is ours
     values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "claimed_until": None}
     if ok:
@@ -242,80 +253,203 @@ def deliver(
 ) -> DeliveryReport:
     """Send every message that is due as of `now` (or only the ids in `only`).
 
-    Claims are taken BATCH at a time, each for `claim_lease_seconds` of real time, and the whole
-    batch's claim is extended (one statement) whenever less than 80% of it is left, so a message
-    is never sent on a claim about to lapse; each outcome is recorded before the next message is
-    sent. One connection per channel serves the whole run (channels given by the caller stay
-    open: they are the caller's to close)."""
+    Claims are taken BATCH at a time, each for `claim_lease_seconds` of real time, and the claim
+    on every message the run still holds is extended (one statement) whenever less than 80% of
+    it is left, so a message is never handed to a connection on a claim about to lapse.
+
+    E-mail goes over up to `smtp_connections` SMTP connections at once, each in a thread of its
+    own taking the claimed messages in turn; the first opens before the others are tried, and a
+    connection the server will not take (421, refused) leaves the work to fewer. Each thread
+    prepares its next message on its own connection, but hands it over (the line that ends an
+    SMTP message; a Teams post) and records the outcome in one turn that no other thread enters
+    meanwhile: at any moment at most one message is with the server and not yet recorded, so a
+    process killed at any point repeats at most that one, with its Message-ID. Channels given by
+    the caller are used as they are, on one connection, and stay open (they are the caller's to
+    close)."""
     worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
-    chans = channels if channels is not None else channels_from(settings)
-    lease = dt.timedelta(seconds=settings.claim_lease_seconds)
-    report = DeliveryReport()
-    tried: set[int] = set()
+    run = _Run(engine, settings, worker=worker, now=now, only=only)
+    first: Mapping[str, Channel] = channels_from(settings) if channels is None else channels
+    opened = {id(c): c for c in first.values()} if channels is None else {}  # to close
+    threads: list[threading.Thread] = []
     try:
-        while True:
-            until = system_now() + lease
-            claimed = _claim(engine, worker=worker, now=now, until=until, only=only)
-            rows = [r for r in claimed if r.id not in tried]
-            if not rows:
-                return report
-            for n, row in enumerate(rows):
-                tried.add(row.id)
-                if until - system_now() < lease * 0.8:
-                    until = system_now() + lease
-                    ids = [r.id for r in rows[n:]]
-                    held = _renew(engine, ids=ids, worker=worker, until=until)
-                    rows[n:] = [r for r in rows[n:] if r.id in held]
-                    if row.id not in held:
-                        continue
-                _deliver_one(engine, row, chans, settings, worker, now, report)
+        row = run.take()
+        if row is None:
+            return run.report
+        mail = first.get("email")
+        if channels is None and isinstance(mail, EmailChannel) and mail.open():
+            # the first connection is up: more, as many as the setting and the work allow
+            for _ in range(min(_pool_size(engine, settings), run.waiting() + 1) - 1):
+                more = EmailChannel(settings)
+                opened[id(more)] = more
+                chans = {**first, "email": more}  # Teams: the run's one session, shared
+                threads.append(threading.Thread(target=run.pooled, args=(chans,), daemon=True))
+            run.live += len(threads)
+            for thread in threads:
+                thread.start()
+        run.work(first, row)
+    except BaseException:
+        run.stop = True  # the other threads end at their next message
+        raise
     finally:
-        for channel in chans.values() if channels is None else ():  # given ones: the caller's
+        for thread in threads:
+            thread.join()
+        for channel in opened.values():  # given ones: the caller's
             close = getattr(channel, "close", None)
             if close is not None:
                 close()
+    if run.error is not None:
+        raise run.error
+    return run.report
 
 
-def _deliver_one(
-    engine: Engine,
-    row: _Row,
-    chans: Mapping[str, Channel],
-    settings: Settings,
-    worker: str,
-    now: dt.datetime,
-    report: DeliveryReport,
-) -> None:
-    channel = chans.get(row.channel)
-    if channel is None:
-        ok, detail = False, f"unknown channel {row.channel}"
-    else:
-        result = channel.send(
-            Outgoing(
-                row.message_id,
-                row.recipient,
-                row.subject,
-                expand_links(row.body, settings),
-                rich=expand_links(row.rich, settings) if row.rich else None,
-                language=row.language,
-            )
+def _pool_size(engine: Engine, settings: Settings) -> int:
+    """How many SMTP connections a run may open: the setting, unless the database is one
+    connection shared by every thread (SQLite in memory), where one at a time is all it takes."""
+    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):
+        return 1
+    return settings.smtp_connections
+
+
+class _Run:
+    """One delivery run's shared state: the claimed messages not yet handed out (taken in
+    turn by the run's threads), the claim's expiry, the turn in which a message is handed over
+    and recorded, and the report."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        worker: str,
+        now: dt.datetime,
+        only: set[int] | None,
+    ) -> None:
+        self.engine, self.settings, self.worker, self.now, self.only = (
+            engine,
+            settings,
+            worker,
+            now,
+            only,
         )
-        ok, detail = result.ok, result.detail
-    status = _settle(
-        engine,
-        row=row,
-        worker=worker,
-        ok=ok,
-        detail=detail,
-        now=now,
-        max_attempts=settings.outbox_max_attempts,
-    )
-    if status == "sent":
-        report.sent += 1
-        report.ids.append(row.id)
-    elif status == "dead":
-        report.dead += 1
-    elif status == "failed":
-        report.failed += 1
+        self.lease = dt.timedelta(seconds=settings.claim_lease_seconds)
+        self.report = DeliveryReport()
+        self.queue: collections.deque[_Row] = collections.deque()
+        self.held: set[int] = set()  # claimed and not yet recorded: queued or being sent
+        self.tried: set[int] = set()
+        self.until = system_now()
+        self.lock = threading.Lock()  # the queue, the claim
+        self.turn = threading.Lock()  # hand a message over and record the outcome
+        self.live = 1  # threads still taking messages
+        self.stop = False
+        self.error: BaseException | None = None
+
+    def waiting(self) -> int:
+        with self.lock:
+            return len(self.queue)
+
+    def take(self) -> _Row | None:
+        """The next message to send, its claim fresh; None when there is none left (the thread
+        then ends)."""
+        with self.lock:
+            while not self.stop:
+                if not self.queue:
+                    until = system_now() + self.lease
+                    claimed = _claim(
+                        self.engine, worker=self.worker, now=self.now, until=until, only=self.only
+                    )
+                    fresh = [r for r in claimed if r.id not in self.tried]
+                    if not fresh:
+                        break
+                    self.queue.extend(fresh)
+                    self.held.update(r.id for r in fresh)
+                    self.until = until
+                elif self.until - system_now() < self.lease * 0.8:
+                    self.until = system_now() + self.lease
+                    ours = _renew(
+                        self.engine, ids=sorted(self.held), worker=self.worker, until=self.until
+                    )
+                    lost = {r.id for r in self.queue} - ours
+                    self.queue = collections.deque(r for r in self.queue if r.id in ours)
+                    self.held -= lost
+                    continue
+                row = self.queue.popleft()
+                self.tried.add(row.id)
+                return row
+            self.live -= 1
+            return None
+
+    def give_back(self, row: _Row) -> bool:
+        """A thread whose connection the server would not take leaves its message to the
+        others and ends, if others there are."""
+        with self.lock:
+            if self.live <= 1:
+                return False
+            self.live -= 1
+            self.queue.appendleft(row)
+            return True
+
+    def work(self, chans: Mapping[str, Channel], row: _Row | None) -> None:
+        """One connection's loop: prepare a message, then hand it over and record the outcome
+        in the run's turn."""
+        while row is not None:
+            begun = self._begin(chans, row)
+            if isinstance(begun, Delivery) and begun.unconnected and self.give_back(row):
+                return
+            with self.turn:
+                result = begun if isinstance(begun, Delivery) else begun()
+                self._record(row, result)
+            row = self.take()
+
+    def pooled(self, chans: Mapping[str, Channel]) -> None:
+        """A thread of the pool: its connection first (none: it leaves the work to the
+        others), then the loop; an error ends the run (raised by `deliver`)."""
+        try:
+            mail = chans["email"]
+            if isinstance(mail, EmailChannel) and not mail.open():
+                with self.lock:
+                    self.live -= 1
+                return
+            self.work(chans, self.take())
+        except BaseException as exc:
+            with self.lock:
+                self.error = self.error or exc
+                self.stop = True
+
+    def _begin(self, chans: Mapping[str, Channel], row: _Row) -> Delivery | Finish:
+        channel = chans.get(row.channel)
+        if channel is None:
+            return Delivery(False, f"unknown channel {row.channel}")
+        message = Outgoing(
+            row.message_id,
+            row.recipient,
+            row.subject,
+            expand_links(row.body, self.settings),
+            rich=expand_links(row.rich, self.settings) if row.rich else None,
+            language=row.language,
+        )
+        if isinstance(channel, Staged):
+            return channel.begin(message)
+        return lambda: channel.send(message)
+
+    def _record(self, row: _Row, result: Delivery) -> None:
+        status = _settle(
+            self.engine,
+            row=row,
+            worker=self.worker,
+            ok=result.ok,
+            detail=result.detail,
+            now=self.now,
+            max_attempts=self.settings.outbox_max_attempts,
+        )
+        with self.lock:
+            self.held.discard(row.id)
+        if status == "sent":
+            self.report.sent += 1
+            self.report.ids.append(row.id)
+        elif status == "dead":
+            self.report.dead += 1
+        elif status == "failed":
+            self.report.failed += 1
 
 
 def outbox_view(row: Outbox) -> dict[str, Any]:

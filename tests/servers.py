@@ -159,20 +159,68 @@ class _Handler:
         return "250 2.0.0 Message accepted for delivery"
 
 
+class _Connections:
+    """The SMTP connections open now (counted in the server's loop), and a limit beyond which
+    a new connection is greeted with 421 and closed, as a busy mail server does."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.open = 0
+        self.refused = 0
+
+    def enter(self) -> bool:
+        if self.limit is not None and self.open >= self.limit:
+            self.refused += 1
+            return False
+        self.open += 1
+        return True
+
+
+class _LimitedSMTP(SMTP):
+    """aiosmtpd's SMTP session, counted in `_Connections` (refused beyond its limit)."""
+
+    def __init__(self, handler: Any, connections: _Connections, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._connections = connections
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._connections.enter():
+            self._refused = True
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self._connections.open -= 1
+        super().connection_lost(error)
+
+
 class _BoundController(Controller):
     """A threaded aiosmtpd Controller serving on a socket we bound ourselves."""
 
-    def __init__(self, handler: _Handler, sock: socket.socket, **smtp_kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: _Handler,
+        sock: socket.socket,
+        connections: _Connections,
+        **smtp_kwargs: Any,
+    ) -> None:
         host, port = sock.getsockname()[:2]
         super().__init__(handler, hostname=host, port=port, **smtp_kwargs)
         self._sock = sock
+        self._connections = connections
 
     def factory(self) -> SMTP:
         # aiosmtpd warns (UserWarning) on every connection when AUTH is required without
         # TLS. On loopback that is what we want, so require AUTH after construction.
         kwargs = dict(self.SMTP_kwargs)
         auth_required = bool(kwargs.pop("auth_required", False))
-        smtpd = SMTP(self.handler, **kwargs)
+        smtpd = _LimitedSMTP(self.handler, self._connections, **kwargs)
         if auth_required:
             assert hasattr(smtpd, "_auth_required"), "aiosmtpd internals changed"
             smtpd._auth_required = True
@@ -190,6 +238,8 @@ class SMTPServer:
     RCPT (case-insensitive). ``on_message``: called with the running count after each
     accepted message has been recorded, in the server thread, *before* the client gets
     its 250 reply (so killing the client there leaves it unsure whether it was sent).
+    ``max_connections``: beyond that many open connections a new one is greeted with
+    ``421 4.7.0 Too many connections`` and closed (``refused_connections`` counts them).
     """
 
     def __init__(
@@ -198,10 +248,12 @@ class SMTPServer:
         auth: tuple[str, str] | None = None,
         refuse: Iterable[str] = (),
         on_message: Callable[[int], None] | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.auth = auth
         self.refuse = frozenset(a.lower() for a in refuse)
         self.on_message = on_message
+        self._connections = _Connections(max_connections)
         self._host = HOST
         self._port = _free_port(self._host)
         self._messages: list[Received] = []
@@ -227,6 +279,11 @@ class SMTPServer:
         with self._cond:
             return list(self._messages)
 
+    @property
+    def refused_connections(self) -> int:
+        """How many connections were greeted with 421 (beyond ``max_connections``)."""
+        return self._connections.refused
+
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         """Start listening (again) on the same host and port."""
@@ -240,7 +297,7 @@ class SMTPServer:
                 auth_required=True,
                 auth_require_tls=False,  # loopback only
             )
-        controller = _BoundController(_Handler(self), sock, **kwargs)
+        controller = _BoundController(_Handler(self), sock, self._connections, **kwargs)
         try:
             controller.start()
         except BaseException:
@@ -248,6 +305,10 @@ class SMTPServer:
             sock.close()
             raise
         self._controller = controller
+        # start() proves the server up with a connection of its own: gone before a client counts
+        deadline = time.monotonic() + _BIND_RETRY_SECONDS
+        while self._connections.open and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """Stop listening and drop open connections; recorded messages are kept."""
@@ -314,6 +375,7 @@ class ReceivedPost:
     headers: dict[str, str]
     body: bytes
     json: Any | None  # parsed body, or None when it is not JSON
+    peer: str = ""  # the client's address and port: one per connection
 
 
 def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
@@ -377,6 +439,11 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request logging to stderr."""
 
+    def handle(self) -> None:
+        if self._endpoint().keep_alive:
+            self.protocol_version = "HTTP/1.1"  # the connection stays open between requests
+        super().handle()
+
     def _endpoint(self) -> HTTPSEndpoint:
         return cast(_TLSHTTPServer, self.server).endpoint
 
@@ -403,7 +470,13 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         endpoint = self._endpoint()
         status, delay = endpoint.status, endpoint.delay
         endpoint._record(
-            ReceivedPost(path=self.path, headers=dict(self.headers.items()), body=body, json=parsed)
+            ReceivedPost(
+                path=self.path,
+                headers=dict(self.headers.items()),
+                body=body,
+                json=parsed,
+                peer=f"{self.client_address[0]}:{self.client_address[1]}",
+            )
         )
         if delay > 0:
             time.sleep(delay)
@@ -417,7 +490,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Connection", "close")
+        if not self._endpoint().keep_alive:
+            self.send_header("Connection", "close")
         self.end_headers()
         if payload:
             self.wfile.write(payload)
@@ -437,20 +511,37 @@ class _TLSHTTPServer(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
         self.context = context
         self.endpoint = endpoint
+        self.live: set[ssl.SSLSocket] = set()  # connections open now (kept alive, or in use)
+        self.live_lock = threading.Lock()
         self.server_activate()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(30)
+        # replies go out at once (headers and body are two writes: Nagle would hold the second
+        # until the client's delayed ACK, 40 ms, on a connection kept alive)
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.context.wrap_socket(request, server_side=True)
         except OSError:  # handshake failed, e.g. the client does not trust our cert
             return
+        with self.live_lock:
+            self.live.add(tls)
         try:
             super().finish_request(tls, client_address)
         finally:
+            with self.live_lock:
+                self.live.discard(tls)
             with contextlib.suppress(OSError):
                 tls.shutdown(socket.SHUT_WR)
             tls.close()
+
+    def drop_connections(self) -> None:
+        """Close the connections still open (a kept-alive one would outlive a stop)."""
+        with self.live_lock:
+            live = list(self.live)
+        for tls in live:
+            with contextlib.suppress(OSError):
+                tls.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("HTTPSEndpoint: error handling request from %s", client_address, exc_info=True)
@@ -460,15 +551,18 @@ class HTTPSEndpoint:
     """A real HTTPS server on 127.0.0.1 with a fresh self-signed certificate.
 
     Every POST is recorded in ``requests`` and answered with ``status`` (default 202)
-    after sleeping ``delay`` seconds (default 0). Clients trust it through
+    after sleeping ``delay`` seconds (default 0). Each connection serves one request, unless
+    ``keep_alive`` (HTTP/1.1: the client may send more on it; ``stop()`` closes it). Clients
+    trust it through
     ``cert_path`` (e.g. ``REQUESTS_CA_BUNDLE``). The certificate is created on the
     first start and reused after a restart; its temp dir is removed when the object
     is garbage-collected or at interpreter exit.
     """
 
-    def __init__(self, *, status: int = 202, delay: float = 0.0) -> None:
+    def __init__(self, *, status: int = 202, delay: float = 0.0, keep_alive: bool = False) -> None:
         self.status = status
         self.delay = delay
+        self.keep_alive = keep_alive
         self._host = HOST
         self._port = _free_port(self._host)
         self._requests: list[ReceivedPost] = []
@@ -544,6 +638,7 @@ class HTTPSEndpoint:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.drop_connections()
         if thread is not None:
             thread.join(timeout=5)
 
