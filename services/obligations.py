@@ -379,14 +379,49 @@ def close_key(ctx: Ctx, key: str, *, state: str, reason: str, actor: str) -> Obl
 def withdraw_keys(ctx: Ctx, keys: Sequence[str], *, reason: str, actor: str) -> int:
     """Withdraw the open duties named by `keys`, set-based (a batch of HR events withdraws
     thousands): one UPDATE per 500 keys, one audit event for the lot. Returns how many."""
+    return close_keys(ctx, keys, state="withdrawn", reason=reason, actor=actor)
+
+
+def close_keys(ctx: Ctx, keys: Sequence[str], *, state: str, reason: str, actor: str) -> int:
+    """Meet or withdraw the open duties named by `keys`, set-based (`close` for many). Returns
+    how many."""
     found = open_rows(ctx, keys)
-    ids = sorted(duty.id for duty in found.values())
+    return _close_ids(ctx, [duty.id for duty in found.values()], state, reason, actor)
+
+
+def withdraw_about(
+    ctx: Ctx, subjects: Sequence[str], *, keep: Sequence[str], reason: str, actor: str
+) -> int:
+    """Withdraw every open duty about `subjects` (e.g. `account:12`) but those of the kinds in
+    `keep`, set-based: looked up by subject through its index, 500 at a time (the state and
+    kind checked here, as `open_rows` does), closed by `close_keys`'s UPDATE, one audit event
+    for the lot. Returns how many."""
+    ids: list[int] = []
+    for batch in chunks(list(dict.fromkeys(subjects))):
+        ids.extend(
+            oid
+            for oid, kind, state in ctx.session.execute(
+                select(col(Obligation.id), col(Obligation.kind), col(Obligation.state)).where(
+                    among(ctx.session, col(Obligation.subject), batch)
+                )
+            )
+            if state == "open" and kind not in keep
+        )
+    return _close_ids(ctx, ids, "withdrawn", reason, actor)
+
+
+def _close_ids(ctx: Ctx, found: Sequence[int], state: str, reason: str, actor: str) -> int:
+    """Close the open obligations `found` as `state`: one UPDATE per 500 ids (each key freed
+    with `#id`, as `close` frees it), one audit event for the lot."""
+    if state not in STATES[1:]:
+        raise ValueError(f"an obligation closes as met or withdrawn, not {state}")
+    ids = sorted(set(found))
     for chunk in chunks(ids):
         ctx.session.execute(
             update(Obligation)
             .where(col(Obligation.id).in_(chunk), col(Obligation.state) == "open")
             .values(
-                state="withdrawn",
+                state=state,
                 closed_at=ctx.now,
                 closed_reason=reason[:500],
                 next_stage_at=None,
@@ -398,7 +433,7 @@ def withdraw_keys(ctx: Ctx, keys: Sequence[str], *, reason: str, actor: str) -> 
     if ids:
         ctx.audit(
             actor=actor,
-            action="obligation.withdrawn",
+            action=f"obligation.{state}",
             subject="obligations",
             after={"ids": id_ranges(ids), "count": len(ids), "reason": reason},
         )

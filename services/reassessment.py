@@ -514,7 +514,8 @@ def decide(
         ctx, f"assessment:{account.id}", state="met", reason=f"{decision}: {why[:200]}", actor=by
     )
     if decision == "withdraw":
-        _withdraw(ctx, account, entity, by=by, why=why)
+        assert account.id is not None  # loaded from the database
+        _withdraw(ctx, entity, [account.id], by=by, why=why)
     else:
         account.state = "active"
         ctx.session.add(account)
@@ -543,70 +544,177 @@ def decide(
     return assessment
 
 
-def _withdraw(ctx: Ctx, account: Account, entity: Entity, *, by: str, why: str) -> None:
-    """3.8: approval withdrawn — every authorization revoked at once, the account withdrawn,
-    closure on the platform due within `closure_days` (a setting); credentials stay in custody
-    until then."""
-    for grant in ctx.session.execute(
-        select(Authorization).where(
-            col(Authorization.account_id) == account.id, col(Authorization.revoked_at).is_(None)
-        )
-    ).scalars():
-        grant.revoked_at, grant.revoked_by = ctx.now, by
-        grant.revoked_reason = f"approval withdrawn (3.8): {why[:200]}"
-        ctx.session.add(grant)
-    account.state, account.updated_at = "withdrawn", ctx.now
-    ctx.session.add(account)
-    ctx.session.flush()
-    for ob in ctx.session.execute(
-        select(Obligation).where(
-            col(Obligation.state) == "open",
-            col(Obligation.subject) == f"account:{account.id}",
-            col(Obligation.kind).not_in(("credential-handover", "credential-rotation")),
-        )
-    ).scalars():
-        obligations.close(ctx, ob, state="withdrawn", reason="approval withdrawn (3.8)", actor=by)
-    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
-    obligations.open_obligation(
+#: duties a withdrawal leaves open: the credentials stay in custody until the account is closed
+#: on the platform (4.2, 3.8)
+CUSTODY_DUTIES = ("credential-handover", "credential-rotation")
+
+
+def _withdraw(ctx: Ctx, entity: Entity, ids: Sequence[int], *, by: str, why: str) -> list[int]:
+    """3.8: approval of accounts `ids` of `entity` withdrawn, set-based — an open assessment of
+    each decided as a withdraw decision decides it (its duty met), every authorization revoked
+    at once, the accounts withdrawn, their other open duties withdrawn (those of custody stay:
+    credentials are kept until closure), and closure on the platform due within `closure_days`
+    (a setting), one duty per account. One statement per 500 accounts for each table, the
+    duties opened by `obligations.open_many`. Returns the assessments decided."""
+    decided: list[int] = []
+    withdrawn_accounts: list[int] = []  # whose open assessment is decided here
+    revoked = f"approval withdrawn (3.8): {why[:200]}"
+    for chunk in chunks(sorted(ids)):
+        for assessment_id, account_id in ctx.session.execute(
+            select(col(Assessment.id), col(Assessment.account_id)).where(
+                among(ctx.session, col(Assessment.account_id), chunk),
+                col(Assessment.state) == "open",
+            )
+        ):
+            decided.append(assessment_id)
+            withdrawn_accounts.append(account_id)
+        for table, where, values in (
+            (
+                Assessment,
+                [
+                    among(ctx.session, col(Assessment.account_id), chunk),
+                    col(Assessment.state) == "open",
+                ],
+                {
+                    "state": "decided",
+                    "decision": "withdraw",
+                    "decided_by": by,
+                    "decided_at": ctx.now,
+                    "reason_text": why,
+                },
+            ),
+            (
+                Authorization,
+                [
+                    among(ctx.session, col(Authorization.account_id), chunk),
+                    col(Authorization.revoked_at).is_(None),
+                ],
+                {"revoked_at": ctx.now, "revoked_by": by, "revoked_reason": revoked},
+            ),
+            (
+                Account,
+                [among(ctx.session, col(Account.id), chunk)],
+                {"state": "withdrawn", "updated_at": ctx.now},
+            ),
+        ):
+            ctx.session.execute(
+                update(table).where(*where).values(**values),
+                execution_options={"synchronize_session": "fetch"},
+            )
+    obligations.close_keys(
         ctx,
-        key=f"close:{account.id}",
-        clause="3.8",
-        kind="close-account",
-        subject=f"account:{account.id}",
-        entity=entity,
-        assignee=head or "registry",
-        due_at=due_after(
-            local_date(ctx.now, entity.timezone), ctx.settings.closure_days, entity.timezone
-        ),
+        [f"assessment:{account_id}" for account_id in withdrawn_accounts],
+        state="met",
+        reason=f"withdraw: {why[:200]}",
         actor=by,
     )
+    obligations.withdraw_about(
+        ctx,
+        [f"account:{account_id}" for account_id in ids],
+        keep=CUSTODY_DUTIES,
+        reason="approval withdrawn (3.8)",
+        actor=by,
+    )
+    head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    due_at = due_after(
+        local_date(ctx.now, entity.timezone), ctx.settings.closure_days, entity.timezone
+    )
+    obligations.open_many(
+        ctx,
+        [
+            obligations.Duty(
+                key=f"close:{account_id}",
+                clause="3.8",
+                kind="close-account",
+                subject=f"account:{account_id}",
+                entity=entity,
+                assignee=head or "registry",
+                due_at=due_at,
+            )
+            for account_id in ids
+        ],
+        actor=by,
+    )
+    return sorted(decided)
+
+
+def _withdrawable(account: AccountLike) -> None:
+    if account.state in ("withdrawn", "closed"):
+        raise Refused("ACCOUNT", f"account {account.id} is already {account.state}", "3.8")
+
+
+def _withdraw_audited(
+    ctx: Ctx, entity: Entity, ids: list[int], *, by: str, reason: str
+) -> list[int]:
+    """`_withdraw` with its reason checked, then one audit event for the lot."""
+    why = check_text("--reason", reason, limit=4000, clause="3.8")
+    decided = _withdraw(ctx, entity, ids, by=by, why=why)
+    ctx.audit(
+        actor=by,
+        action="account.withdraw",
+        subject=f"account:{ids[0]}" if len(ids) == 1 else f"entity:{entity.code}",
+        after={
+            "accounts": ids[:1000],
+            "count": len(ids),
+            "assessments": decided[:1000],
+            "reason": why,
+            "state": "withdrawn",
+        },
+    )
+    return ids
 
 
 def withdraw(ctx: Ctx, *, ref: str, reason: str, by: str) -> Account:
     """3.8 at any time: the head withdraws approval of an account — the same effects as a
-    withdraw decision in an assessment (the same code: an open assessment is decided so, else
-    `_withdraw` directly)."""
+    withdraw decision in an assessment (an open one is decided so), by the code that withdraws
+    many (`withdraw_many`)."""
     account = account_for(ctx, ref, by=by, action="decide")
-    if account.state in ("withdrawn", "closed"):
-        raise Refused("ACCOUNT", f"account {account.id} is already {account.state}", "3.8")
-    has_open = ctx.session.execute(
-        select(col(Assessment.id)).where(
-            col(Assessment.account_id) == account.id, col(Assessment.state) == "open"
-        )
-    ).first()
-    if has_open is not None:
-        decide(ctx, ref=str(account.id), decision="withdraw", reason=reason, by=by)
-        return account
-    why = check_text("--reason", reason, limit=4000, clause="3.8")
-    _withdraw(ctx, account, get_entity(ctx, account.entity_code), by=by, why=why)
-    ctx.session.flush()
-    ctx.audit(
-        actor=by,
-        action="account.withdraw",
-        subject=f"account:{account.id}",
-        after={"reason": why, "state": account.state},
-    )
+    _withdrawable(account)
+    assert account.id is not None  # loaded from the database
+    entity = get_entity(ctx, account.entity_code)
+    _withdraw_audited(ctx, entity, [account.id], by=by, reason=reason)
     return account
+
+
+def withdraw_many(
+    ctx: Ctx, *, entity: str, refs: Sequence[str] | None = None, reason: str, by: str
+) -> list[int]:
+    """3.8 for many accounts of one entity in one act: those `refs` name (each of `entity`), or
+    with no refs every account of the entity not yet withdrawn or closed. The head of that
+    entity (or an officer-in-charge in period) decides it, as for one account (the policy
+    table's `decide`); set-based from start to end (`_withdraw`), one audit event for the lot.
+    Returns the accounts withdrawn, by id."""
+    target = get_entity(ctx, entity, field="--entity")
+    require(
+        ctx, actor=by, action="decide", entity_code=target.code, subject=f"entity:{target.code}"
+    )
+    if refs is None:
+        ids = [
+            row.id
+            for row in account_rows(
+                ctx,
+                col(Account.entity_code) == target.code,
+                col(Account.state).not_in(("withdrawn", "closed")),
+            )
+        ]
+        if not ids:
+            raise Refused("--entity", f"{target.code} has no account left to withdraw", "3.8")
+    else:
+        named = {}
+        for ref in refs:
+            account = get_account(ctx, ref)
+            if account.entity_code != target.code:
+                raise Refused(
+                    "ACCOUNT",
+                    f"account {account.id} is {account.entity_code}'s, not {target.code}'s",
+                )
+            _withdrawable(account)
+            assert account.id is not None  # loaded from the database
+            named[account.id] = account
+        ids = sorted(named)
+        if not ids:
+            raise Refused("ACCOUNT", "name the accounts to withdraw, or every one with --all")
+    return _withdraw_audited(ctx, target, ids, by=by, reason=reason)
 
 
 def closed(ctx: Ctx, *, ref: str, closed_on: dt.date, evidence: str, by: str) -> Account:

@@ -516,24 +516,75 @@ def account_closed(
     app, "withdraw", example='smgov account withdraw 3 --reason "dormant since 2024" --by 100001'
 )
 def account_withdraw(
-    account: AccountArg,
     reason: Annotated[
         str, typer.Option("--reason", metavar="TEXT", help="Why approval is withdrawn.")
     ],
     by: ByOpt,
+    account: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="ACCOUNT",
+            help="The account: its id or its URL; several with --entity (none with --all).",
+        ),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity",
+            metavar="CODE",
+            help="Withdraw several accounts of this entity in one act: the ACCOUNTs named, "
+            "or with --all every one.",
+        ),
+    ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --entity: every account of the entity not yet withdrawn or closed.",
+        ),
+    ] = False,
     as_of: AsOfOpt = None,
 ) -> None:
     """The head withdraws approval of an account at any time (3.8): every authorization revoked,
-    the account withdrawn, its closure due."""
-    from services.reassessment import withdraw
+    the account withdrawn, its closure due. With --entity CODE, several of the entity's
+    accounts in one act (the ACCOUNTs named, or --all), e.g. when a mission closes:
+    smgov account withdraw --entity UNMIL --all --reason "mission closed" --by 100001."""
+    from services.reassessment import withdraw, withdraw_many
 
-    done = run(lambda c: withdraw(c, ref=account, reason=reason, by=by), as_of=as_of)
+    refs = account or []
+    if entity is None:
+        if every:
+            raise Refused("--all", "withdraws every account of an entity: give --entity CODE")
+        if len(refs) != 1:
+            raise Refused("ACCOUNT", "name one account, or several with --entity CODE")
+        done = run(lambda c: withdraw(c, ref=refs[0], reason=reason, by=by), as_of=as_of)
+        typer.echo(
+            T(
+                lang(),
+                "approval of account {id} withdrawn (3.8): close it on the platform, then "
+                "{command}",
+                id=str(done.id),
+                command=f"smgov account closed {done.id} --closed-on DATE --evidence TEXT "
+                "--by INDEX",
+            )
+        )
+        return
+    if every == bool(refs):
+        raise Refused("--all", "with --entity, name the accounts or give --all (not both)")
+    ids = run(
+        lambda c: withdraw_many(
+            c, entity=entity, refs=None if every else refs, reason=reason, by=by
+        ),
+        as_of=as_of,
+    )
     typer.echo(
         T(
             lang(),
-            "approval of account {id} withdrawn (3.8): close it on the platform, then {command}",
-            id=str(done.id),
-            command=f"smgov account closed {done.id} --closed-on DATE --evidence TEXT --by INDEX",
+            "approval withdrawn (3.8) for accounts of {entity}: {count}; close each on the "
+            "platform, then {command}",
+            count=str(len(ids)),
+            entity=entity.strip().upper(),
+            command="smgov account closed ACCOUNT --closed-on DATE --evidence TEXT --by INDEX",
         )
     )
 
