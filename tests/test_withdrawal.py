@@ -36,9 +36,7 @@ def _accounts(ctx: Any, code: str, head: str, prefix: str, n: int) -> list[int]:
             url=f"x.com/{code.lower()}{i}",
             handle=f"{code}{i}",
         )
-        org.complete(
-            ctx, account_id, head=head, admin=f"{prefix}00002", alternate=f"{prefix}00003"
-        )
+        org.complete(ctx, account_id, head=head, admin=f"{prefix}00002", alternate=f"{prefix}00003")
         ctx.session.get(Account, account_id).state = "active"  # approved (2.1)
         ids.append(account_id)
     return ids
