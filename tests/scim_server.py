@@ -3,16 +3,16 @@ backend (starting one costs seconds), with a seeded registry and plain HTTP help
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import http.client
 import json
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -60,24 +60,23 @@ class Scim:
             sent["authorization"] = f"Bearer {token}"
         where, _, query = path.partition("?")
         target = f"{self.url}/scim/v2{where}" + ("?" + quote(query, safe="=&+%") if query else "")
-        request = urllib.request.Request(  # noqa: S310 (our own http://127.0.0.1 server)
-            target, data=data, method=method, headers=sent
-        )
+        # http.client rather than urllib: a server may answer (413) and close before it has read
+        # an oversized body, and the client's writing then fails with a broken pipe although
+        # the answer is waiting to be read
+        parts = urlsplit(target)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
         try:
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                payload = answer.read()
-                return Answer(
-                    answer.status,
-                    json.loads(payload) if payload else None,
-                    {k.lower(): v for k, v in answer.headers.items()},
-                )
-        except urllib.error.HTTPError as error:
-            payload = error.read()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.request(method, target[len(f"{parts.scheme}://{parts.netloc}") :], data, sent)
+            answer = conn.getresponse()
+            payload = answer.read()
             return Answer(
-                error.code,
+                answer.status,
                 json.loads(payload) if payload else None,
-                {k.lower(): v for k, v in error.headers.items()},
+                {k.lower(): v for k, v in answer.getheaders()},
             )
+        finally:
+            conn.close()
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         engine = create_engine(self.db_url)
