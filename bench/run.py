@@ -1036,8 +1036,7 @@ def campaign_reassessment(url: str, home: Path) -> int:
         survey = reassessment.registry_survey(ctx)
         batches = reassessment.batches(ctx, codes)
     opened = 0
-    for batch in batches:
-        overlaps = reassessment.overlaps_of(survey, batch)
+    for batch, overlaps in reassessment.surveyed(survey, batches):
         with unit_of_work(engine, settings, AS_OF) as ctx:
             opened += reassessment.start(ctx, entities=batch, survey=survey, overlaps=overlaps)[
                 "assessments"

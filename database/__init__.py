@@ -276,10 +276,24 @@ def _processed(
     """Each row's values in `names` order, as the columns' types bind them (UTC instants)."""
     processors = [table.c[name].type.bind_processor(dialect) for name in names]
     wanted = set(names)
+    # a batch repeats a few values (one instant for all, a due instant per entity): each
+    # distinct value of a processed column is processed once
+    work = [(name, process, {}) for name, process in zip(names, processors, strict=True)]
     for row in rows:
         if row.keys() != wanted:
             raise ValueError(f"{table.name}: rows differ in their columns")
-        yield [
-            value if process is None or value is None else process(value)
-            for process, value in zip(processors, (row[n] for n in names), strict=True)
-        ]
+        values = []
+        for name, process, cache in work:
+            value = row[name]
+            if process is not None and value is not None:
+                try:
+                    value = cache[value]
+                except KeyError:
+                    if len(cache) > 4096:
+                        cache.clear()
+                    cache[value] = processed = process(value)
+                    value = processed
+                except TypeError:  # not hashable: processed each time
+                    value = process(value)
+            values.append(value)
+        yield values

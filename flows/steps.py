@@ -165,15 +165,14 @@ def open_reassessments(
             # held seconds at a time, never for the whole registry; an entity's campaign opens
             # whole or not at all, and a re-run goes on from the first entity without one. The
             # survey's index is built once, and each batch's survey runs before its
-            # transaction begins.
+            # transaction begins (the next batch's while this one is written).
             with unit_of_work(engine, settings, now) as ctx:
                 codes = service.entities_to_open(
                     ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
                 )
                 survey = service.registry_survey(ctx)
                 batches = service.batches(ctx, codes)
-            for batch in batches:
-                overlaps = service.overlaps_of(survey, batch)
+            for batch, overlaps in service.surveyed(survey, batches):
                 with unit_of_work(engine, settings, now) as ctx:
                     opened = service.start(
                         ctx,

@@ -32,7 +32,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -102,8 +102,10 @@ class Candidate:
     url: str | None = None
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """An overlap found by the survey (a tuple: a registry's survey makes hundreds of
+    thousands of them)."""
+
     ref: str
     owner: str
     url: str | None
@@ -576,15 +578,17 @@ class Survey:
         rows = left[keep]
         place = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
         found: list[list[Match]] = [[] for _ in proposed]
-        for k in keep[place < limit].tolist():
-            i = int(left[k])
-            match = _match(
-                proposed[i],
-                block.others[int(right[k])],
-                float(name[k]),
-                float(purpose[k]),
-                float(audience[k]),
-            )
+        chosen = keep[place < limit]
+        others = block.others
+        for i, j, by_name, by_purpose, by_audience in zip(
+            left[chosen].tolist(),
+            right[chosen].tolist(),
+            name[chosen].tolist(),
+            purpose[chosen].tolist(),
+            audience[chosen].tolist(),
+            strict=True,
+        ):
+            match = _match(proposed[i], others[j], by_name, by_purpose, by_audience)
             assert match is not None  # kept for a score that makes it one
             found[i].append(match)
         return found

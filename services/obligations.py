@@ -264,6 +264,7 @@ def open_for_accounts(
     policy = policy_from(ctx.settings)
     number = cast(accounts.c.account_id, String)
     made = {"key": literal("assessment:") + number, "subject": literal("account:") + number}
+    ids: list[int] = []
     for chunk in chunks(plans):
         rows = [
             obligation_values(
@@ -287,20 +288,13 @@ def open_for_accounts(
         source = select(*(made[key] if key in made else typed[key] for key in names)).select_from(
             accounts.join(table, table.c.entity_code == accounts.c.entity_code)
         )
-        ctx.session.execute(insert(OBLIGATION).from_select(names, source))
-    # what was opened, read back (a driver may count no rows for an INSERT from a CTE)
-    ids = list(
-        ctx.session.execute(
-            select(col(Obligation.id))
-            .where(
-                col(Obligation.state) == "open",
-                col(Obligation.kind) == kind,
-                col(Obligation.created_at) == ctx.now,
-                col(Obligation.subject).in_(select(literal("account:") + number)),
-            )
-            .order_by(col(Obligation.id))
-        ).scalars()
-    )
+        # what was opened, returned (a driver may count no rows for an INSERT from a CTE)
+        ids.extend(
+            ctx.session.execute(
+                insert(OBLIGATION).from_select(names, source).returning(OBLIGATION.c.id)
+            ).scalars()
+        )
+    ids.sort()
     if ids:
         ctx.audit(
             actor=actor,

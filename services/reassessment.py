@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -199,6 +200,30 @@ def overlaps_of(survey: Survey, codes: Sequence[str]) -> dict[int, list[Match]]:
     mine = survey.accounts_of(set(codes))
     found = survey.nearest(mine, limit=3, skip_self=True)
     return {int(c.ref.split(":")[1]): m for c, m in zip(mine, found, strict=True)}
+
+
+def surveyed(
+    survey: Survey, batches: Sequence[list[str]]
+) -> Iterator[tuple[list[str], dict[int, list[Match]]]]:
+    """Each batch of entities with its accounts' survey (`overlaps_of`), the next batch's
+    survey worked out on a thread while the caller writes this one: its scoring and sorting,
+    and the database's writing, run outside the interpreter's lock, so on two cores the survey
+    is mostly hidden behind the writes. The first batch is surveyed first, alone, which builds
+    the index's blocks the later surveys (and `start`'s own, of accounts registered since)
+    share."""
+    if not batches:
+        return
+    overlaps = overlaps_of(survey, batches[0])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey") as pool:
+        for number, batch in enumerate(batches):
+            ahead = (
+                pool.submit(overlaps_of, survey, batches[number + 1])
+                if number + 1 < len(batches)
+                else None
+            )
+            yield batch, overlaps
+            if ahead is not None:
+                overlaps = ahead.result()
 
 
 def entities_to_open(ctx: Ctx, *, entity: str | None, due: dt.date | None) -> list[str]:
@@ -397,30 +422,21 @@ def _open_assessments(
             }
         )
     insert_rows(ctx.session, ASSESSMENT, rows)
-    # the fresh accounts: those whose open assessment is one of these campaigns'
+    # the fresh accounts, marked and given their duty, by their ids (one parameter)
+    fresh_ids = [a.id for a in fresh]
     ctx.session.execute(
         update(Account)
-        .where(
-            col(Account.id).in_(
-                select(col(Assessment.account_id)).where(
-                    col(Assessment.campaign_id).in_(list(campaigns.values())),
-                    col(Assessment.state) == "open",
-                )
-            )
-        )
+        .where(among(ctx.session, col(Account.id), fresh_ids))
         .values(state="under-reassessment")
+        .execution_options(synchronize_session=False)  # the session holds none of them
     )
     heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
     fresh_accounts = (
         select(
-            col(Assessment.account_id).label("account_id"),
+            col(Account.id).label("account_id"),
             col(Account.entity_code).label("entity_code"),
         )
-        .join(Account, col(Account.id) == col(Assessment.account_id))
-        .where(
-            col(Assessment.campaign_id).in_(list(campaigns.values())),
-            col(Assessment.state) == "open",
-        )
+        .where(among(ctx.session, col(Account.id), fresh_ids))
         .subquery("fresh")
     )
     obligations.open_for_accounts(

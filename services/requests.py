@@ -354,7 +354,7 @@ def on_submitted(ctx: Ctx, request: AccountRequest) -> set[int]:
     )
     if request.survey is None:
         matches = survey(proposed, candidates(ctx, exclude_request=request.id))
-        request.survey = json.dumps([m.__dict__ for m in matches])
+        request.survey = json.dumps([m._asdict() for m in matches])
         request.parity = json.dumps(parity(ctx, request.entity_code))
         ctx.session.add(request)
         ctx.audit(
