@@ -278,7 +278,9 @@ def _processed(
     wanted = set(names)
     # a batch repeats a few values (one instant for all, a due instant per entity): each
     # distinct value of a processed column is processed once
-    work = [(name, process, {}) for name, process in zip(names, processors, strict=True)]
+    work: list[tuple[str, Any, dict[Any, Any]]] = [
+        (name, process, {}) for name, process in zip(names, processors, strict=True)
+    ]
     for row in rows:
         if row.keys() != wanted:
             raise ValueError(f"{table.name}: rows differ in their columns")
