@@ -517,6 +517,29 @@ class TestDigestCap:
             for part in (message.subject, message.text, re.sub(r"<[^>]+>", " ", page)):
                 assert_wholly_in(lang, part)
 
+    def test_where_to_see_them_all_is_real_commands(self) -> None:
+        """The commands a long digest names to see every duty are smgov's own, with options it
+        takes (parsed by the real command line, not run)."""
+        import shlex
+
+        import typer
+        from typer.core import TyperGroup
+
+        from notifications.templates import render_digest
+        from smgov.cli import app
+
+        text = render_digest(_backlog(260), "en").text
+        found = re.findall(r"smgov (?:report|obligation) [^(]+?(?= \()", text)
+        assert found == [
+            "smgov report compliance",
+            "smgov obligation list --entity E29 --state open",
+        ]
+        for line in found:
+            command, words = typer.main.get_command(app), shlex.split(line)[1:]
+            while isinstance(command, TyperGroup):
+                command = command.commands[words.pop(0)]
+            command.make_context(line, words)  # an unknown command or option raises
+
     @pytest.mark.parametrize("lang", ["en", "ar"])
     def test_short_digest_unchanged(self, lang: str) -> None:
         """A digest of up to 200 duties lists every one, and says nothing of more duties nor of
