@@ -210,6 +210,14 @@ class Settings(BaseSettings):
         le=60,
         description="months between an entity's reassessment campaigns (3.2, 3.3; smgov policy)",
     )
+    digest_max_lines: int = Field(
+        default=200,
+        ge=1,
+        le=5_000,
+        description="the duties a reminder e-mail lists at most, the most urgent first; the others "
+        "are counted by entity, with the commands that list them all (the subject counts every "
+        "duty; a Teams card lists 20)",
+    )
     outbox_max_attempts: int = Field(
         default=8, ge=1, description="delivery attempts before a message is dead-lettered"
     )

@@ -8,12 +8,18 @@ never an ISO instant. Each digest line names what (platform, handle, address of 
 where (the entity), who (by name, with their role), when, one next step (the web door task when
 it is configured, else the exact smgov command with its values filled in) and who else has been
 or will be told — only people and teams that are really told.
+
+A digest lists at most `limit` lines (SMGOV_DIGEST_MAX_LINES, 200), the most urgent; the others
+are counted by entity (most urgent first, at most 20 entities named) with the commands that show
+them all, so the registry team's digest over a whole system stays readable and cheap to render:
+only the lines shown are rendered. Its subject still counts every duty.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     import jinja2
 
 __all__ = [
+    "DIGEST_MAX_LINES",
     "MN",
     "ROLE_WORDS",
     "Alert",
@@ -228,6 +235,63 @@ def _order(line: Line) -> tuple[int, tuple[str, int, str], str]:
     return (line.days_left, _account_number(line.subject), line.kind)
 
 
+#: The lines a digest lists at most, the most urgent (the default of SMGOV_DIGEST_MAX_LINES).
+DIGEST_MAX_LINES = 200
+#: The entities the duties beyond a digest's lines are counted for, at most (most urgent first);
+#: those of the others are summed in one line (a system has some 500 entities).
+DIGEST_MAX_ENTITIES = 20
+
+
+def _rest(rest: list[Line], lang: str) -> dict[str, Any] | None:
+    """What a digest says of the duties it does not list: how many, by entity (the entity with
+    the most urgent duty first, then the one with most duties), and where to see them all."""
+    if not rest:
+        return None
+    count: Counter[str] = Counter()
+    urgent: dict[str, int] = {}  # each entity's most urgent: its first line (`rest` is ordered)
+    names: dict[str, str] = {}
+    for line in rest:
+        if not count[line.entity]:
+            urgent[line.entity], names[line.entity] = line.days_left, line.entity_name
+        count[line.entity] += 1
+    order = sorted(count, key=lambda code: (urgent[code], -count[code], code))
+    named, others = order[:DIGEST_MAX_ENTITIES], order[DIGEST_MAX_ENTITIES:]
+    return {
+        "heading": N(
+            lang,
+            "… and {n} more duty, by entity, most urgent first:",
+            "… and {n} more duties, by entity, most urgent first:",
+            len(rest),
+        ),
+        "entities": [
+            T(
+                lang,
+                "{entity}: {count} (most urgent: {when})",
+                entity=T(lang, "{name} ({code})", name=names[code], code=code),
+                count=N(lang, "{n} duty", "{n} duties", count[code]),
+                when=when(urgent[code], lang),
+            )
+            for code in named
+        ],
+        "others": N(
+            lang,
+            "… and {n} other entity: {count}",
+            "… and {n} other entities: {count}",
+            len(others),
+            count=N(lang, "{n} duty", "{n} duties", sum(count[code] for code in others)),
+        )
+        if others
+        else None,
+        "pointer": T(
+            lang,
+            "To see them all: {report} (the overdue duties counted per entity) or {list} (every "
+            "open duty of one entity).",
+            report="smgov report compliance",
+            list=f"smgov obligation list --entity {order[0]} --state open",
+        ),
+    }
+
+
 @functools.cache
 def _env(lang: str) -> jinja2.Environment:
     import jinja2  # only a process that renders a message loads Jinja2 (start-up time, issue 20)
@@ -258,11 +322,14 @@ def _page(lang: str, template: str, **values: Any) -> str:
     )
 
 
-def render_digest(lines: list[Line], language: str) -> Rendered:
-    """One digest: every duty due for one recipient, most urgent first."""
+def render_digest(lines: list[Line], language: str, *, limit: int = DIGEST_MAX_LINES) -> Rendered:
+    """One digest: the duties due for one recipient, most urgent first — at most `limit` lines,
+    then the others counted by entity with where to see them all. The lines beyond `limit` are
+    cut before any is rendered; the subject counts every duty."""
     lang = language_of(language)
     ordered = sorted(lines, key=_order)
-    views = [_line_view(line, lang) for line in ordered]
+    shown = ordered[: max(limit, 1)]
+    views = [_line_view(line, lang) for line in shown]
     first = views[0]
     count = len(ordered)
     head = N(lang, "{n} duty", "{n} duties", count)
@@ -284,7 +351,7 @@ def render_digest(lines: list[Line], language: str) -> Rendered:
             what=first["what"],
             when=first["when"],
         )
-    values = {"lines": views, "subject": subject}
+    values = {"lines": views, "subject": subject, "rest": _rest(ordered[len(shown) :], lang)}
     text = _page(lang, "digest.txt", **values)
     items = [
         {
@@ -307,9 +374,9 @@ def render_digest(lines: list[Line], language: str) -> Rendered:
             "button": T(lang, "Open the task"),
             "path": task_path(line.subject),
         }
-        for view, line in zip(views, ordered, strict=True)
+        for view, line in zip(views[:MAX_ITEMS], shown[:MAX_ITEMS], strict=True)
     ]
-    more = len(items) - MAX_ITEMS
+    more = count - len(items)
     return Rendered(
         _one_line(subject)[:300],
         text,

@@ -328,7 +328,9 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                         )
         pending.result()  # re-raises whatever the UPDATE raised
     links.write()
-    report.queued, report.lines = write_digests(ctx, items, render_digest)
+    # A digest lists the most urgent lines only (the registry team's can hold tens of thousands)
+    render = functools.partial(render_digest, limit=settings.digest_max_lines)
+    report.queued, report.lines = write_digests(ctx, items, render)
     if report.queued:
         ctx.audit(
             actor="smgov",

@@ -435,3 +435,158 @@ class TestHonestEscalation:
             text = "\n".join(ctx.session.execute(sql("SELECT body FROM outbox")).scalars())
         assert bodies and "the head of entity (Head) will be told in 4 days" in text
         assert ("registry team will be told" in text) is (registry is not None)
+
+
+def _backlog(count: int) -> list[Any]:
+    """`count` overdue duties of one recipient over 30 entities (E00..E29): duty i is about
+    account i + 1, in entity i % 30, and 14 + i days overdue (the last the most urgent)."""
+    return [
+        _line(
+            subject=f"account:{i + 1}",
+            what=f"X UN{i} — https://x.com/UN{i}",
+            entity=f"E{i % 30:02d}",
+            entity_name=f"Entity E{i % 30:02d}",
+            days_left=-14 - i,
+            role="registry",
+            assignee="",
+            assignee_role=i18n.M("registry team"),
+            escalation=(),
+        )
+        for i in range(count)
+    ]
+
+
+def _listed(part: str) -> list[int]:
+    """The duties a digest part lists, in its order (by the account address of each)."""
+    return [int(n) for n in re.findall(r"https://x\.com/UN(\d+)", part)]
+
+
+#: What a registry officer reads after the 200 most urgent of 260 duties: the count of the rest,
+#: the first entity of the summary (E29: its duties 29 and 59, the latter 73 days overdue), the
+#: entities beyond the 20 named summed, and the first entity's command filled in.
+CAPPED = {
+    "en": (
+        "… and 60 more duties, by entity, most urgent first:",
+        "Entity E29 (E29): 2 duties (most urgent: 73 days overdue)",
+        "… and 10 other entities: 20 duties",
+    ),
+    "ar": (
+        "… و60 واجبًا آخر، حسب الكيان، بدءًا بالأكثر إلحاحًا:",
+        "Entity E29 (E29): واجبان (الأكثر إلحاحًا: متأخر 73 يومًا)",
+        "… و10 كيانات أخرى: 20 واجبًا",
+    ),
+    "zh": (
+        "……另有 60 项职责，按实体列出，最紧急的在前：",
+        "Entity E29（E29）：2 项职责（最紧急的：已逾期 73 天）",
+        "……另有 10 个实体：20 项职责",
+    ),
+}
+
+
+class TestDigestCap:
+    @pytest.mark.parametrize("lang", sorted(CAPPED))
+    def test_long_digest_lists_the_most_urgent_then_counts_the_rest_by_entity(
+        self, lang: str
+    ) -> None:
+        """A digest of 260 duties (the registry team's, escalated from a whole system) lists the
+        200 most urgent — exactly those, most urgent first, in the text and the HTML part — then
+        how many more there are, by entity (the entity with the most urgent duty first, at most
+        20 named, the others summed) and the commands that list them all; the subject still
+        counts every duty, and every word is in the reader's language."""
+        from notifications.templates import DIGEST_MAX_LINES, render_digest
+
+        assert DIGEST_MAX_LINES == 200 == Settings.model_fields["digest_max_lines"].default
+        message = render_digest(_backlog(260), lang)
+        most_urgent = list(range(259, 59, -1))
+        page = message.html.split("<main>")[1]  # the subject is the page's <title>
+        assert _listed(message.text) == most_urgent
+        assert _listed(page) == most_urgent
+        assert len(re.findall(r"^\d+\. \[3\.6\]", message.text, re.M)) == 200
+        assert page.count('<tr style="vertical-align: top;">') == 200
+        heading, first, others = CAPPED[lang]
+        pointer = ("smgov report compliance", "smgov obligation list --entity E29 --state open")
+        for part in (message.text, page):
+            assert heading in part and first in part and others in part
+            assert all(command in part for command in pointer)
+        summary = message.text.split(heading)[1]
+        named = re.findall(r"E(\d\d) \(|E(\d\d)（", summary)
+        assert [int(a or b) for a, b in named] == list(range(29, 9, -1)), "most urgent first"
+        assert page.count("<li>") == 21
+        assert i18n.render(i18n.MN("{n} duty", "{n} duties", 260), lang) in message.subject
+        if lang != "en":
+            for part in (message.subject, message.text, re.sub(r"<[^>]+>", " ", page)):
+                assert_wholly_in(lang, part)
+
+    def test_where_to_see_them_all_is_real_commands(self) -> None:
+        """The commands a long digest names to see every duty are smgov's own, with options it
+        takes (parsed by the real command line, not run)."""
+        import shlex
+
+        import typer
+        from typer.core import TyperGroup
+
+        from notifications.templates import render_digest
+        from smgov.cli import app
+
+        text = render_digest(_backlog(260), "en").text
+        found = re.findall(r"smgov (?:report|obligation) [^(]+?(?= \()", text)
+        assert found == [
+            "smgov report compliance",
+            "smgov obligation list --entity E29 --state open",
+        ]
+        for line in found:
+            command, words = typer.main.get_command(app), shlex.split(line)[1:]
+            while isinstance(command, TyperGroup):
+                command = command.commands[words.pop(0)]
+            command.make_context(line, words)  # an unknown command or option raises
+
+    @pytest.mark.parametrize("lang", ["en", "ar"])
+    def test_short_digest_unchanged(self, lang: str) -> None:
+        """A digest of up to 200 duties lists every one, and says nothing of more duties nor of
+        where to see them: it is the digest without any cap."""
+        from notifications.templates import render_digest
+
+        for count in (3, 200):
+            lines = _backlog(count)
+            message = render_digest(lines, lang)
+            assert message == render_digest(lines, lang, limit=1_000_000)
+            assert _listed(message.text) == list(range(count - 1, -1, -1))
+            assert "smgov report compliance" not in message.text + message.html
+            assert "<section" not in message.html
+
+    def test_sweep_caps_by_the_setting(
+        self, uow: Callable[..., Any], engine: Any, settings: Settings
+    ) -> None:
+        """The sweep lists in each digest at most `SMGOV_DIGEST_MAX_LINES` duties: with 1, an
+        assignee of two overdue duties reads the more urgent, then that one more is left."""
+        from services.context import unit_of_work
+
+        with uow(_at("2026-03-01")) as ctx:
+            entities.add_entity(
+                ctx, code="OHCHR", name="Entity OHCHR", kind="office", timezone="Europe/Zurich"
+            )
+            entities.add_staff(
+                ctx, index="100002", name="Admin", email="a@un.example", entity="OHCHR"
+            )
+            for key, days in (("meet:1", 7), ("meet:2", 3)):
+                obligations.open_obligation(
+                    ctx,
+                    key=key,
+                    clause="3.2",
+                    kind="assessment-condition",
+                    subject="entity:OHCHR",
+                    entity=get_entity(ctx, "OHCHR"),
+                    assignee="100002",
+                    due_at=due_after(dt.date(2026, 3, 1), days, "Europe/Zurich"),
+                    actor="smgov",
+                )
+        capped = settings.model_copy(update={"digest_max_lines": 1})
+        with unit_of_work(engine, capped, _at("2026-03-20")) as ctx:
+            assert queue_due(ctx).lines == 3  # and the one 16 days overdue to the registry team
+            [body] = ctx.session.execute(
+                sql("SELECT body FROM outbox WHERE recipient = 'a@un.example'")
+            ).scalars()
+        assert len(re.findall(r"^\d+\. \[3\.2\]", body, re.M)) == 1
+        assert "smgov obligation meet 2 --by 100002" in body, "the more urgent: due first"
+        assert "… and 1 more duty, by entity, most urgent first:" in body
+        assert "Entity OHCHR (OHCHR): 1 duty (most urgent: 12 days overdue)" in body
