@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py [--sizes 10000 100000] [--backends sqlite postgresql]
                                   [--only sweep deliver hr latency import staff-import report
                                           commands campaigns reassessment approval withdraw]
-                                  [--repeat N]
+                                  [--repeat N] [--deliver-sample N]
 
 For each size N (accounts) and backend it generates N/200 entities in 12 timezones, 20 staff per
 entity, N accounts in the six official languages and 2N obligations with due dates spread over
@@ -338,7 +338,7 @@ def sweep_child(url: str, home: Path) -> dict[str, int]:
     return bench_sweep(url, home)[1]
 
 
-def bench_deliver(url: str, home: Path) -> dict[str, float]:
+def bench_deliver(url: str, home: Path, sample: int | None = None) -> dict[str, float]:
     """Delivery of a whole day, measured apart from the sweep: on a copy, the sweep writes its
     digests (in a process of its own, not timed), then a real SMTP server runs in a process of
     its own (aiosmtpd, discarding what it accepts) and two more processes send every one of the
@@ -346,18 +346,24 @@ def bench_deliver(url: str, home: Path) -> dict[str, float]:
     connection (`reference_child`), then smgov's outbox (`deliver_child`), each message claimed,
     sent and settled as in service over as many connections as smgov opens by default (the
     setting as shipped; the server allows them all). Messages and megabytes (text and HTML) per
-    second, the ratio of the two, the biggest message, and each process's peak memory."""
+    second, the ratio of the two, the biggest message, and each process's peak memory. With
+    `sample`, only the day's first `sample` messages, both ways."""
     from tests import prefect_server
 
     _, sweep_peak, _ = _in_child(url, home, "sweep_child")
     engine = observer(url)
     with engine.connect() as conn:
+        ids = conn.execute(
+            text("SELECT id FROM outbox WHERE status = 'pending' ORDER BY id")
+        ).scalars()
+        upto = list(ids)[: sample or None][-1]
         total, size, biggest = conn.execute(
             text(
                 "SELECT count(*), sum(length(body) + coalesce(length(rich), 0)), "
                 "max(length(body) + coalesce(length(rich), 0)) FROM outbox "
-                "WHERE status = 'pending' AND channel = 'email'"
-            )
+                "WHERE status = 'pending' AND channel = 'email' AND id <= :upto"
+            ),
+            {"upto": upto},
         ).one()
         others = conn.execute(
             text("SELECT count(*) FROM outbox WHERE status = 'pending' AND channel <> 'email'")
@@ -388,8 +394,11 @@ def bench_deliver(url: str, home: Path) -> dict[str, float]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("the SMTP server did not start")
             time.sleep(0.1)
-        reference_s, reference_peak, referenced = _in_child(url, home, "reference_child", str(port))
-        seconds, peak, delivered = _in_child(url, home, "deliver_child", str(port))
+        limit = str(upto) if sample else "all"
+        reference_s, reference_peak, referenced = _in_child(
+            url, home, "reference_child", str(port), limit
+        )
+        seconds, peak, delivered = _in_child(url, home, "deliver_child", str(port), limit)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -413,10 +422,10 @@ def bench_deliver(url: str, home: Path) -> dict[str, float]:
     }
 
 
-def deliver_child(url: str, home: Path, port: str) -> dict[str, int]:
+def deliver_child(url: str, home: Path, port: str, upto: str = "all") -> dict[str, int]:
     """smgov's outbox delivers every pending message to the SMTP server at `port` (one run, as
     `smgov deliver` or a flow's delivery step runs it), over the connections it opens by
-    default; for `_in_child`."""
+    default (those up to id `upto` only, if not "all"); for `_in_child`."""
     from notifications.outbox import deliver
 
     settings = settings_for(url, home)
@@ -430,12 +439,21 @@ def deliver_child(url: str, home: Path, port: str) -> dict[str, int]:
         }
     )
     engine = make_engine(url)
-    report = deliver(engine, smtp, now=AS_OF)
+    only = None
+    if upto != "all":
+        with engine.connect() as conn:
+            only = set(
+                conn.execute(
+                    text("SELECT id FROM outbox WHERE status = 'pending' AND id <= :upto"),
+                    {"upto": int(upto)},
+                ).scalars()
+            )
+    report = deliver(engine, smtp, now=AS_OF, only=only)
     engine.dispose()
     return {"sent": report.sent, "failed": report.failed, "connections": shipped}
 
 
-def reference_child(url: str, home: Path, port: str) -> int:
+def reference_child(url: str, home: Path, port: str, upto: str = "all") -> int:
     """The reference for `deliver_child`: the same pending messages read from the outbox (a
     streamed query, a few rows at a time) and sent by `smtplib_loop`; for `_in_child`."""
     sender = settings_for(url, home).smtp_from
@@ -447,8 +465,9 @@ def reference_child(url: str, home: Path, port: str) -> int:
             for row in conn.execute(
                 text(
                     "SELECT message_id, recipient, subject, body, rich FROM outbox "
-                    "WHERE status = 'pending' ORDER BY id"
-                )
+                    "WHERE status = 'pending' AND id <= :upto ORDER BY id"
+                ),
+                {"upto": 2**62 if upto == "all" else int(upto)},
             ):
                 sent[0] += 1
                 yield tuple(row)
@@ -1437,16 +1456,20 @@ def floor_approval(url: str, home: Path, count: str = "3") -> dict[str, Any]:
     against every account on the platform, purpose and audience against the distinct texts of
     those sharing a language, token-set and token-sort as smgov scores them), the matches
     written back as JSON, the head's decision duty, three audit events and the head's notice
-    inserted, the request read back."""
+    inserted, the request read back with the look-alike check its view shows (the platform's
+    official handles of other entities read, their edit distance to the proposed handle
+    computed by rapidfuzz's Levenshtein on case-folded handles, without smgov's homoglyph
+    skeletons)."""
     del home  # the floor needs no smgov home
     from rapidfuzz import fuzz, process, utils
+    from rapidfuzz.distance import Levenshtein
     from sqlalchemy import update
 
     from models.tables import AccountRequest, AuditEvent, Outbox, RequestTransition
 
     engine = observer(url)
     now = _instant(url)
-    runs, found = [], []
+    runs, found, resembling = [], [], []
     for i in range(int(count)):
         raw = _approval_request(i)
         started = time.perf_counter()
@@ -1568,14 +1591,32 @@ def floor_approval(url: str, home: Path, count: str = "3") -> dict[str, Any]:
                     created_at=AS_OF,
                 )
             )
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # read back, with the look-alike check the view shows
             conn.execute(
                 text("SELECT * FROM account_request WHERE id = :id"), {"id": request_id}
             ).one()
+            officials = conn.execute(
+                text(
+                    "SELECT handle, entity_code FROM account WHERE platform = :p AND state IN "
+                    "('proposed', 'approved', 'active', 'under-reassessment') "
+                    "AND entity_code <> :e"
+                ),
+                {"p": raw["platform"], "e": raw["entity"]},
+            ).all()
+            edits = process.cdist(
+                [raw["handle"].casefold()],
+                [h.casefold() for h, _ in officials],
+                scorer=Levenshtein.distance,
+                score_cutoff=1,
+                workers=-1,
+            )[0]
+            resembling.append(
+                [h for (h, _), d in zip(officials, edits.tolist(), strict=True) if d <= 1]
+            )
         runs.append(time.perf_counter() - started)
         found.append(len(matches))
     engine.dispose()
-    return {"runs": runs, "duplicates": found}
+    return {"runs": runs, "duplicates": found, "lookalikes": resembling}
 
 
 def _purpose_audience(evidence: str) -> tuple[str, str]:
@@ -1847,7 +1888,7 @@ _ROWS: list[tuple[str, Any, str | None, Any]] = [
         None,
     ),
     (
-        "delivery of all of them to a local SMTP server, apart, over smgov's default SMTP "
+        "their delivery to a local SMTP server, apart, over smgov's default SMTP "
         "connections",
         lambda r: (
             f"{r['deliver_messages_per_s']:.0f}/s, {r['deliver_mb_per_s']:.1f} MB/s "
@@ -2083,6 +2124,12 @@ def main() -> None:
         "and keep the median (the figures vary by a second from run to run)",
     )
     parser.add_argument(
+        "--deliver-sample",
+        type=int,
+        default=None,
+        help="deliver only the day's first N messages, both ways (default: every one)",
+    )
+    parser.add_argument(
         "--out",
         default="results",
         help="bench/results/OUT.json and its table (results: results.json and table.md)",
@@ -2128,7 +2175,9 @@ def main() -> None:
                 if "commands" in args.only and n == args.sizes[0]:  # size-free: once per backend
                     row.update(bench_commands(dbs.empty(backend), home))
                 if "deliver" in args.only:
-                    row.update(bench_deliver(dbs.copy(backend, template), home))
+                    row.update(
+                        bench_deliver(dbs.copy(backend, template), home, args.deliver_sample)
+                    )
                 if "hr" in args.only:
                     batches = [
                         bench_hr(dbs.copy(backend, template), home, n) for _ in range(args.repeat)
