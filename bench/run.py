@@ -12,11 +12,12 @@ four months, then measures:
              (in a process of its own: seconds and peak memory)
   floor      one hand-written INSERT ... SELECT writing one outbox row per recipient from the
              same due set, on a copy of the same data
-  deliver    after a sweep, every digest it wrote delivered to a local SMTP server (aiosmtpd in
-             a process of its own) by smgov's outbox over the SMTP connections it opens by
-             default (SMGOV_SMTP_CONNECTIONS), in a process of its own: messages and MB per
-             second, peak memory, the biggest message; beside it, the same messages (text and
-             HTML) sent by a plain smtplib loop over one connection to the same server
+  deliver    after a sweep, every digest it wrote (or the first N, --deliver-sample N)
+             delivered to a local SMTP server (aiosmtpd in a process of its own) by smgov's
+             outbox over the SMTP connections it opens by default (SMGOV_SMTP_CONNECTIONS):
+             messages and MB per second, peak memory, the biggest message; beside it, the same
+             messages (text and HTML) sent by a plain smtplib loop over one connection to the
+             same server; in eight turns, each way a process of its own per turn
   hr         1,000 separation events recorded and applied in one batch (events per second):
              the services alone; through the HR intake (`smgov api`, one signed POST of the
              1,000 events, one flow run, a Prefect server running) until every authorization
