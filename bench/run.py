@@ -2054,7 +2054,8 @@ SCALED = {
     "status_s": "`campaign status`",
     "list_s": "`account list --json`",
     "report_s": "compliance report",
-    "approval_s": "`request new`'s survey",
+    "approval_s": "`request new`'s services",
+    "deliver_s": "delivery of the day's digests",
     "withdraw_s": "`account withdraw --entity --all`",
 }
 
