@@ -165,7 +165,10 @@ def render(value: Any, lang: str) -> str:
 
 
 def fmt_params(params: dict[str, Any], lang: str) -> dict[str, str]:
-    return {key: render(value, lang) for key, value in params.items()}
+    # a plain text is itself in every language (most parameters are: names, handles, commands)
+    return {
+        key: value if type(value) is str else render(value, lang) for key, value in params.items()
+    }
 
 
 @functools.lru_cache(maxsize=4096)

@@ -405,10 +405,21 @@ def _text_rows(views: list[dict[str, Any]], lang: str) -> str:
     return "".join(out)
 
 
+def escape(text: str) -> str:
+    """`text` for HTML, as markupsafe (the pages' autoescape) writes it, as a plain string: a
+    digest escapes some two million values, and making each a `Markup` doubled the cost."""
+    return (
+        text.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
 def _html_rows(views: list[dict[str, Any]], lang: str) -> Any:
-    """The rows of a digest's HTML table, every value escaped (markupsafe: as the page's
-    autoescape would)."""
-    from markupsafe import Markup, escape
+    """The rows of a digest's HTML table, every value escaped (as the page's autoescape would)."""
+    from markupsafe import Markup
 
     label = _labels(lang)
     out: list[str] = []
