@@ -31,7 +31,7 @@ from models.tables import (
 from notifications.i18n import date as date_words
 from notifications.i18n import due_words
 from notifications.templates import title_of
-from services.accounts import missing_for
+from services.accounts import account_rows, missing_for
 from services.authority import require
 from services.context import Ctx
 from services.subjects import account_words
@@ -189,13 +189,10 @@ def _needing_action(ctx: Ctx, entities: list[Entity]) -> dict[str, list[dict[str
     tz = {e.code: e.timezone for e in entities}
     accounts = {
         a.id: a
-        for a in s.execute(
-            select(Account).where(
-                col(Account.entity_code).in_(list(tz)), col(Account.state).in_(LIVE)
-            )
-        ).scalars()
-        if a.id is not None
-    }
+        for a in account_rows(
+            ctx, col(Account.entity_code).in_(list(tz)), col(Account.state).in_(LIVE)
+        )
+    }  # plain rows: a registry of 100,000 is read without an ORM object per account
     problems: dict[int, list[str]] = defaultdict(list)
     held = {
         account_id
