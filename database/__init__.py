@@ -9,7 +9,7 @@ import itertools
 import json
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -182,7 +182,7 @@ def insert_rows(session: Session, table: Table, rows: Iterable[Mapping[str, Any]
         ]
         if defaulted:  # a column left to its Python-side default: SQLAlchemy supplies it
             statement = insert(table)
-            while chunk := list(itertools.islice(stream, 2000)):
+            for chunk in _batches(stream, lambda row: row.values()):
                 session.execute(statement, chunk)
             return
         # the rows bound as the columns bind them, then handed to the driver as they are (its
@@ -191,10 +191,31 @@ def insert_rows(session: Session, table: Table, rows: Iterable[Mapping[str, Any]
         marks = ", ".join("?" for _ in names)
         sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
         values = _processed(table, names, stream, connection.dialect)
-        while batch := [tuple(row) for row in itertools.islice(values, 2000)]:
-            connection.exec_driver_sql(sql, batch)
+        for batch in _batches(values, lambda row: row):
+            connection.exec_driver_sql(sql, [tuple(row) for row in batch])
         return
     _copy(connection, table.name, table, list(first), itertools.chain([first], stream))
+
+
+#: `insert_rows` on SQLite hands the driver at most this many rows at a time, or fewer when their
+#: texts reach BATCH_CHARS: a sweep's digests (text, HTML and card, some 60 kB each at 100k) in
+#: batches of 2,000 held 700 MB at once.
+BATCH_ROWS = 2000
+BATCH_CHARS = 4_000_000
+
+
+def _batches(rows: Iterable[T], values: Callable[[T], Iterable[Any]]) -> Iterator[list[T]]:
+    """`rows` in lists of at most BATCH_ROWS rows and about BATCH_CHARS characters of text."""
+    batch: list[T] = []
+    chars = 0
+    for row in rows:
+        batch.append(row)
+        chars += sum(len(v) for v in values(row) if type(v) is str)
+        if len(batch) >= BATCH_ROWS or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
 
 
 def update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

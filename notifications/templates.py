@@ -197,7 +197,7 @@ def _why(role: str, assignee: str, lang: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _line_view(line: Line, lang: str) -> dict[str, Any]:
     """Everything one line shows, in one language (shared by the text and HTML parts)."""
     view = _line_fields(line, lang)
@@ -330,6 +330,7 @@ def _env(lang: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the code: no stat() per message drawn
     )
     env.filters["labelled"] = _labelled
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
