@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, insert, literal, select
 from sqlmodel import col
 
-from database import chunks
+from database import among, chunks
 from models.tables import Account, Assessment, Entity, Obligation
 from services import obligations
 from services.context import Ctx
@@ -43,19 +43,29 @@ def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: d
     assessment are opened together)."""
     opened = 0
     for chunk in chunks(openings):
+        # the awaiting accounts read once, by id: an anti-join against the assessments inside
+        # the INSERT that adds to them re-read each added row per account on PostgreSQL (N²: 70 s
+        # for 100,000 accounts, against 2 s)
+        ids = list(
+            ctx.session.execute(
+                select(col(Account.id)).where(
+                    col(Account.entity_code).in_([o.entity.code for o in chunk]),
+                    col(Account.created_on) < before,
+                    col(Account.state).in_(("active", "under-reassessment")),
+                    ~exists().where(
+                        col(Assessment.account_id) == col(Account.id),
+                        col(Assessment.state) == "open",
+                    ),
+                )
+            ).scalars()
+        )
+        if not ids:
+            continue
         awaiting = (
             select(
                 col(Account.id).label("account_id"), col(Account.entity_code).label("entity_code")
             )
-            .where(
-                col(Account.entity_code).in_([o.entity.code for o in chunk]),
-                col(Account.created_on) < before,
-                col(Account.state).in_(("active", "under-reassessment")),
-                ~exists().where(
-                    col(Assessment.account_id) == col(Account.id),
-                    col(Assessment.state) == "open",
-                ),
-            )
+            .where(among(ctx.session, col(Account.id), ids))
             .subquery("awaiting")
         )
         opened += obligations.open_for_accounts(

@@ -374,16 +374,23 @@ def _open_assessments(
             )
         )
     kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
-    for chunk in chunks([a.id for a in accounts]):
+    wanted = {a.id for a in accounts}
+    for codes in chunks(sorted(opening)):
+        # one query per 500 entities, not per 500 accounts: as a campaign adds assessments
+        # batch after batch, PostgreSQL's statistics still see the table as it was, and each
+        # lookup by account scanned all of it (17 s of a 100k campaign's 39 s)
         for assessment_id, account_id, unfilled in ctx.session.execute(
             select(
                 col(Assessment.id), col(Assessment.account_id), col(Assessment.findings).is_(None)
-            ).where(
-                among(ctx.session, col(Assessment.account_id), chunk),
+            )
+            .join(Account, col(Account.id) == col(Assessment.account_id))
+            .where(
+                among(ctx.session, col(Account.entity_code), codes),
                 col(Assessment.state) == "open",
             )
         ):
-            kept[account_id] = (assessment_id, bool(unfilled))
+            if account_id in wanted:
+                kept[account_id] = (assessment_id, bool(unfilled))
     fresh = [a for a in accounts if a.id not in kept]
     unfilled = [a for a in accounts if a.id in kept and kept[a.id][1]]
     entities = {code: target for code, (target, _, _) in opening.items()}
