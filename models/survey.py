@@ -31,7 +31,6 @@ import unicodedata
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -87,10 +86,9 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An account anywhere in the UN system: a registry account, a pending request, or an entry
-    of the reference list of agencies, funds and programmes."""
+    of the reference list of agencies, funds and programmes (a tuple: a survey reads 100,000)."""
 
     ref: str  # "account:12", "request:3", "survey:7"
     owner: str  # entity code or organization
