@@ -11,6 +11,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exists, insert, literal, select
 from sqlmodel import col
@@ -42,30 +43,34 @@ def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: d
     accounts joined to each entity's values. Returns how many (each account's duty and its
     assessment are opened together)."""
     opened = 0
+    postgresql = ctx.session.get_bind().dialect.name == "postgresql"
     for chunk in chunks(openings):
-        # the awaiting accounts read once, by id: an anti-join against the assessments inside
-        # the INSERT that adds to them re-read each added row per account on PostgreSQL (N²: 70 s
-        # for 100,000 accounts, against 2 s)
-        ids = list(
-            ctx.session.execute(
-                select(col(Account.id)).where(
-                    col(Account.entity_code).in_([o.entity.code for o in chunk]),
-                    col(Account.created_on) < before,
-                    col(Account.state).in_(("active", "under-reassessment")),
-                    ~exists().where(
-                        col(Assessment.account_id) == col(Account.id),
-                        col(Assessment.state) == "open",
-                    ),
-                )
-            ).scalars()
+        awaiting_where = (
+            col(Account.entity_code).in_([o.entity.code for o in chunk]),
+            col(Account.created_on) < before,
+            col(Account.state).in_(("active", "under-reassessment")),
+            ~exists().where(
+                col(Assessment.account_id) == col(Account.id),
+                col(Assessment.state) == "open",
+            ),
         )
-        if not ids:
-            continue
+        if postgresql:
+            # the awaiting accounts read once, by id: on PostgreSQL the anti-join against the
+            # assessments inside the INSERT that adds to them re-read each added row per account
+            # (N²: 76 s for 100,000 accounts, against 5 s). SQLite joins it in one pass, but
+            # not a list of ids to the entities' values (25 s): it keeps the anti-join.
+            found = ctx.session.execute(select(col(Account.id)).where(*awaiting_where))
+            ids = list(found.scalars())
+            if not ids:
+                continue
+            where: tuple[Any, ...] = (among(ctx.session, col(Account.id), ids),)
+        else:
+            where = awaiting_where
         awaiting = (
             select(
                 col(Account.id).label("account_id"), col(Account.entity_code).label("entity_code")
             )
-            .where(among(ctx.session, col(Account.id), ids))
+            .where(*where)
             .subquery("awaiting")
         )
         opened += obligations.open_for_accounts(
