@@ -294,7 +294,7 @@ def _rest(rest: list[Line], lang: str) -> dict[str, Any] | None:
             T(
                 lang,
                 "{entity}: {count} (most urgent: {when})",
-                entity=T(lang, "{name} ({code})", name=names[code], code=code),
+                entity=_entity(names[code], code, lang),
                 count=N(lang, "{n} duty", "{n} duties", count[code]),
                 when=when(urgent[code], lang),
             )
@@ -406,7 +406,7 @@ def _text_rows(views: list[dict[str, Any]], lang: str) -> str:
     return "".join(out)
 
 
-def escape(text: str) -> str:
+def _escape(text: str) -> str:
     """`text` for HTML, as markupsafe (the pages' autoescape) writes it, as a plain string: a
     digest escapes some two million values, and making each a `Markup` doubled the cost."""
     return (
@@ -429,21 +429,21 @@ def _html_rows(views: list[dict[str, Any]], lang: str) -> Any:
         link = view["link"]
         out.append(
             _HTML_ROW.format(
-                title=escape(view["title"]),
-                clause=escape(view["clause"]),
-                entity=escape(_labelled(label["entity"], view["entity"])),
-                who=escape(_labelled(label["who"], view["who"])),
-                escalation=f"<br>{escape(_labelled(label['escalation'], escalation))}"
+                title=_escape(view["title"]),
+                clause=_escape(view["clause"]),
+                entity=_escape(_labelled(label["entity"], view["entity"])),
+                who=_escape(_labelled(label["who"], view["who"])),
+                escalation=f"<br>{_escape(_labelled(label['escalation'], escalation))}"
                 if escalation
                 else "",
-                what=escape(view["what"]),
-                due=escape(view["due"]),
+                what=_escape(view["what"]),
+                due=_escape(view["due"]),
                 late=' style="color: #a4000f;"' if view["late"] else "",
-                when=escape(view["when"]),
-                link=_HTML_LINK.format(href=escape(link), label=escape(label["open"]))
+                when=_escape(view["when"]),
+                link=_HTML_LINK.format(href=_escape(link), label=_escape(label["open"]))
                 if link
                 else "",
-                next_step=escape(view["next_step"]),
+                next_step=_escape(view["next_step"]),
             )
         )
     return Markup("".join(out))  # noqa: S704  # every value in it was escaped above

@@ -435,7 +435,6 @@ def _open_assessments(
         update(Account)
         .where(among(ctx.session, col(Account.id), fresh_ids))
         .values(state="under-reassessment")
-        .execution_options(synchronize_session=False)  # the session holds none of them
     )
     heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
     fresh_accounts = (
