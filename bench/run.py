@@ -640,16 +640,20 @@ def bench_commands(url: str, home: Path, repeat: int = 3) -> dict[str, float]:
     return row
 
 
-# The floor writes the same outbox rows as the sweep from the same due set, in one statement:
-# one digest per recipient (the assignee; the head of entity from the first day overdue; the
-# registry team from the 14th), its body the same lines with the same fields the sweep writes
-# (clause, duty, subject, entity, due date and timezone, days overdue, role, next step,
-# escalation), aggregated per recipient. It skips what no hand-written statement could do
-# in SQL alone: local-day arithmetic per timezone (it counts UTC days), the French texts, the
-# ordering of lines and the rescheduling of each obligation's next stage.
-FLOOR = """
-INSERT INTO outbox (message_id, channel, recipient, recipient_index, language, subject, body,
-                    status, attempts, next_attempt_at, created_at)
+# The floor writes the same rows as the sweep from the same due set, in two statements: one
+# digest per recipient (the assignee; the head of entity from the first day overdue; the
+# registry team from the 14th), its plain text the same lines with the same fields the sweep
+# writes (clause, duty, subject, entity, due date and timezone, days overdue, role, next step,
+# escalation), aggregated per recipient, and its HTML part (`rich`) the same lines as rows of
+# the same table markup, every value escaped as the sweep escapes it (five replacements); then
+# every swept duty's schedule (next stage, its start, the stage told and to whom) in one UPDATE.
+# It skips what no hand-written statement could do in SQL alone: local-day arithmetic per
+# timezone (it counts UTC days and moves each stage on by a day), the other languages, the
+# order of the lines within a digest and the plural forms. Like the sweep it lists at most 200
+# lines per digest, the most overdue (SMGOV_DIGEST_MAX_LINES), and counts them all.
+# `FLOOR_TEXT` is the floor as it was before the digests had an HTML part (issue 19), every line
+# in plain text and no schedule written: kept as a second reference.
+_LINES = """
 WITH due AS (
   SELECT o.id, o.clause, o.kind, o.subject, o.entity_code, o.assignee, e.timezone,
          {late} AS late, {day} AS due_day
@@ -664,7 +668,8 @@ lines AS (
          || ' — then complete what it lists as missing (smgov authorize ' || substr(subject, 9)
          || ' ... / smgov account update ' || substr(subject, 9) || ' ...) --by ' || assignee
          || {nl} || '   Escalation: the head of entity is told now; the registry team is told now'
-         || {nl} AS line
+         || {nl} AS line{html},
+         row_number() OVER (PARTITION BY who ORDER BY late DESC, id) AS rn
   FROM (
     SELECT d.*, d.assignee AS who, 'You are responsible for this.' AS role FROM due d
     UNION ALL
@@ -677,37 +682,113 @@ lines AS (
     FROM due d WHERE d.late >= 14
   ) AS everyone
 )
-SELECT 'floor-' || l.who, 'email', COALESCE(s.email, 'registry@un.example'), s.index_number,
-       COALESCE(s.language, 'en'), 'smgov: ' || count(*) || ' item(s) due',
-       'This is smgov.' || {nl} || {agg}, 'pending', 0, :now, :now
+"""
+_CELL = '<td style="border-bottom: 1px solid #767676; padding: 8px;">'
+
+
+def _escaped(value: str) -> str:
+    """SQL that escapes `value` for HTML as the sweep does (`&`, `>`, `<`, `'`, `"`)."""
+    return (
+        f"replace(replace(replace(replace(replace({value}, '&', '&amp;'), '>', '&gt;'), "
+        "'<', '&lt;'), '''', '&#39;'), '\"', '&#34;')"
+    )
+
+
+_NEXT_STEP = (
+    "'smgov account show ' || substr(subject, 9) || ' — then complete what it lists as missing "
+    "(smgov authorize ' || substr(subject, 9) || ' ... / smgov account update ' || "
+    "substr(subject, 9) || ' ...) --by ' || assignee"
+)
+_ESCALATION = "'the head of entity is told now; the registry team is told now'"
+#: A line as a row of the digest's HTML table (the sweep's `_HTML_ROW`), each value escaped.
+_HTML_LINE = (
+    ', \'<tr style="vertical-align: top;">\' || {nl} || \'<th scope="row" style="text-align: '
+    "start; font-weight: normal; border-bottom: 1px solid #767676; padding: 8px;\">' || {nl} "
+    f"|| '<strong>' || {_escaped('kind')} || '</strong> [' || {_escaped('clause')} || ']<br>' "
+    f"|| {{nl}} || 'Entity: ' || {_escaped('entity_code')} || '<br>' || {{nl}} || "
+    f"'Responsible: ' || {_escaped('role')} || {{nl}} || '<br>Escalation: ' || "
+    f"{_escaped(_ESCALATION)}"
+    f" || '</th>' || {{nl}} || '{_CELL}' || {_escaped('subject')} || '</td>' || {{nl}} || "
+    f"'{_CELL}' || {_escaped('due_day')} || '<br><strong style=\"color: #a4000f;\">' || "
+    f"{_escaped('late || ' + chr(39) + ' day(s) overdue' + chr(39))}"
+    f" || '</strong></td>' || {{nl}} || '{_CELL}' || {{nl}} || {_escaped(_NEXT_STEP)} || {{nl}} "
+    "|| '</td>' || {nl} || '</tr>' || {nl} AS html"
+)
+_SELECT = """SELECT 'floor-' || l.who, 'email', COALESCE(s.email, 'registry@un.example'),
+       s.index_number, COALESCE(s.language, 'en'), 'smgov: ' || count(*) || ' item(s) due',
+       'This is smgov.' || {nl} || {agg}"""
+_FROM = """, 'pending', 0, :now, :now
 FROM lines l LEFT JOIN staff s ON s.index_number = l.who
 GROUP BY l.who, s.email, s.index_number, s.language
 """
-FLOOR_SQL = {
-    "sqlite": FLOOR.format(
-        late="CAST(julianday(:now) - julianday(o.due_at) AS INTEGER)",
-        day="date(o.due_at)",
-        nl="char(10)",
-        agg="group_concat(l.line, char(10))",
-    ),
-    "postgresql": FLOOR.format(
-        late="(CAST(:now AS date) - CAST(o.due_at AS date))",
-        day="CAST(CAST(o.due_at AS date) AS text)",
-        nl="chr(10)",
-        agg="string_agg(l.line, chr(10))",
-    ),
+#: The digest's HTML page around its rows (the sweep's `digest.html`, shortened).
+_PAGE = (
+    ", '<!DOCTYPE html>' || {nl} || '<html lang=\"' || COALESCE(s.language, 'en') || '\">' || "
+    "{nl} || '<head><meta charset=\"utf-8\"><title>smgov: ' || count(*) || ' item(s) due</title>"
+    "</head>' || {nl} || '<body><main><p>This is smgov.</p><table role=\"table\"><tbody>' || "
+    "{nl} || {agg_html} || '</tbody></table></main></body></html>' || {nl}"
+)
+FLOOR = (
+    "INSERT INTO outbox (message_id, channel, recipient, recipient_index, language, subject, "
+    "body, rich, status, attempts, next_attempt_at, created_at)\n"
+    + _LINES.replace("{html}", _HTML_LINE)
+    + _SELECT
+    + _PAGE
+    + _FROM
+)
+FLOOR_TEXT = (
+    "INSERT INTO outbox (message_id, channel, recipient, recipient_index, language, subject, "
+    "body, status, attempts, next_attempt_at, created_at)\n"
+    + _LINES.replace("{html}", "")
+    + _SELECT.replace("{agg}", "{agg_all}")  # every line, as before the cap (issue 20)
+    + _FROM
+)
+#: Every swept duty's schedule, as the sweep writes it (the stage told, to whom, the next stage
+#: and when it starts: here a day on).
+FLOOR_SCHEDULE = """
+UPDATE obligation SET reminded_stage = next_stage, reminded_assignee = assignee,
+       next_stage = next_stage + 1, next_stage_at = {next_day}
+WHERE state = 'open' AND next_stage_at <= :now
+"""
+_DIALECT = {
+    "sqlite": {
+        "late": "CAST(julianday(:now) - julianday(o.due_at) AS INTEGER)",
+        "day": "date(o.due_at)",
+        "nl": "char(10)",
+        "agg": "group_concat(CASE WHEN l.rn <= 200 THEN l.line END, char(10))",
+        "agg_html": "group_concat(CASE WHEN l.rn <= 200 THEN l.html END, '')",
+        "agg_all": "group_concat(l.line, char(10))",
+        "next_day": "strftime('%Y-%m-%d %H:%M:%f000', next_stage_at, '+1 day')",
+    },
+    "postgresql": {
+        "late": "(CAST(:now AS date) - CAST(o.due_at AS date))",
+        "day": "CAST(CAST(o.due_at AS date) AS text)",
+        "nl": "chr(10)",
+        "agg": "string_agg(CASE WHEN l.rn <= 200 THEN l.line END, chr(10))",
+        "agg_html": "string_agg(CASE WHEN l.rn <= 200 THEN l.html END, '')",
+        "agg_all": "string_agg(l.line, chr(10))",
+        "next_day": "next_stage_at + interval '1 day'",
+    },
 }
 
 
-def bench_floor(url: str) -> tuple[float, int]:
+def bench_floor(url: str, *, text_only: bool = False) -> tuple[float, int]:
+    """The sweep's floor on `url` (`text_only`: the former floor, the plain text alone and no
+    schedule written): its seconds and the outbox rows it wrote."""
     engine = make_engine(url)
     dialect = engine.dialect.name
+    parts = _DIALECT[dialect]
     # SQLite keeps instants as naive UTC text, formatted as SQLAlchemy writes them.
     now: Any = AS_OF if dialect == "postgresql" else f"{AS_OF:%Y-%m-%d %H:%M:%S.%f}"
+    statement = (FLOOR_TEXT if text_only else FLOOR).format(**parts)
+    schedule = FLOOR_SCHEDULE.format(**parts)
 
     def run() -> int:
         with engine.begin() as conn:
-            return int(conn.execute(text(FLOOR_SQL[dialect]), {"now": now}).rowcount)
+            written = int(conn.execute(text(statement), {"now": now}).rowcount)
+            if not text_only:
+                conn.execute(text(schedule), {"now": now})
+            return written
 
     seconds, rows = timed(run)
     engine.dispose()
@@ -2186,6 +2267,10 @@ def main() -> None:
                         for _ in range(args.repeat)
                     ]
                     floors = [bench_floor(dbs.copy(backend, template)) for _ in range(args.repeat)]
+                    text_floors = [
+                        bench_floor(dbs.copy(backend, template), text_only=True)
+                        for _ in range(args.repeat)
+                    ]
                     sweep_s, floor_s = (
                         _median(s for s, _, _ in sweeps),
                         _median(s for s, _ in floors),
@@ -2198,6 +2283,7 @@ def main() -> None:
                             "floor_s": floor_s,
                             "floor_rows": floors[0][1],
                             "sweep_floor_ratio": sweep_s / floor_s if floor_s else None,
+                            "floor_text_s": _median(s for s, _ in text_floors),
                             "sweep_runs_s": [round(s, 2) for s, _, _ in sweeps],
                             "floor_runs_s": [round(s, 2) for s, _ in floors],
                         }
