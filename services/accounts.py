@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlmodel import col
 
 from database import among, chunks
@@ -72,19 +72,31 @@ class AccountRow(NamedTuple):
     audience: str
     state: str
     created_on: dt.date | None
-    registered_at: dt.datetime
+    registered_at: dt.datetime | None  # None when read undated (`account_rows`)
+
+
+_UNDATED = ("created_on", "registered_at")
 
 
 #: an account as the batch readers take it: loaded whole, or as a plain row
 AccountLike: TypeAlias = Account | AccountRow
 
 
-def account_rows(ctx: Ctx, *where: Any) -> list[AccountRow]:
-    """The accounts matching `where`, by id, as plain rows."""
+def account_rows(ctx: Ctx, *where: Any, dated: bool = True) -> list[AccountRow]:
+    """The accounts matching `where`, by id, as plain rows (not `dated`: without the day the
+    account was created and the instant it was registered, which a reader over the whole
+    registry that does not show them need not convert 100,000 times)."""
     return [
         AccountRow._make(row)
         for row in ctx.session.execute(
-            select(*(col(getattr(Account, name)) for name in AccountRow._fields))
+            select(
+                *(
+                    null().label(name)
+                    if not dated and name in _UNDATED
+                    else col(getattr(Account, name))
+                    for name in AccountRow._fields
+                )
+            )
             .where(*where)
             .order_by(col(Account.id))
         )
@@ -612,47 +624,59 @@ def _tz(ctx: Ctx, account: Account) -> str:
     return get_entity(ctx, account.entity_code).timezone
 
 
-def _granted(ctx: Ctx, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+def _granted(
+    ctx: Ctx, ids: Sequence[int], *, scope: Sequence[Any] | None = None
+) -> dict[int, dict[str, str]]:
     """Account id -> role -> the staff index holding the administrator's or the alternate's
-    written authorization in force (3.7), for a batch of accounts, 500 at a time."""
+    written authorization in force (3.7), for a batch of accounts: 500 at a time, or, when the
+    batch is every account matching `scope` (conditions on Account), in one statement."""
     holders: dict[int, dict[str, str]] = defaultdict(dict)
-    for chunk in chunks(ids):
+    query = select(
+        col(Authorization.account_id), col(Authorization.role), col(Authorization.staff_index)
+    ).where(
+        col(Authorization.revoked_at).is_(None),
+        col(Authorization.role).in_(("administrator", "alternate")),
+    )
+    for chunk in _lookups(ctx, ids, scope, col(Authorization.account_id)):
         for account_id, role, index in ctx.session.execute(
-            select(
-                col(Authorization.account_id),
-                col(Authorization.role),
-                col(Authorization.staff_index),
-            )
-            .where(
-                among(ctx.session, col(Authorization.account_id), chunk),
-                col(Authorization.revoked_at).is_(None),
-                col(Authorization.role).in_(("administrator", "alternate")),
-            )
-            .order_by(col(Authorization.id))
+            query.where(*chunk).order_by(col(Authorization.id))
         ):
             holders[account_id][role] = index  # the latest grant of a role speaks for it
     return holders
 
 
-def _declared(ctx: Ctx, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+def _declared(
+    ctx: Ctx, ids: Sequence[int], *, scope: Sequence[Any] | None = None
+) -> dict[int, list[tuple[str, str]]]:
     """Account id -> the people an import declared and nobody yet authorized in writing (role,
-    staff index), in the order declared, for a batch of accounts, 500 at a time."""
+    staff index), in the order declared, for a batch of accounts (as `_granted` reads it)."""
     declared: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for chunk in chunks(ids):
+    query = select(
+        col(DeclaredPerson.account_id), col(DeclaredPerson.role), col(DeclaredPerson.staff_index)
+    ).where(col(DeclaredPerson.confirmed_at).is_(None))
+    for chunk in _lookups(ctx, ids, scope, col(DeclaredPerson.account_id)):
         for account_id, role, index in ctx.session.execute(
-            select(
-                col(DeclaredPerson.account_id),
-                col(DeclaredPerson.role),
-                col(DeclaredPerson.staff_index),
-            )
-            .where(
-                among(ctx.session, col(DeclaredPerson.account_id), chunk),
-                col(DeclaredPerson.confirmed_at).is_(None),
-            )
-            .order_by(col(DeclaredPerson.id))
+            query.where(*chunk).order_by(col(DeclaredPerson.id))
         ):
             declared[account_id].append((role, index))
     return declared
+
+
+def _lookups(
+    ctx: Ctx, ids: Sequence[int], scope: Sequence[Any] | None, account_id: Any
+) -> Iterator[tuple[Any, ...]]:
+    """The conditions of a lookup by account: `account_id` among 500 of `ids` at a time, or,
+    with `scope`, once for every account matching it (a report over the whole registry reads
+    its 100,000 accounts' holders in one statement, not 200)."""
+    if scope is not None:
+        yield (account_id.in_(select(col(Account.id)).where(*scope)),)
+        return
+    for chunk in chunks(ids):
+        yield (among(ctx.session, account_id, chunk),)
+
+
+#: Above this many people, `missing_for` reads the staff table whole rather than 500 at a time.
+_WHOLE_STAFF = 5_000
 
 
 def missing_for(
@@ -661,13 +685,15 @@ def missing_for(
     *,
     granted: dict[int, dict[str, str]] | None = None,
     declared: dict[int, list[tuple[str, str]]] | None = None,
+    scope: Sequence[Any] | None = None,
 ) -> dict[int, list[str]]:
     """3.4: what each entry still lacks (clause references; empty = complete), for a batch of
     accounts in a few queries per 500; `granted` and `declared` when the caller has read them
-    already (`account_views`)."""
+    already (`account_views`); `scope` (conditions on Account) when `accounts` are every account
+    matching it, read in a few statements whatever their number."""
     ids = [a.id for a in accounts if a.id is not None]
-    granted = _granted(ctx, ids) if granted is None else granted
-    declared = _declared(ctx, ids) if declared is None else declared
+    granted = _granted(ctx, ids, scope=scope) if granted is None else granted
+    declared = _declared(ctx, ids, scope=scope) if declared is None else declared
     holders: dict[int, dict[str, str]] = {}
     for account_id in ids:
         roles = holders[account_id] = dict(granted.get(account_id, {}))
@@ -675,13 +701,17 @@ def missing_for(
             roles.setdefault(role, index)  # declared counts for 3.4(d) only
     people = sorted({index for roles in holders.values() for index in roles.values()})
     staff: dict[str, PersonFacts] = {}
-    for chunk in chunks(people):
-        for index, status, email in ctx.session.execute(
-            select(col(Staff.index_number), col(Staff.status), col(Staff.email)).where(
-                among(ctx.session, col(Staff.index_number), chunk)
-            )
-        ):
-            staff[index] = PersonFacts(index=index, active=status == "active", email=email)
+    facts = select(col(Staff.index_number), col(Staff.status), col(Staff.email))
+    wanted = set(people)
+    for chunk in [people] if len(people) > _WHOLE_STAFF else chunks(people):
+        query = (
+            facts
+            if len(people) > _WHOLE_STAFF
+            else facts.where(among(ctx.session, col(Staff.index_number), chunk))
+        )
+        for index, status, email in ctx.session.execute(query):
+            if index in wanted:
+                staff[index] = PersonFacts(index=index, active=status == "active", email=email)
     gaps: dict[int, list[str]] = {}
     for account in accounts:
         assert account.id is not None  # callers pass flushed accounts

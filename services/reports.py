@@ -59,15 +59,24 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
     states: dict[str, Counter[str]] = defaultdict(Counter)
     parity: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     languages: dict[str, set[str]] = defaultdict(set)
-    for code, state, platform, langs in s.execute(
+    # counted by the database: one row per distinct (entity, state, platform, languages)
+    for code, state, platform, langs, count in s.execute(
         select(
             col(Account.entity_code),
             col(Account.state),
             col(Account.platform),
             col(Account.languages),
-        ).where(col(Account.entity_code).in_(codes))
+            func.count(),
+        )
+        .where(col(Account.entity_code).in_(codes))
+        .group_by(
+            col(Account.entity_code),
+            col(Account.state),
+            col(Account.platform),
+            col(Account.languages),
+        )
     ):
-        states[code][state] += 1
+        states[code][state] += count
         if state in LIVE:
             for lang in split_languages(langs):
                 languages[code].add(lang)
@@ -76,23 +85,23 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
     incomplete: dict[str, Counter[str]] = defaultdict(Counter)
     open_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
-    for code, clause, key, due_at in s.execute(
-        select(
-            col(Obligation.entity_code),
-            col(Obligation.clause),
-            col(Obligation.key),
-            col(Obligation.due_at),
-        ).where(
+    overdue = col(Obligation.due_at) < now
+    entry = col(Obligation.key).startswith("entry:")
+    # counted by the database: one row per (entity, clause, overdue or not, entry duty or not)
+    for code, clause, late, of_entry, count in s.execute(
+        select(col(Obligation.entity_code), col(Obligation.clause), overdue, entry, func.count())
+        .where(
             col(Obligation.entity_code).in_(codes),
             col(Obligation.created_at) <= now,
             or_(col(Obligation.closed_at).is_(None), col(Obligation.closed_at) > now),
         )
+        .group_by(col(Obligation.entity_code), col(Obligation.clause), overdue, entry)
     ):
-        open_by_clause[code][clause] += 1
-        if due_at < now:
-            overdue_by_clause[code][clause] += 1
-        if key.startswith("entry:"):
-            incomplete[code][clause] += 1
+        open_by_clause[code][clause] += count
+        if late:
+            overdue_by_clause[code][clause] += count
+        if of_entry:
+            incomplete[code][clause] += count
     held = select(col(Authorization.account_id)).where(col(Authorization.revoked_at).is_(None))
     orphans: dict[str, list[int]] = defaultdict(list)
     for code, account_id in s.execute(
@@ -138,7 +147,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
             ).all()
         )
     )
-    named = _needing_action(ctx, entities)
+    named = _needing_action(ctx, entities, {a for found in orphans.values() for a in found})
     stale_limit = now.timestamp() - ctx.settings.attestation_days * 86400
     rows = []
     for e in entities:
@@ -181,29 +190,23 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
     return {"as_of": iso(now), "entities": rows, "dead_letters": int(dead_total)}
 
 
-def _needing_action(ctx: Ctx, entities: list[Entity]) -> dict[str, list[dict[str, Any]]]:
+def _needing_action(
+    ctx: Ctx, entities: list[Entity], orphaned: set[int]
+) -> dict[str, list[dict[str, Any]]]:
     """Per entity, each account that needs action, named (platform, handle, address) with what
-    is wrong: orphaned (4.2), incomplete and what it lacks (3.4), overdue duties and days late,
-    written authorizations not yet acknowledged (4.1). Sorted by account number."""
+    is wrong: orphaned (4.2; `orphaned`, the live accounts the caller found without a holder),
+    incomplete and what it lacks (3.4), overdue duties and days late, written authorizations
+    not yet acknowledged (4.1). Sorted by account number."""
     s, now = ctx.session, ctx.now
     tz = {e.code: e.timezone for e in entities}
-    accounts = {
-        a.id: a
-        for a in account_rows(
-            ctx, col(Account.entity_code).in_(list(tz)), col(Account.state).in_(LIVE)
-        )
-    }  # plain rows: a registry of 100,000 is read without an ORM object per account
+    scope = (col(Account.entity_code).in_(list(tz)), col(Account.state).in_(LIVE))
+    # plain rows: a registry of 100,000 is read without an ORM object per account
+    accounts = {a.id: a for a in account_rows(ctx, *scope, dated=False)}
     problems: dict[int, list[str]] = defaultdict(list)
-    held = {
-        account_id
-        for (account_id,) in s.execute(
-            select(col(Authorization.account_id)).where(col(Authorization.revoked_at).is_(None))
-        )
-    }
     for aid in accounts:
-        if aid not in held:
+        if aid in orphaned:  # live, with no written authorization in force
             problems[aid].append("orphaned: no authorized staff member (4.2)")
-    lacking = missing_for(ctx, list(accounts.values()))
+    lacking = missing_for(ctx, list(accounts.values()), scope=scope)
     for aid, gaps in lacking.items():
         if gaps:
             problems[aid].append(f"incomplete: missing {', '.join(gaps)} (3.4)")
