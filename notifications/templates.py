@@ -391,6 +391,12 @@ def _labels(lang: str) -> dict[str, str]:
         "link": T(lang, "Open the task in the browser:"),
         "escalation": T(lang, "Escalation:"),
         "open": T(lang, "Open the task"),
+        # the card's facts: a label each, no colon (a FactSet draws its own)
+        "fact_what": T(lang, "Account or subject"),
+        "fact_entity": T(lang, "Entity"),
+        "fact_due": T(lang, "Due"),
+        "fact_when": T(lang, "Days left"),
+        "fact_who": T(lang, "Responsible"),
     }
 
 
@@ -585,16 +591,16 @@ def _digest_card(
     lang: str,
 ) -> str:
     """A digest as an Adaptive Card: its first MAX_ITEMS lines, then how many more."""
-    label = _card_labels(lang)
+    label = _labels(lang)
     items = [
         {
             "title": f"[{view['clause']}] {view['title']}",
             "facts": [
-                (label["what"], view["what"]),
-                (label["entity"], view["entity"]),
-                (label["due"], view["due"]),
-                (label["when"], view["when"]),
-                (label["who"], view["responsible"]),
+                (label["fact_what"], view["what"]),
+                (label["fact_entity"], view["entity"]),
+                (label["fact_due"], view["due"]),
+                (label["fact_when"], view["when"]),
+                (label["fact_who"], view["responsible"]),
             ],
             "text": [
                 _labelled(label["next_step"], view["next_step"]),
@@ -618,21 +624,6 @@ def _digest_card(
         more=N(lang, "… and {n} more duty", "… and {n} more duties", more) if more > 0 else None,
         fallback=text,
     )
-
-
-@functools.lru_cache(maxsize=16)
-def _card_labels(lang: str) -> dict[str, str]:
-    """The labels of a digest's card in one language, translated once."""
-    return {
-        "what": T(lang, "Account or subject"),
-        "entity": T(lang, "Entity"),
-        "due": T(lang, "Due"),
-        "when": T(lang, "Days left"),
-        "who": T(lang, "Responsible"),
-        "next_step": T(lang, "Next step:"),
-        "escalation": T(lang, "Escalation:"),
-        "open": T(lang, "Open the task"),
-    }
 
 
 @dataclass(frozen=True)
