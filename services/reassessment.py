@@ -437,12 +437,22 @@ def _open_assessments(
         .values(state="under-reassessment")
     )
     heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
+    fresh_where: tuple[Any, ...] = (among(ctx.session, col(Account.id), fresh_ids),)
+    if ctx.session.get_bind().dialect.name == "sqlite":
+        # the same accounts, named by their entities (those read above, less those kept):
+        # SQLite joins a list of ids to the entities' values by seeking every id once per
+        # entity (2.9 s of a 100k campaign's duties, against 1 s this way)
+        fresh_where = (
+            among(ctx.session, col(Account.entity_code), sorted(opening)),
+            col(Account.state).in_(("active", "under-reassessment")),
+            ~among(ctx.session, col(Account.id), sorted(kept)),
+        )
     fresh_accounts = (
         select(
             col(Account.id).label("account_id"),
             col(Account.entity_code).label("entity_code"),
         )
-        .where(among(ctx.session, col(Account.id), fresh_ids))
+        .where(*fresh_where)
         .subquery("fresh")
     )
     obligations.open_for_accounts(
