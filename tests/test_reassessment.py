@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from models.assessment import stagger
-from models.tables import AuditEvent, Obligation
+from models.tables import AuditEvent, Authorization, Obligation, Staff
 from services import accounts, entities
 from tests import org
 from tests.conftest import Result
@@ -202,6 +202,37 @@ class TestCampaign:
         assert "no authorized administrator" in orphan["findings"]["3.2(c)"]["note"]
         assert orphan["recommendation"] == "conditions"
         assert orphan["why"].startswith("withdraw, or continue on condition of fixing")
+
+    @pytest.mark.clause("3.7")
+    def test_latest_grant_of_a_role_speaks(
+        self, registry: dict[str, int], smgov: Smgov, uow: Callable[..., Any]
+    ) -> None:
+        """Of two administrator grants in force, the latest speaks for the role (3.7: a new
+        authorization supersedes the one before): 3.2(c) names the later administrator, as
+        completeness (3.1(c)) judges it."""
+        with uow(T0) as ctx:
+            later = ctx.session.get(Staff, "300004")
+            assert later is not None
+            later.status = "separated"
+            ctx.session.add(later)
+            ctx.session.add(
+                Authorization(
+                    account_id=registry["good"],
+                    staff_index="300004",
+                    role="administrator",
+                    granted_by="300001",
+                    granted_at=T0,
+                    reference="R2",
+                )
+            )
+        smgov("campaign", "start", "reassessment", "--entity", "UNOG", "--as-of", "2026-04-01")
+        listed = {a["account"]: a for a in smgov("assessment", "list", "--json").json()}
+        good = smgov("assessment", "show", str(listed[registry["good"]]["id"]), "--json").json()
+        assert good["findings"]["3.2(c)"] == {
+            "finding": "not met",
+            "note": "administrator 300004 is separated",
+        }
+        assert "3.4(d)" in good["findings"]["3.1(c)"]["note"]
 
 
 class TestDecisions:
