@@ -86,9 +86,10 @@ def account_rows(ctx: Ctx, *where: Any, dated: bool = True) -> list[AccountRow]:
     """The accounts matching `where`, by id, as plain rows (not `dated`: without the day the
     account was created and the instant it was registered, which a reader over the whole
     registry that does not show them need not convert 100,000 times)."""
+    ctx.session.flush()  # read on the session's connection, past the ORM: what it holds first
     return [
         AccountRow._make(row)
-        for row in ctx.session.execute(
+        for row in ctx.session.connection().execute(
             select(
                 *(
                     null().label(name)

@@ -203,9 +203,8 @@ def _needing_action(
     # plain rows: a registry of 100,000 is read without an ORM object per account
     accounts = {a.id: a for a in account_rows(ctx, *scope, dated=False)}
     problems: dict[int, list[str]] = defaultdict(list)
-    for aid in accounts:
-        if aid in orphaned:  # live, with no written authorization in force
-            problems[aid].append("orphaned: no authorized staff member (4.2)")
+    for aid in sorted(orphaned & accounts.keys()):  # live, no written authorization in force
+        problems[aid].append("orphaned: no authorized staff member (4.2)")
     lacking = missing_for(ctx, list(accounts.values()), scope=scope)
     for aid, gaps in lacking.items():
         if gaps:
