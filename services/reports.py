@@ -86,7 +86,7 @@ def compliance(ctx: Ctx, *, entity: str | None = None, reader: str | None = None
     open_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_by_clause: dict[str, Counter[str]] = defaultdict(Counter)
     overdue = col(Obligation.due_at) < now
-    entry = col(Obligation.key).startswith("entry:")
+    entry = func.substr(col(Obligation.key), 1, 6) == "entry:"  # exact on both (LIKE is not)
     # counted by the database: one row per (entity, clause, overdue or not, entry duty or not)
     for code, clause, late, of_entry, count in s.execute(
         select(col(Obligation.entity_code), col(Obligation.clause), overdue, entry, func.count())

@@ -432,7 +432,7 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
         )
         .order_by(col(Authorization.id))
     ).scalars():
-        remaining[auth.account_id].setdefault(auth.role, auth.staff_index)
+        remaining[auth.account_id][auth.role] = auth.staff_index  # the latest grant speaks (3.7)
     entities = {
         e.code: e
         for e in session.execute(
