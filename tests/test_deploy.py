@@ -48,13 +48,13 @@ def own_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from prefect_server.start(tmp_path_factory.mktemp("prefect-deploy"))
 
 
-@pytest.fixture
-def deployed(own_prefect: str, cli_env: dict[str, str]) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module")
+def deployments(own_prefect: str) -> Iterator[dict[str, str]]:
     """The `smgov` process pool and every deployment of prefect.yaml on the module's own Prefect
-    server, removed afterwards."""
+    server, made once (they name no database: a worker's environment does), with the module's
+    SMTP server; gone with the server."""
     with SMTPServer() as smtp:
         env = {
-            **cli_env,
             **{k: v for k, v in os.environ.items() if k.startswith("PREFECT_")},
             "PREFECT_API_URL": own_prefect,
             "SMGOV_SOURCE_DIR": str(ROOT),
@@ -63,22 +63,25 @@ def deployed(own_prefect: str, cli_env: dict[str, str]) -> Iterator[dict[str, st
             "SMGOV_SMTP_TLS": "none",
         }
         created = _prefect(
-            "work-pool", "create", "smgov", "--type", "process", "--overwrite", env=env
+            "work-pool",
+            "create",
+            "smgov",
+            "--type",
+            "process",
+            "--overwrite",
+            env={**os.environ, **env},
         )
         assert created.returncode == 0, created.stdout + created.stderr
-        deployed = _prefect("--no-prompt", "deploy", "--all", env=env)
+        deployed = _prefect("--no-prompt", "deploy", "--all", env={**os.environ, **env})
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        try:
-            yield env
-        finally:
-            for name in (
-                "reminders/reminders-daily",
-                "separation/separation-on-hr-event",
-                "reassessment/reassessment-daily",
-                "inventory/inventory",
-                "approval/approval",
-            ):
-                _prefect("deployment", "delete", name, env=env)
+        yield env
+
+
+@pytest.fixture
+def deployed(deployments: dict[str, str], cli_env: dict[str, str]) -> dict[str, str]:
+    """The environment of a worker and of the CLI for this test: its own database, the module's
+    Prefect server, deployments and SMTP server."""
+    return {**cli_env, **deployments}
 
 
 class TestDeployments:

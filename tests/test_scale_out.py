@@ -54,67 +54,94 @@ def test_two_workers_on_a_postgres_backed_prefect(
     home = tmp_path / "prefect"
     home.mkdir()
     workers: list[subprocess.Popen[bytes]] = []
-    prefect = str(Path(sys.executable).parent / "prefect")
     try:
         for url in prefect_server.start(home, {"PREFECT_API_DATABASE_CONNECTION_URL": asyncpg_url}):
-            env = {
-                **cli_env,
-                "PREFECT_API_URL": url,
-                "PREFECT_HOME": str(home),
-                "SMGOV_SOURCE_DIR": str(ROOT),
-            }
-
-            def run(*args: str, env: dict[str, str] = env) -> str:
-                proc = subprocess.run(
-                    [prefect, *args],
-                    env=env,
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                    timeout=240,
-                    check=False,
-                )
-                assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-                return proc.stdout
-
-            run("work-pool", "create", "smgov", "--type", "process", "--overwrite")
-            run("--no-prompt", "deploy", "--all")
-            for n in range(2):
-                workers.append(
-                    subprocess.Popen(
-                        [prefect, "worker", "start", "--pool", "smgov", "--name", f"worker-{n}"],
-                        env=env,
-                        cwd=ROOT,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
-                )
-            run("deployment", "run", "reminders/reminders-daily", "--param", "as_of=2026-03-04")
-            state, deadline = "", time.monotonic() + 180
-            while state != "COMPLETED" and time.monotonic() < deadline:
-                time.sleep(2)
-                runs = _api(url, "/flow_runs/filter", {"limit": 50})
-                mine = [r for r in runs if r["parameters"].get("as_of") == "2026-03-04"]
-                state = mine[0]["state_type"] if mine else ""
-                assert state not in ("FAILED", "CRASHED"), mine
-            assert state == "COMPLETED"
-            workers_seen = _api(url, "/work_pools/smgov/workers/filter", {})
-            assert {w["name"] for w in workers_seen} >= {"worker-0", "worker-1"}
-            engine = create_engine(asyncpg_url.replace("+asyncpg", "+psycopg"))
-            with engine.connect() as conn:
-                assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar()
-            engine.dispose()
+            try:
+                _deploy_and_run(url, cli_env, home, workers, asyncpg_url)
+            finally:
+                # stopped while their server still answers: after it, each worker retries its
+                # goodbye to the API for about 15 s before it exits
+                _stop(workers)
         registry = create_engine(db_url)
         with registry.connect() as conn:
             rows = conn.execute(text("SELECT recipient, status FROM outbox")).all()
         registry.dispose()
         assert [tuple(r) for r in rows] == [("head.ohchr@un.example", "sent")]
     finally:
-        for worker in workers:
-            try:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(worker.pid, signal.SIGKILL)
+        _stop(workers)
         postgres.drop(prefect_db)
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    """Each worker's process group: SIGTERM, then SIGKILL after 30 s; a stopped one is forgotten."""
+    while workers:
+        worker = workers.pop()
+        try:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        except ProcessLookupError:
+            pass
+
+
+def _deploy_and_run(
+    url: str,
+    cli_env: dict[str, str],
+    home: Path,
+    workers: list[subprocess.Popen[bytes]],
+    asyncpg_url: str,
+) -> None:
+    """Create the pool, deploy prefect.yaml, start two workers (into `workers`), run the reminders
+    deployment and wait for it to complete on one of them."""
+    prefect = str(Path(sys.executable).parent / "prefect")
+    env = {
+        **cli_env,
+        "PREFECT_API_URL": url,
+        "PREFECT_HOME": str(home),
+        "SMGOV_SOURCE_DIR": str(ROOT),
+    }
+
+    def run(*args: str, env: dict[str, str] = env) -> str:
+        proc = subprocess.run(
+            [prefect, *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    run("work-pool", "create", "smgov", "--type", "process", "--overwrite")
+    # the one deployment run here (test_deploy.py deploys them all)
+    run("--no-prompt", "deploy", "--name", "reminders-daily")
+    for n in range(2):
+        workers.append(
+            subprocess.Popen(
+                [prefect, "worker", "start", "--pool", "smgov", "--name", f"worker-{n}"],
+                env={**env, "PREFECT_WORKER_QUERY_SECONDS": "1"},  # not every 10 s
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+    run("deployment", "run", "reminders/reminders-daily", "--param", "as_of=2026-03-04")
+    state, deadline = "", time.monotonic() + 180
+    while state != "COMPLETED" and time.monotonic() < deadline:
+        time.sleep(2)
+        runs = _api(url, "/flow_runs/filter", {"limit": 50})
+        mine = [r for r in runs if r["parameters"].get("as_of") == "2026-03-04"]
+        state = mine[0]["state_type"] if mine else ""
+        assert state not in ("FAILED", "CRASHED"), mine
+    assert state == "COMPLETED"
+    workers_seen = _api(url, "/work_pools/smgov/workers/filter", {})
+    assert {w["name"] for w in workers_seen} >= {"worker-0", "worker-1"}
+    engine = create_engine(asyncpg_url.replace("+asyncpg", "+psycopg"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM flow_run")).scalar()
+    engine.dispose()

@@ -58,6 +58,9 @@ def test_serve_schedules_triggers_and_stops(
         )
     env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
     env["SMGOV_SERVE_REMINDERS_CRON"] = "* * * * *"
+    env["PREFECT_RUNNER_POLL_FREQUENCY"] = (
+        "2"  # the served runner looks for due runs every 2 s, not 10
+    )
     env["PREFECT_HOME"] = os.environ["PREFECT_HOME"] + "-serve"
     serve = subprocess.Popen(
         [sys.executable, "-m", "smgov.cli", "serve"],
