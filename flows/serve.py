@@ -156,3 +156,10 @@ def serve_all(settings: Settings) -> None:
         sys.stderr.flush()
         with contextlib.suppress(KeyboardInterrupt):
             serve(*deployments(), print_starting_message=False)
+        # the logs and events of runs stopped in flight go to the server before it stops:
+        # left for exit, Prefect's workers retried a stopped server for over a minute
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)

@@ -34,9 +34,10 @@ def _alive(pgid: int) -> bool:
 def test_serve_schedules_triggers_and_stops(
     cli_env: dict[str, str], uow: Callable[..., Any]
 ) -> None:
-    """Reminders run on their (here: every minute) schedule and a separation event is acted on
-    by the served deployment; SIGTERM to serve's own process stops serve and the Prefect server
-    it started (issue 18: nothing left behind)."""
+    """Reminders run on their (here: every 5 seconds) schedule and a separation event is acted
+    on by the served deployment; SIGTERM to serve's own process, with runs in flight, stops
+    serve and the Prefect server it started within 30 s (issue 18: nothing left behind; the
+    runs' logs were once retried against the stopped server for over a minute)."""
     now = system_now()
     with uow(org.T0) as ctx:
         org.seed(ctx)
@@ -57,7 +58,7 @@ def test_serve_schedules_triggers_and_stops(
             actor="test",
         )
     env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
-    env["SMGOV_SERVE_REMINDERS_CRON"] = "* * * * *"
+    env["SMGOV_SERVE_REMINDERS_CRON"] = "* * * * * */5"  # seconds last
     env["PREFECT_RUNNER_POLL_FREQUENCY"] = (
         "2"  # the served runner looks for due runs every 2 s, not 10
     )
@@ -127,7 +128,7 @@ def test_serve_schedules_triggers_and_stops(
     finally:
         serve.send_signal(signal.SIGTERM)  # to serve alone: it stops what it started
         try:
-            serve.wait(timeout=60)
+            serve.wait(timeout=30)
         finally:
             deadline = time.monotonic() + 30
             while _alive(serve.pid) and time.monotonic() < deadline:
