@@ -154,12 +154,14 @@ def serve_all(settings: Settings) -> None:
     with prefect_server(settings) as url, temporary_settings({PREFECT_API_URL: url}):
         sys.stderr.write(f"smgov serve: flows served against {url}\n")
         sys.stderr.flush()
-        with contextlib.suppress(KeyboardInterrupt):
-            serve(*deployments(), print_starting_message=False)
-        # the logs and events of runs stopped in flight go to the server before it stops:
-        # left for exit, Prefect's workers retried a stopped server for over a minute
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                serve(*deployments(), print_starting_message=False)
+        finally:
+            # the logs and events of runs stopped in flight go to the server before it stops,
+            # however serve ended: left for exit, Prefect retried a stopped server for 80 s
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
 
-        APILogWorker.drain_all(timeout=10)
-        EventsWorker.drain_all(timeout=10)
+            APILogWorker.drain_all(timeout=10, at_exit=False)
+            EventsWorker.drain_all(timeout=10, at_exit=False)

@@ -703,13 +703,13 @@ def missing_for(
     people = sorted({index for roles in holders.values() for index in roles.values()})
     staff: dict[str, PersonFacts] = {}
     facts = select(col(Staff.index_number), col(Staff.status), col(Staff.email))
+    queries = (
+        [facts]  # the whole table in one read, kept to the people wanted
+        if len(people) > _WHOLE_STAFF
+        else [facts.where(among(ctx.session, col(Staff.index_number), c)) for c in chunks(people)]
+    )
     wanted = set(people)
-    for chunk in [people] if len(people) > _WHOLE_STAFF else chunks(people):
-        query = (
-            facts
-            if len(people) > _WHOLE_STAFF
-            else facts.where(among(ctx.session, col(Staff.index_number), chunk))
-        )
+    for query in queries:
         for index, status, email in ctx.session.execute(query):
             if index in wanted:
                 staff[index] = PersonFacts(index=index, active=status == "active", email=email)

@@ -11,31 +11,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import org
 from tests.conftest import Result
+from tests.prefect_server import ROOT, cli
 from tests.servers import SMTPServer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _prefect(
-    *args: str, env: dict[str, str], timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    prefect = str(Path(sys.executable).parent / "prefect")
-    return subprocess.run(
-        [prefect, *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +45,7 @@ def deployments(own_prefect: str) -> Iterator[dict[str, str]]:
             "SMGOV_SMTP_PORT": str(smtp.port),
             "SMGOV_SMTP_TLS": "none",
         }
-        created = _prefect(
+        created = cli(
             "work-pool",
             "create",
             "smgov",
@@ -72,7 +55,7 @@ def deployments(own_prefect: str) -> Iterator[dict[str, str]]:
             env={**os.environ, **env},
         )
         assert created.returncode == 0, created.stdout + created.stderr
-        deployed = _prefect("--no-prompt", "deploy", "--all", env={**os.environ, **env})
+        deployed = cli("--no-prompt", "deploy", "--all", env={**os.environ, **env})
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         yield env
 
@@ -95,9 +78,9 @@ class TestDeployments:
             org.seed(ctx)
         with uow(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)) as ctx:
             org.account(ctx, created_on=dt.date(2026, 3, 1))
-        shown = _prefect("deployment", "inspect", "reminders/reminders-daily", env=deployed)
+        shown = cli("deployment", "inspect", "reminders/reminders-daily", env=deployed)
         assert "Europe/Zurich" in shown.stdout and "0 6 * * *" in shown.stdout
-        run = _prefect(
+        run = cli(
             "deployment",
             "run",
             "reminders/reminders-daily",
@@ -106,7 +89,7 @@ class TestDeployments:
             env=deployed,
         )
         assert run.returncode == 0, run.stdout + run.stderr
-        worker = _prefect("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
+        worker = cli("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
         assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
         outbox = subprocess.run(
             [sys.executable, "-m", "smgov.cli", "outbox", "list", "--json"],
@@ -163,7 +146,7 @@ class TestDeployments:
                 ]
             time.sleep(0.5)
         assert runs, "the event started no flow run"
-        worker = _prefect("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
+        worker = cli("worker", "start", "--pool", "smgov", "--run-once", env=deployed)
         assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
         person = json.loads(smgov_process("staff", "show", "100002", "--json", env=deployed).out)
         assert person["status"] == "separated"

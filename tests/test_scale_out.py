@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -20,8 +19,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests import org, prefect_server
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _api(url: str, path: str, body: dict[str, Any]) -> Any:
@@ -100,24 +97,15 @@ def _deploy_and_run(
 ) -> None:
     """Create the pool, deploy prefect.yaml, start two workers (into `workers`), run the reminders
     deployment and wait for it to complete on one of them."""
-    prefect = str(Path(sys.executable).parent / "prefect")
     env = {
         **cli_env,
         "PREFECT_API_URL": url,
         "PREFECT_HOME": str(home),
-        "SMGOV_SOURCE_DIR": str(ROOT),
+        "SMGOV_SOURCE_DIR": str(prefect_server.ROOT),
     }
 
-    def run(*args: str, env: dict[str, str] = env) -> str:
-        proc = subprocess.run(
-            [prefect, *args],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
+    def run(*args: str) -> str:
+        proc = prefect_server.cli(*args, env=env)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         return proc.stdout
 
@@ -127,9 +115,17 @@ def _deploy_and_run(
     for n in range(2):
         workers.append(
             subprocess.Popen(
-                [prefect, "worker", "start", "--pool", "smgov", "--name", f"worker-{n}"],
+                [
+                    prefect_server.PREFECT,
+                    "worker",
+                    "start",
+                    "--pool",
+                    "smgov",
+                    "--name",
+                    f"worker-{n}",
+                ],
                 env={**env, "PREFECT_WORKER_QUERY_SECONDS": "1"},  # not every 10 s
-                cwd=ROOT,
+                cwd=prefect_server.ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
