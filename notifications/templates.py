@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -51,6 +51,7 @@ __all__ = [
     "M",
     "Rendered",
     "language_of",
+    "ranked",
     "render_alerts",
     "render_digest",
 ]
@@ -299,6 +300,12 @@ def _order(line: Line) -> tuple[int, tuple[str, int, str], str]:
     return (line.days_left, _account_number(line.subject), line.kind)
 
 
+def ranked(lines: Sequence[Line]) -> list[int]:
+    """The positions of `lines` in the order a digest lists them (`_order`; equal lines as they
+    came): a digest of at most `limit` lines shows those of the first `max(limit, 1)`."""
+    return sorted(range(len(lines)), key=lambda i: _order(lines[i]))
+
+
 #: The lines a digest lists at most, the most urgent (the default of SMGOV_DIGEST_MAX_LINES).
 DIGEST_MAX_LINES = 200
 #: The entities the duties beyond a digest's lines are counted for, at most (most urgent first);
@@ -543,7 +550,7 @@ def render_digest(lines: list[Line], language: str, *, limit: int = DIGEST_MAX_L
     then the others counted by entity with where to see them all. The lines beyond `limit` are
     cut before any is rendered; the subject counts every duty."""
     lang = language_of(language)
-    ordered = sorted(lines, key=_order)
+    ordered = [lines[i] for i in ranked(lines)]
     shown = ordered[: max(limit, 1)]
     views = [_line_view(line, lang) for line in shown]
     first = views[0]

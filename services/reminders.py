@@ -28,7 +28,7 @@ from models.clock import days_left, local_date
 from models.reminders import ReminderPolicy, stage_starts_at
 from models.tables import Entity, Obligation
 from notifications.i18n import M, Msg
-from notifications.templates import Day, Line, render_digest
+from notifications.templates import Day, Line, ranked, render_digest
 from services.context import Ctx
 from services.links import LinkBatch, tasks_of
 from services.obligations import OBLIGATION, policy_from
@@ -273,6 +273,7 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reschedule") as pool:
         pending = pool.submit(_reschedule, ctx, rescheduled)
         items: dict[Recipient, list[Line]] = defaultdict(list)
+        linked: dict[Recipient, list[str]] = defaultdict(list)  # each line's task, if linked
         for (oid, kind, clause, subject, entity, assignee, _, r_stage, _, _), plan in told:
             stage = plan.stage
             assert stage is not None  # told duties have a stage due
@@ -318,15 +319,17 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                 for rcpt in recipients:
                     if rcpt not in seen:
                         seen.add(rcpt)
-                        items[rcpt].append(
-                            base._replace(
-                                role=role,
-                                link=links.placeholder(
-                                    staff_index=rcpt.staff_index, task=tasks.get(oid, subject)
-                                ),
-                            )
-                        )
+                        items[rcpt].append(base._replace(role=role))
+                        if links.enabled and rcpt.staff_index:
+                            linked[rcpt].append(tasks.get(oid, subject))
         pending.result()  # re-raises whatever the UPDATE raised
+    # each person's own link, only in the lines their digest lists (a capped digest leaves
+    # the rest out: a link for one of them would be a live token nobody receives)
+    for rcpt, wanted in linked.items():
+        lines = items[rcpt]
+        for i in ranked(lines)[: max(settings.digest_max_lines, 1)]:
+            link = links.placeholder(staff_index=rcpt.staff_index, task=wanted[i])
+            lines[i] = lines[i]._replace(link=link)
     links.write()
     # A digest lists the most urgent lines only (the registry team's can hold tens of thousands)
     render = functools.partial(render_digest, limit=settings.digest_max_lines)

@@ -561,25 +561,7 @@ class TestDigestCap:
         assignee of two overdue duties reads the more urgent, then that one more is left."""
         from services.context import unit_of_work
 
-        with uow(_at("2026-03-01")) as ctx:
-            entities.add_entity(
-                ctx, code="OHCHR", name="Entity OHCHR", kind="office", timezone="Europe/Zurich"
-            )
-            entities.add_staff(
-                ctx, index="100002", name="Admin", email="a@un.example", entity="OHCHR"
-            )
-            for key, days in (("meet:1", 7), ("meet:2", 3)):
-                obligations.open_obligation(
-                    ctx,
-                    key=key,
-                    clause="3.2",
-                    kind="assessment-condition",
-                    subject="entity:OHCHR",
-                    entity=get_entity(ctx, "OHCHR"),
-                    assignee="100002",
-                    due_at=due_after(dt.date(2026, 3, 1), days, "Europe/Zurich"),
-                    actor="smgov",
-                )
+        _two_duties(uow)
         capped = settings.model_copy(update={"digest_max_lines": 1})
         with unit_of_work(engine, capped, _at("2026-03-20")) as ctx:
             assert queue_due(ctx).lines == 3  # and the one 16 days overdue to the registry team
@@ -590,3 +572,48 @@ class TestDigestCap:
         assert "smgov obligation meet 2 --by 100002" in body, "the more urgent: due first"
         assert "… and 1 more duty, by entity, most urgent first:" in body
         assert "Entity OHCHR (OHCHR): 1 duty (most urgent: 12 days overdue)" in body
+
+    def test_capped_digest_links_only_the_lines_it_lists(
+        self, uow: Callable[..., Any], engine: Any, settings: Settings
+    ) -> None:
+        """With the web door on and a digest capped at one line, the assignee of two duties gets
+        one link, in the line listed: no link token is issued for the line left out."""
+        from services.context import unit_of_work
+
+        _two_duties(uow)
+        capped = settings.model_copy(
+            update={"digest_max_lines": 1, "public_url": "https://smgov.un.example/"}
+        )
+        with unit_of_work(engine, capped, _at("2026-03-20")) as ctx:
+            queue_due(ctx)
+            [body] = ctx.session.execute(
+                sql("SELECT body FROM outbox WHERE recipient = 'a@un.example'")
+            ).scalars()
+            tokens = ctx.session.execute(
+                sql("SELECT nonce FROM link_token WHERE staff_index = '100002'")
+            ).scalars()
+            issued = list(tokens)
+        assert len(re.findall(r"^\d+\. \[3\.2\]", body, re.M)) == 1
+        assert re.findall(r"\{smgov-link:([^}]+)\}", body) == issued and len(issued) == 1
+
+
+def _two_duties(uow: Callable[..., Any]) -> None:
+    """OHCHR, its staff member 100002 (a@un.example) and two 3.2 duties of theirs, due on 8
+    and 4 March 2026."""
+    with uow(_at("2026-03-01")) as ctx:
+        entities.add_entity(
+            ctx, code="OHCHR", name="Entity OHCHR", kind="office", timezone="Europe/Zurich"
+        )
+        entities.add_staff(ctx, index="100002", name="Admin", email="a@un.example", entity="OHCHR")
+        for key, days in (("meet:1", 7), ("meet:2", 3)):
+            obligations.open_obligation(
+                ctx,
+                key=key,
+                clause="3.2",
+                kind="assessment-condition",
+                subject="entity:OHCHR",
+                entity=get_entity(ctx, "OHCHR"),
+                assignee="100002",
+                due_at=due_after(dt.date(2026, 3, 1), days, "Europe/Zurich"),
+                actor="smgov",
+            )
