@@ -1155,21 +1155,18 @@ def _unassessed(url: str) -> None:
 
 def campaign_reassessment(url: str, home: Path) -> int:
     """`campaign start reassessment` for every entity as its flow step opens them
-    (`flows.steps.open_reassessments`): the survey's index built once, then a batch of entities
-    per transaction, each batch's survey worked out before its transaction."""
+    (`flows.steps.open_reassessments`): a batch of entities per transaction, the survey in a
+    process of its own ahead of the writes (`reassessment.surveyed`)."""
     from services import reassessment
 
     settings, engine = settings_for(url, home), make_engine(url)
     with unit_of_work(engine, settings, AS_OF) as ctx:
         codes = reassessment.entities_to_open(ctx, entity=None, due=None)
-        survey = reassessment.registry_survey(ctx)
         batches = reassessment.batches(ctx, codes)
     opened = 0
-    for batch, overlaps in reassessment.surveyed(survey, batches):
+    for batch, overlaps in reassessment.surveyed(url, batches):
         with unit_of_work(engine, settings, AS_OF) as ctx:
-            opened += reassessment.start(ctx, entities=batch, survey=survey, overlaps=overlaps)[
-                "assessments"
-            ]
+            opened += reassessment.start(ctx, entities=batch, overlaps=overlaps)["assessments"]
     engine.dispose()
     return opened
 

@@ -84,6 +84,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def reader(url: str) -> Engine:
+    """An engine that only reads, beside a writer working on the same database (a campaign's
+    survey in a process of its own): on SQLite its transactions begin deferred, so in WAL mode
+    it neither waits for the writer's lock nor holds it, and `query_only` refuses any write."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    return engine
+
+
 @contextlib.contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session whose work commits together at the end, or not at all."""

@@ -163,22 +163,19 @@ def open_reassessments(
         if on_demand:
             # A batch of entities (about 10,000 accounts) per transaction, so the write lock is
             # held seconds at a time, never for the whole registry; an entity's campaign opens
-            # whole or not at all, and a re-run goes on from the first entity without one. The
-            # survey's index is built once, and each batch's survey runs before its
-            # transaction begins (the next batch's while this one is written).
+            # whole or not at all, and a re-run goes on from the first entity without one. Over
+            # several batches the survey runs in a process of its own, ahead of the writes.
             with unit_of_work(engine, settings, now) as ctx:
                 codes = service.entities_to_open(
                     ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
                 )
-                survey = service.registry_survey(ctx)
                 batches = service.batches(ctx, codes)
-            for batch, overlaps in service.surveyed(survey, batches):
+            for batch, overlaps in service.surveyed(settings.resolved_database_url, batches):
                 with unit_of_work(engine, settings, now) as ctx:
                     opened = service.start(
                         ctx,
                         entities=batch,
                         due=dt.date.fromisoformat(due) if due else None,
-                        survey=survey,
                         overlaps=overlaps,
                     )
                 report = {key: report[key] + opened[key] for key in report}

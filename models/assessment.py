@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CRITERIA = ("3.2(a)", "3.2(b)", "3.2(c)", "3.2(d)", "3.2(e)", "3.1(c)")
 FINDINGS = ("met", "not met", "not known")
@@ -13,9 +13,10 @@ DECISIONS = ("continue", "conditions", "withdraw")
 DORMANT_DAYS = 180
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """What smgov knows of one account when an assessment opens."""
+class Evidence(NamedTuple):
+    """What smgov knows of one account when an assessment opens (a tuple: a campaign makes one
+    per account, 100,000 at a time, and a frozen dataclass sets each field through
+    `object.__setattr__`, a third of the per-account loop)."""
 
     administrator: str | None  # index of the active-authorized administrator
     administrator_status: str | None  # their staff status (active, separated, reassigned)

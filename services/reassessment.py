@@ -12,11 +12,14 @@ lists it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import subprocess
+import sys
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
 
 from sqlalchemy import func, select, update
 from sqlmodel import col
@@ -110,6 +113,13 @@ ASSESSED_STATES = ("active", "under-reassessment")
 #: role -> (staff index, staff status) of an account's administrator and alternate (3.7)
 Holders = dict[str, tuple[str, str]]
 
+#: account id -> its first three overlaps as the findings name them, "ref (owner): reason"
+Overlaps = dict[int, tuple[str, ...]]
+
+
+def _named(matches: Sequence[Match]) -> tuple[str, ...]:
+    return tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in matches)
+
 
 def _scoped(ctx: Ctx, query: Any, account_id: Any, codes: Sequence[str]) -> Any:
     """`query` restricted to the rows of the accounts of the entities `codes`, its `account_id`
@@ -125,15 +135,17 @@ def _evidence(
     ctx: Ctx,
     entities: dict[str, Entity],
     accounts: Sequence[AccountLike],
-    survey: Survey,
-    overlaps: dict[int, list[Match]] | None = None,
+    survey: Survey | None,
+    overlaps: Overlaps | Callable[[], Overlaps] | None = None,
 ) -> dict[int, Evidence]:
     """What smgov can see of each account (of `entities`), set-based: four queries per 500
     entities, scoped by the entities, not by the accounts (their holders with their status,
     their requests' evidence, their activity, their declared people), the holders read once
     for the evidence and for completeness (`missing_for`), and the duplication survey of the
     whole block at once (the first three overlaps, those the findings name); `overlaps` when
-    the caller surveyed them already (`overlaps_of`).
+    the caller surveyed them already (`overlaps_of`), or a callable that waits for them (a
+    survey in a process of its own, `surveyed`), called once the rows are read; `survey` the
+    registry's index, None to build it only if an account was not surveyed.
 
     Of two grants of a role in force the latest speaks for it (3.7: a new authorization
     supersedes the one before), as it does for the entry's completeness."""
@@ -204,16 +216,18 @@ def _evidence(
         ):
             if account_id in wanted:
                 declared[account_id].append((role, index))
-    known = overlaps or {}
-    unsurveyed = [a for a in accounts if a.id not in known]  # e.g. registered since the index
-    found_now = survey.nearest([_candidate(a) for a in unsurveyed], limit=3, skip_self=True)
-    surveyed = dict(known)
-    surveyed.update((a.id or 0, m) for a, m in zip(unsurveyed, found_now, strict=True))
     granted = {
         account_id: {role: index for role, (index, _) in roles.items()}
         for account_id, roles in holders.items()
     }
     gaps = missing_for(ctx, accounts, granted=granted, declared=declared)
+    known = (overlaps() if callable(overlaps) else overlaps) or {}
+    unsurveyed = [a for a in accounts if a.id not in known]  # e.g. registered since the index
+    surveyed = dict(known)
+    if unsurveyed:
+        survey = survey or registry_survey(ctx)
+        found_now = survey.nearest([_candidate(a) for a in unsurveyed], limit=3, skip_self=True)
+        surveyed.update((a.id or 0, _named(m)) for a, m in zip(unsurveyed, found_now, strict=True))
     days: dict[str, tuple[dt.date, int | None]] = {}  # entity -> (today, attested days ago)
     for code, entity in entities.items():
         today, attested = local_date(ctx.now, entity.timezone), entity.attested_at
@@ -236,7 +250,7 @@ def _evidence(
             administrator_status=administrator_status,
             alternate=alternate,
             alternate_status=alternate_status,
-            overlaps=tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in surveyed[account.id]),
+            overlaps=surveyed[account.id],
             missing=tuple(gaps[account.id]),
             attested_days_ago=attested_days_ago,
             purpose=account.purpose,
@@ -256,37 +270,111 @@ def registry_survey(ctx: Ctx) -> Survey:
     return Survey(candidates(ctx))
 
 
-def overlaps_of(survey: Survey, codes: Sequence[str]) -> dict[int, list[Match]]:
+def overlaps_of(survey: Survey, codes: Sequence[str]) -> Overlaps:
     """The survey's first three overlaps of every registry account of the entities `codes`, as
     the survey's index holds them (its accounts as they were when it was built): worked out
     before a campaign's transaction, so the write lock is not held while it runs."""
     mine = survey.accounts_of(set(codes))
     found = survey.nearest(mine, limit=3, skip_self=True)
-    return {int(c.ref.split(":")[1]): m for c, m in zip(mine, found, strict=True)}
+    return {int(c.ref.split(":")[1]): _named(m) for c, m in zip(mine, found, strict=True)}
+
+
+#: batches surveyed ahead of the one being written: the survey process waits beyond that, so
+#: what is held at once stays a few batches' overlaps whatever the registry's size
+AHEAD = 2
+
+
+class _SurveyProcess:
+    """A campaign's duplication survey in a process of its own (`services.survey_process`, run
+    as `python -m`: no fork of a process that may run threads, no re-import of the caller's
+    main module; its order and its answers in JSON, one line per batch, never pickle), read by
+    a thread that keeps each batch's overlaps by its number until the batch asks for them (a
+    batch opening nothing, e.g. on a re-run, never asks)."""
+
+    def __init__(self, url: str, batches: Sequence[list[str]]) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "services.survey_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self._proc.stdin is not None  # piped above
+        assert self._proc.stdout is not None  # idem
+        self._proc.stdin.write(json.dumps({"url": url, "batches": list(batches)}).encode())
+        self._proc.stdin.close()  # the survey's whole order: the process reads it, then works
+        self._done: dict[int, Overlaps] = {}
+        self._failed: str | None = None
+        self._next = 0  # the first batch not yet written
+        self._ready = threading.Condition()
+        self._reader = threading.Thread(
+            target=self._read, args=(self._proc.stdout, len(batches)), daemon=True
+        )
+        self._reader.start()
+
+    def _read(self, stream: IO[bytes], count: int) -> None:
+        try:
+            for number in range(count):
+                line = stream.readline()
+                if not line:
+                    raise EOFError
+                found = {int(ref): tuple(named) for ref, named in json.loads(line).items()}
+                with self._ready:
+                    self._ready.wait_for(functools.partial(self._room_for, number))
+                    self._done[number] = found
+                    self._ready.notify_all()
+        except (EOFError, ValueError, OSError) as exc:
+            with self._ready:
+                self._failed = f"the survey process stopped ({type(exc).__name__})"
+                self._ready.notify_all()
+
+    def _room_for(self, number: int) -> bool:
+        return number < self._next + AHEAD
+
+    def overlaps(self, number: int) -> Overlaps:
+        """Batch `number`'s overlaps, once the survey process has sent them."""
+        with self._ready:
+            self._ready.wait_for(lambda: number in self._done or self._failed is not None)
+            if number not in self._done:
+                raise RuntimeError(f"{self._failed}: exit {self._proc.wait()}")
+            return self._done.pop(number)
+
+    def written(self, number: int) -> None:
+        """Batch `number` is written: its overlaps, if it never asked for them, are let go."""
+        with self._ready:
+            self._done.pop(number, None)
+            self._next = number + 1
+            self._ready.notify_all()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()  # the campaign stopped early: nothing more to survey
+        self._proc.wait()
+        self.written(1 << 62)  # wakes the reader, which then finds the pipe closed
+        self._reader.join()
 
 
 def surveyed(
-    survey: Survey, batches: Sequence[list[str]]
-) -> Iterator[tuple[list[str], dict[int, list[Match]]]]:
-    """Each batch of entities with its accounts' survey (`overlaps_of`), the next batch's
-    survey worked out on a thread while the caller writes this one: its scoring and sorting,
-    and the database's writing, run outside the interpreter's lock, so on two cores the survey
-    is mostly hidden behind the writes. The first batch is surveyed first, alone, which builds
-    the index's blocks the later surveys (and `start`'s own, of accounts registered since)
-    share."""
-    if not batches:
+    url: str, batches: Sequence[list[str]]
+) -> Iterator[tuple[list[str], Callable[[], Overlaps] | None]]:
+    """Each batch of entities with a callable that waits for its accounts' survey (`start`'s
+    `overlaps`), or None when there is one batch (`start` surveys it in its transaction).
+
+    Two batches or more: the survey runs in a process of its own (`_SurveyProcess`), which
+    indexes the registry once from its own snapshot and surveys batch after batch ahead of the
+    writes. The survey is pure Python for the most part: on a thread it shared the
+    interpreter's lock with the writes and saved little; a process runs it on another core,
+    and the campaign waits only for the first batch's. An in-memory database, which another
+    process cannot open, is surveyed here, batch by batch."""
+    if len(batches) < 2 or url in ("sqlite://", "sqlite:///:memory:"):
+        for batch in batches:
+            yield batch, None
         return
-    overlaps = overlaps_of(survey, batches[0])
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey") as pool:
+    apart = _SurveyProcess(url, batches)
+    try:
         for number, batch in enumerate(batches):
-            ahead = (
-                pool.submit(overlaps_of, survey, batches[number + 1])
-                if number + 1 < len(batches)
-                else None
-            )
-            yield batch, overlaps
-            if ahead is not None:
-                overlaps = ahead.result()
+            yield batch, functools.partial(apart.overlaps, number)
+            apart.written(number)
+    finally:
+        apart.close()
 
 
 def entities_to_open(ctx: Ctx, *, entity: str | None, due: dt.date | None) -> list[str]:
@@ -336,11 +424,13 @@ def start(
     due: dt.date | None = None,
     scheduled: bool = False,
     survey: Survey | None = None,
-    overlaps: dict[int, list[Match]] | None = None,
+    overlaps: Overlaps | Callable[[], Overlaps] | None = None,
 ) -> dict[str, int]:
     """Open a reassessment campaign for one entity, the entities `entities`, or all (or,
     `scheduled`, for those whose next reassessment date has come); `survey` when the caller
-    indexed the registry already, `overlaps` when it surveyed these entities' accounts too.
+    indexed the registry already, `overlaps` when it surveyed these entities' accounts too (or
+    a callable that waits for them: `surveyed`). Without either, the registry is indexed and
+    surveyed here.
 
     Set-based over all the entities at once: the accounts' evidence read a few queries per 500
     entities, the survey computed for the whole block, the campaigns and assessments written
@@ -400,8 +490,6 @@ def start(
     ):
         if anchor == opening[code][1]:
             campaigns[code] = campaign_id
-    if survey is None:
-        survey = registry_survey(ctx)
     opened = _open_assessments(ctx, opening, campaigns, survey, overlaps)
     report.update(campaigns=len(campaigns), assessments=opened[0], kept=opened[1])
     for code, (target, anchor, due_at) in opening.items():
@@ -422,8 +510,8 @@ def _open_assessments(
     ctx: Ctx,
     opening: dict[str, tuple[Entity, dt.date, dt.datetime]],
     campaigns: dict[str, int],
-    survey: Survey,
-    overlaps: dict[int, list[Match]] | None,
+    survey: Survey | None,
+    overlaps: Overlaps | Callable[[], Overlaps] | None,
 ) -> tuple[int, int]:
     """One assessment per active account of the entities `opening`, pre-filled; an account with
     an open assessment keeps it (pre-filled now if it was not). Returns (opened, kept)."""
@@ -434,6 +522,7 @@ def _open_assessments(
                 ctx,
                 among(ctx.session, col(Account.entity_code), codes),
                 col(Account.state).in_(ASSESSED_STATES),
+                dated=False,
             )
         )
     kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
@@ -456,6 +545,46 @@ def _open_assessments(
                 kept[account_id] = (assessment_id, bool(unfilled))
     fresh = [a for a in accounts if a.id not in kept]
     unfilled = [a for a in accounts if a.id in kept and kept[a.id][1]]
+    # the fresh accounts, marked and given their duty, by their ids (one parameter), first: they
+    # need no evidence, and a campaign whose survey runs apart (`surveyed`) writes them while
+    # the survey process is still at the first batch
+    fresh_ids = [a.id for a in fresh]
+    ctx.session.execute(  # Core, by id: no ORM session to bring in step with the new state
+        update(Account)
+        .where(among(ctx.session, col(Account.id), fresh_ids))
+        .values(state="under-reassessment"),
+        execution_options={"synchronize_session": False},
+    )
+    heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
+    fresh_where: tuple[Any, ...] = (among(ctx.session, col(Account.id), fresh_ids),)
+    if ctx.session.get_bind().dialect.name == "sqlite":
+        # the same accounts, named by their entities (those read above, less those kept):
+        # SQLite joins a list of ids to the entities' values by seeking every id once per
+        # entity (2.9 s of a 100k campaign's duties, against 1 s this way)
+        fresh_where = (
+            among(ctx.session, col(Account.entity_code), sorted(opening)),
+            col(Account.state).in_(ASSESSED_STATES),
+            ~among(ctx.session, col(Account.id), sorted(kept)),
+        )
+    fresh_accounts = (
+        select(
+            col(Account.id).label("account_id"),
+            col(Account.entity_code).label("entity_code"),
+        )
+        .where(*fresh_where)
+        .subquery("fresh")
+    )
+    obligations.open_for_accounts(
+        ctx,
+        fresh_accounts,
+        [
+            obligations.ForEntity(target, heads.get(code) or "registry", due_at)
+            for code, (target, _, due_at) in opening.items()
+        ],
+        clause="3.2",
+        kind="reassessment",
+        actor=ACTOR,
+    )
     entities = {code: target for code, (target, _, _) in opening.items()}
     evidence = _evidence(ctx, entities, [*unfilled, *fresh], survey, overlaps)
     stale_after = ctx.settings.attestation_days
@@ -492,43 +621,6 @@ def _open_assessments(
             }
         )
     insert_rows(ctx.session, ASSESSMENT, rows)
-    # the fresh accounts, marked and given their duty, by their ids (one parameter)
-    fresh_ids = [a.id for a in fresh]
-    ctx.session.execute(
-        update(Account)
-        .where(among(ctx.session, col(Account.id), fresh_ids))
-        .values(state="under-reassessment")
-    )
-    heads = heads_of(session=ctx.session, entity_codes=list(opening), at=ctx.now)
-    fresh_where: tuple[Any, ...] = (among(ctx.session, col(Account.id), fresh_ids),)
-    if ctx.session.get_bind().dialect.name == "sqlite":
-        # the same accounts, named by their entities (those read above, less those kept):
-        # SQLite joins a list of ids to the entities' values by seeking every id once per
-        # entity (2.9 s of a 100k campaign's duties, against 1 s this way)
-        fresh_where = (
-            among(ctx.session, col(Account.entity_code), sorted(opening)),
-            col(Account.state).in_(ASSESSED_STATES),
-            ~among(ctx.session, col(Account.id), sorted(kept)),
-        )
-    fresh_accounts = (
-        select(
-            col(Account.id).label("account_id"),
-            col(Account.entity_code).label("entity_code"),
-        )
-        .where(*fresh_where)
-        .subquery("fresh")
-    )
-    obligations.open_for_accounts(
-        ctx,
-        fresh_accounts,
-        [
-            obligations.ForEntity(target, heads.get(code) or "registry", due_at)
-            for code, (target, _, due_at) in opening.items()
-        ],
-        clause="3.2",
-        kind="reassessment",
-        actor=ACTOR,
-    )
     return len(fresh), len(kept)
 
 

@@ -43,6 +43,8 @@ from services.recipients import Directory, Item, Recipient, write_once
 from services.subjects import platform_label
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from models.survey import Candidate
 
 # The duplication survey and the look-alike check (rapidfuzz) are imported by the steps that run
@@ -223,9 +225,16 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
 
 
 def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidate]:
+    """Every existing or pending account in the UN system that a proposal is compared with (see
+    `candidates_in`), read in the use case's transaction."""
+    return candidates_in(ctx.session, exclude_request=exclude_request)
+
+
+def candidates_in(session: Session, *, exclude_request: int | None = None) -> list[Candidate]:
     """Every existing or pending account in the UN system that a proposal is compared with: the
     registry's accounts and the reference list read as plain rows (a 100k registry is read in a
-    fraction of the time its ORM objects would take), each set of languages parsed once."""
+    fraction of the time its ORM objects would take), each set of languages parsed once; read
+    by `session`, a use case's or a reader's (a campaign's survey in a process of its own)."""
     from models.survey import Candidate
 
     languages: dict[str, frozenset[str]] = {}
@@ -238,7 +247,7 @@ def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidat
 
     found = [
         Candidate(f"account:{a_id}", owner, platform, handle, parsed(langs), purpose, audience, url)
-        for a_id, owner, platform, handle, langs, purpose, audience, url in ctx.session.execute(
+        for a_id, owner, platform, handle, langs, purpose, audience, url in session.execute(
             select(
                 col(Account.id),
                 col(Account.entity_code),
@@ -251,7 +260,7 @@ def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidat
             ).where(col(Account.state).not_in(("withdrawn", "closed")))
         )
     ]
-    for r in ctx.session.execute(
+    for r in session.execute(
         select(AccountRequest).where(
             col(AccountRequest.state).in_(("submitted", "returned", "resubmitted"))
         )
@@ -272,7 +281,7 @@ def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidat
         )
     found.extend(
         Candidate(f"survey:{s_id}", owner, platform, handle, parsed(langs), purpose, audience, url)
-        for s_id, owner, platform, handle, langs, purpose, audience, url in ctx.session.execute(
+        for s_id, owner, platform, handle, langs, purpose, audience, url in session.execute(
             select(
                 col(SurveyAccount.id),
                 col(SurveyAccount.organization),

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from models.assessment import stagger
 from models.tables import AuditEvent, Authorization, Obligation, Staff
-from services import accounts, entities
+from services import accounts, entities, reassessment
 from tests import org
 from tests.conftest import Result
 from tests.servers import SMTPServer
@@ -405,3 +405,113 @@ class TestStaggering:
             assert entities.get_entity(ctx, "UNOG").next_reassessment_on == day.replace(
                 year=day.year + 1
             )
+
+
+@pytest.fixture
+def three_entities(uow: Callable[..., Any]) -> dict[str, list[int]]:
+    """Three entities, each with three accounts on X whose purposes echo the other entities'
+    (so that an account's overlaps lie in other batches than its own)."""
+    ids: dict[str, list[int]] = {}
+    with uow(T0) as ctx:
+        for e, code in enumerate(("UNEA", "UNEB", "UNEC")):
+            entities.add_entity(
+                ctx, code=code, name=f"Entity {code}", kind="office", timezone="UTC"
+            )
+            head = f"40{e}000"
+            entities.add_staff(ctx, index=head, name=f"H{e}", email=f"h{e}@un.example", entity=code)
+            entities.set_head(ctx, code=code, staff_index=head)
+            ids[code] = []
+            for n, topic in enumerate(("climate action", "refugee protection", "food security")):
+                acc = accounts.register(
+                    ctx,
+                    entity=code,
+                    platform="x",
+                    handle=f"{code.lower()}{n}",
+                    url=f"x.com/{code.lower()}{n}",
+                    languages=["en"],
+                    purpose=f"news on {topic} for the general public",
+                    audience="the general public",
+                    by=head,
+                    created_on=dt.date(2024, 6, 1),  # existing at issuance: active
+                )
+                assert acc.id is not None
+                ids[code].append(acc.id)
+            for account in ids[code] if code != "UNEB" else ():
+                # A's and C's initial 3.3 assessments decided: their campaigns open fresh ones
+                reassessment.decide(
+                    ctx, ref=str(account), decision="continue", reason="fine", by=head
+                )
+    return ids
+
+
+def _findings_by_account(uow: Callable[..., Any]) -> dict[int, str]:
+    """Each open assessment's 3.2(a) note, by account."""
+    from models.tables import Assessment
+
+    with uow(T0) as ctx:
+        return {
+            a.account_id: json.loads(a.findings)["3.2(a)"]["note"]
+            for a in ctx.session.execute(
+                select(Assessment).where(col(Assessment.findings).is_not(None))
+            ).scalars()
+        }
+
+
+class TestBatchedCampaign:
+    @pytest.mark.clause("3.2(a)")
+    def test_the_survey_apart_finds_what_the_whole_registry_holds(
+        self, three_entities: dict[str, list[int]], uow: Callable[..., Any], db_url: str
+    ) -> None:
+        """A campaign opened a batch of entities at a time, its survey in a process of its own,
+        names in each account's findings the same first three overlaps as the survey of the
+        whole registry in this process, overlaps in other batches included; a batch that opens
+        nothing (its campaign exists already) does not hand its overlaps to the next."""
+        with uow(T0) as ctx:
+            expected = reassessment.overlaps_of(
+                reassessment.registry_survey(ctx), sorted(three_entities)
+            )
+            reassessment.start(ctx, entity="UNEB")  # a re-run finds B's campaign open
+        elsewhere = {
+            account: [n for n in named if not n.split(" (", 1)[1].startswith(code)]
+            for code, ids in three_entities.items()
+            for account in ids
+            for named in [expected[account]]
+        }
+        assert all(elsewhere[a] for a in three_entities["UNEC"])  # overlaps in other batches
+        batches = [["UNEA"], ["UNEB"], ["UNEC"]]
+        opened = []
+        for batch, overlaps in reassessment.surveyed(db_url, batches):
+            assert overlaps is not None  # surveyed apart, not in the campaign's transaction
+            with uow(T0) as ctx:
+                opened.append(reassessment.start(ctx, entities=batch, overlaps=overlaps))
+        assert [(o["campaigns"], o["assessments"]) for o in opened] == [(1, 3), (0, 0), (1, 3)]
+        notes = _findings_by_account(uow)
+        for ids in three_entities.values():
+            for account in ids:
+                assert notes[account] == "overlaps: " + "; ".join(expected[account])
+
+    def test_a_survey_process_that_fails_writes_nothing(
+        self, three_entities: dict[str, list[int]], uow: Callable[..., Any], tmp_path: Any
+    ) -> None:
+        """When the survey process cannot work (here: a database without smgov's tables), the
+        batch waiting for it fails and its transaction writes nothing: no campaign, no
+        assessment, no account marked."""
+        from models.tables import Campaign
+
+        empty = tmp_path / "empty.db"
+        empty.touch()
+        batches = [["UNEA"], ["UNEB"]]
+        campaign = reassessment.surveyed(f"sqlite:///{empty}", batches)
+        batch, overlaps = next(campaign)
+        with pytest.raises(RuntimeError, match="the survey process stopped"), uow(T0) as ctx:
+            reassessment.start(ctx, entities=batch, overlaps=overlaps)
+        campaign.close()
+        assert not _findings_by_account(uow)
+        with uow(T0) as ctx:
+            assert ctx.session.execute(select(Campaign)).first() is None
+            states = {
+                a.state
+                for ids in three_entities.values()
+                for a in [accounts.get_account(ctx, str(i)) for i in ids]
+            }
+        assert states == {"active"}
