@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlmodel import col
 
 from database import among, chunks, insert_rows, update_rows
@@ -563,7 +563,9 @@ def _open_assessments(
         # entity (2.9 s of a 100k campaign's duties, against 1 s this way)
         fresh_where = (
             among(ctx.session, col(Account.entity_code), sorted(opening)),
-            col(Account.state).in_(ASSESSED_STATES),
+            # `state || ''`: not the state's index, which without statistics SQLite prefers to
+            # the entities' and reads every account in use through it, batch after batch
+            (col(Account.state) + literal("")).in_(ASSESSED_STATES),
             ~among(ctx.session, col(Account.id), sorted(kept)),
         )
     fresh_accounts = (
