@@ -667,3 +667,22 @@ class Survey:
             assert match is not None  # kept for a score that makes it one
             found[i].append(match)
         return found
+
+
+#: account id -> its first three overlaps as the findings name them, "ref (owner): reason"
+Overlaps = dict[int, tuple[str, ...]]
+
+
+def named(matches: Sequence[Match]) -> tuple[str, ...]:
+    """Overlaps as an assessment's findings name them (3.2(a))."""
+    return tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in matches)
+
+
+def overlaps_of(survey: Survey, codes: Sequence[str]) -> Overlaps:
+    """The survey's first three overlaps of every registry account of the entities `codes`, as
+    the survey's index holds them (its accounts as they were when it was built): a campaign's,
+    worked out before its transaction (`services.reassessment.surveyed`), so the write lock is
+    not held while it runs."""
+    mine = survey.accounts_of(set(codes))
+    found = survey.nearest(mine, limit=3, skip_self=True)
+    return {int(c.ref.split(":")[1]): named(m) for c, m in zip(mine, found, strict=True)}

@@ -31,7 +31,7 @@ from models.duties import met_by
 from models.errors import NotFound, Refused
 from models.languages import split_languages
 from models.registry import check_text
-from models.survey import Candidate, Match, Survey
+from models.survey import Candidate, Overlaps, Survey, named
 from models.tables import (
     Account,
     AccountActivity,
@@ -112,13 +112,6 @@ ASSESSED_STATES = ("active", "under-reassessment")
 
 #: role -> (staff index, staff status) of an account's administrator and alternate (3.7)
 Holders = dict[str, tuple[str, str]]
-
-#: account id -> its first three overlaps as the findings name them, "ref (owner): reason"
-Overlaps = dict[int, tuple[str, ...]]
-
-
-def _named(matches: Sequence[Match]) -> tuple[str, ...]:
-    return tuple(f"{m.ref} ({m.owner}): {m.reason}" for m in matches)
 
 
 def _scoped(ctx: Ctx, query: Any, account_id: Any, codes: Sequence[str]) -> Any:
@@ -227,7 +220,7 @@ def _evidence(
     if unsurveyed:
         survey = survey or registry_survey(ctx)
         found_now = survey.nearest([_candidate(a) for a in unsurveyed], limit=3, skip_self=True)
-        surveyed.update((a.id or 0, _named(m)) for a, m in zip(unsurveyed, found_now, strict=True))
+        surveyed.update((a.id or 0, named(m)) for a, m in zip(unsurveyed, found_now, strict=True))
     days: dict[str, tuple[dt.date, int | None]] = {}  # entity -> (today, attested days ago)
     for code, entity in entities.items():
         today, attested = local_date(ctx.now, entity.timezone), entity.attested_at
@@ -268,15 +261,6 @@ def registry_survey(ctx: Ctx) -> Survey:
     """The duplication survey against every existing and pending account, indexed once: a
     campaign over many entities reuses it from one transaction to the next."""
     return Survey(candidates(ctx))
-
-
-def overlaps_of(survey: Survey, codes: Sequence[str]) -> Overlaps:
-    """The survey's first three overlaps of every registry account of the entities `codes`, as
-    the survey's index holds them (its accounts as they were when it was built): worked out
-    before a campaign's transaction, so the write lock is not held while it runs."""
-    mine = survey.accounts_of(set(codes))
-    found = survey.nearest(mine, limit=3, skip_self=True)
-    return {int(c.ref.split(":")[1]): _named(m) for c, m in zip(mine, found, strict=True)}
 
 
 #: batches surveyed ahead of the one being written: the survey process waits beyond that, so

@@ -36,6 +36,7 @@ from notifications.templates import MN, Alert, M, render_alerts
 from services import obligations
 from services.accounts import get_account, open_acknowledgements, refresh_entry_obligation
 from services.authority import acting_person, current_head, may, require
+from services.candidates import candidates_in
 from services.context import Ctx
 from services.entities import get_entity
 from services.links import browser_link
@@ -43,8 +44,6 @@ from services.recipients import Directory, Item, Recipient, write_once
 from services.subjects import platform_label
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from models.survey import Candidate
 
 # The duplication survey and the look-alike check (rapidfuzz) are imported by the steps that run
@@ -228,73 +227,6 @@ def candidates(ctx: Ctx, *, exclude_request: int | None = None) -> list[Candidat
     """Every existing or pending account in the UN system that a proposal is compared with (see
     `candidates_in`), read in the use case's transaction."""
     return candidates_in(ctx.session, exclude_request=exclude_request)
-
-
-def candidates_in(session: Session, *, exclude_request: int | None = None) -> list[Candidate]:
-    """Every existing or pending account in the UN system that a proposal is compared with: the
-    registry's accounts and the reference list read as plain rows (a 100k registry is read in a
-    fraction of the time its ORM objects would take), each set of languages parsed once; read
-    by `session`, a use case's or a reader's (a campaign's survey in a process of its own)."""
-    from models.survey import Candidate
-
-    languages: dict[str, frozenset[str]] = {}
-
-    def parsed(text: str) -> frozenset[str]:
-        found = languages.get(text)
-        if found is None:
-            found = languages[text] = frozenset(split_languages(text))
-        return found
-
-    found = [
-        Candidate(f"account:{a_id}", owner, platform, handle, parsed(langs), purpose, audience, url)
-        for a_id, owner, platform, handle, langs, purpose, audience, url in session.execute(
-            select(
-                col(Account.id),
-                col(Account.entity_code),
-                col(Account.platform),
-                col(Account.handle),
-                col(Account.languages),
-                col(Account.purpose),
-                col(Account.audience),
-                col(Account.url),
-            ).where(col(Account.state).not_in(("withdrawn", "closed")))
-        )
-    ]
-    for r in session.execute(
-        select(AccountRequest).where(
-            col(AccountRequest.state).in_(("submitted", "returned", "resubmitted"))
-        )
-    ).scalars():
-        if r.id == exclude_request:
-            continue
-        ev = json.loads(r.evidence)
-        found.append(
-            Candidate(
-                f"request:{r.id}",
-                r.entity_code,
-                r.platform,
-                r.handle,
-                parsed(r.languages),
-                ev.get("purpose", ""),
-                ev.get("audience", ""),
-            )
-        )
-    found.extend(
-        Candidate(f"survey:{s_id}", owner, platform, handle, parsed(langs), purpose, audience, url)
-        for s_id, owner, platform, handle, langs, purpose, audience, url in session.execute(
-            select(
-                col(SurveyAccount.id),
-                col(SurveyAccount.organization),
-                col(SurveyAccount.platform),
-                col(SurveyAccount.handle),
-                col(SurveyAccount.languages),
-                col(SurveyAccount.purpose),
-                col(SurveyAccount.audience),
-                col(SurveyAccount.url),
-            )
-        )
-    )
-    return found
 
 
 def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:

@@ -17,9 +17,8 @@ import sys
 from sqlmodel import Session
 
 from database import reader
-from models.survey import Survey
-from services.reassessment import overlaps_of
-from services.requests import candidates_in
+from models.survey import Survey, overlaps_of
+from services.candidates import candidates_in
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from models.assessment import stagger
+from models.survey import overlaps_of
 from models.tables import AuditEvent, Authorization, Obligation, Staff
 from services import accounts, entities, reassessment
 from tests import org
@@ -467,9 +468,7 @@ class TestBatchedCampaign:
         whole registry in this process, overlaps in other batches included; a batch that opens
         nothing (its campaign exists already) does not hand its overlaps to the next."""
         with uow(T0) as ctx:
-            expected = reassessment.overlaps_of(
-                reassessment.registry_survey(ctx), sorted(three_entities)
-            )
+            expected = overlaps_of(reassessment.registry_survey(ctx), sorted(three_entities))
             reassessment.start(ctx, entity="UNEB")  # a re-run finds B's campaign open
         elsewhere = {
             account: [n for n in named if not n.split(" (", 1)[1].startswith(code)]
