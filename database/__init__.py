@@ -86,18 +86,26 @@ def make_engine(url: str) -> Engine:
 
 def reader(url: str) -> Engine:
     """An engine that only reads, beside a writer working on the same database (a campaign's
-    survey in a process of its own): on SQLite its transactions begin deferred, so in WAL mode
-    it neither waits for the writer's lock nor holds it, and `query_only` refuses any write."""
+    survey in a process of its own): on SQLite its transactions begin deferred (one snapshot
+    for all their reads), so in WAL mode it neither waits for the writer's lock nor holds it,
+    and `query_only` refuses any write."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA query_only=ON")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # deferred: the first read takes the snapshot every later read of the transaction sees
+        # (the driver would otherwise read each statement in its own)
+        conn.exec_driver_sql("BEGIN")
 
     return engine
 

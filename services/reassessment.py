@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -268,58 +270,93 @@ def registry_survey(ctx: Ctx) -> Survey:
 AHEAD = 2
 
 
+SURVEYED = "every batch is surveyed"
+#: the last line of a Python traceback: the exception's name, a colon, its message
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\w*: ")
+
+
 class _SurveyProcess:
     """A campaign's duplication survey in a process of its own (`services.survey_process`, run
-    as `python -m`: no fork of a process that may run threads, no re-import of the caller's
-    main module; its order and its answers in JSON, one line per batch, never pickle), read by
-    a thread that keeps each batch's overlaps by its number until the batch asks for them (a
-    batch opening nothing, e.g. on a re-run, never asks)."""
+    as `python -P -m`: no fork of a process that may run threads, no re-import of the caller's
+    main module, nothing imported from the working directory; its order and its answers in
+    JSON, one line per batch, never pickle), read by a thread that keeps each batch's overlaps
+    by its number until the batch asks for them (a batch opening nothing, e.g. on a re-run,
+    never asks). Whatever stops the reader (the process failing, or writing anything but its
+    answers) fails the batch waiting, with the last line the process wrote to its standard
+    error, and stops the process: a campaign never waits for a survey that will not come."""
 
     def __init__(self, url: str, batches: Sequence[list[str]]) -> None:
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # closed by `close`
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "services.survey_process"],
+            [sys.executable, "-P", "-m", "services.survey_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self._errors,
         )
-        assert self._proc.stdin is not None  # piped above
-        assert self._proc.stdout is not None  # idem
-        self._proc.stdin.write(json.dumps({"url": url, "batches": list(batches)}).encode())
-        self._proc.stdin.close()  # the survey's whole order: the process reads it, then works
         self._done: dict[int, Overlaps] = {}
         self._failed: str | None = None
         self._next = 0  # the first batch not yet written
         self._ready = threading.Condition()
+        assert self._proc.stdin is not None  # piped above
+        assert self._proc.stdout is not None  # idem
         self._reader = threading.Thread(
             target=self._read, args=(self._proc.stdout, len(batches)), daemon=True
         )
+        try:
+            with self._proc.stdin as order:  # the whole order: the process reads it, then works
+                order.write(json.dumps({"url": url, "batches": list(batches)}).encode())
+        except OSError:
+            pass  # the process has stopped already: the reader finds its output ended
         self._reader.start()
 
     def _read(self, stream: IO[bytes], count: int) -> None:
+        stopped = "its output ended"
         try:
             for number in range(count):
                 line = stream.readline()
                 if not line:
-                    raise EOFError
+                    return
                 found = {int(ref): tuple(named) for ref, named in json.loads(line).items()}
                 with self._ready:
                     self._ready.wait_for(functools.partial(self._room_for, number))
-                    self._done[number] = found
+                    if number >= self._next:
+                        self._done[number] = found
                     self._ready.notify_all()
-        except (EOFError, ValueError, OSError) as exc:
+            stopped = SURVEYED
+        except Exception as exc:  # anything but its answers: the survey cannot be trusted
+            stopped = f"it wrote what is not a survey ({type(exc).__name__})"
+        finally:
+            if stopped != SURVEYED and self._proc.poll() is None:
+                self._proc.kill()  # it wrote too little or nonsense: nothing more is read
             with self._ready:
-                self._failed = f"the survey process stopped ({type(exc).__name__})"
+                self._failed = stopped
                 self._ready.notify_all()
 
     def _room_for(self, number: int) -> bool:
         return number < self._next + AHEAD
 
+    def _answered(self, number: int) -> bool:
+        return number in self._done or self._failed is not None
+
     def overlaps(self, number: int) -> Overlaps:
         """Batch `number`'s overlaps, once the survey process has sent them."""
         with self._ready:
-            self._ready.wait_for(lambda: number in self._done or self._failed is not None)
-            if number not in self._done:
-                raise RuntimeError(f"{self._failed}: exit {self._proc.wait()}")
-            return self._done.pop(number)
+            if number < self._next:
+                raise RuntimeError(f"batch {number} is written: its survey was let go")
+            self._ready.wait_for(functools.partial(self._answered, number))
+            if number in self._done:
+                return self._done.pop(number)
+        code = self._proc.wait()
+        raise RuntimeError(f"the survey process stopped: {self._failed}; exit {code}{self._why()}")
+
+    def _why(self) -> str:
+        """The error the survey process reported last on its standard error (the exception's
+        line of its traceback), if any."""
+        self._errors.seek(0, 2)
+        self._errors.seek(max(0, self._errors.tell() - 8192))
+        lines = self._errors.read().decode(errors="replace").strip().splitlines()
+        errors = [line for line in lines if _EXCEPTION_LINE.match(line)] or lines
+        return f": {errors[-1][:300]}" if errors else ""
 
     def written(self, number: int) -> None:
         """Batch `number` is written: its overlaps, if it never asked for them, are let go."""
@@ -334,6 +371,9 @@ class _SurveyProcess:
         self._proc.wait()
         self.written(1 << 62)  # wakes the reader, which then finds the pipe closed
         self._reader.join()
+        assert self._proc.stdout is not None  # piped
+        self._proc.stdout.close()
+        self._errors.close()
 
 
 def surveyed(

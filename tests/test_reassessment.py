@@ -461,7 +461,11 @@ def _findings_by_account(uow: Callable[..., Any]) -> dict[int, str]:
 class TestBatchedCampaign:
     @pytest.mark.clause("3.2(a)")
     def test_the_survey_apart_finds_what_the_whole_registry_holds(
-        self, three_entities: dict[str, list[int]], uow: Callable[..., Any], db_url: str
+        self,
+        three_entities: dict[str, list[int]],
+        uow: Callable[..., Any],
+        db_url: str,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """A campaign opened a batch of entities at a time, its survey in a process of its own,
         names in each account's findings the same first three overlaps as the survey of the
@@ -479,6 +483,11 @@ class TestBatchedCampaign:
         assert all(elsewhere[a] for a in three_entities["UNEC"])  # overlaps in other batches
         batches = [["UNEA"], ["UNEB"], ["UNEC"]]
         opened = []
+
+        def nowhere(_ctx: Any) -> None:
+            raise AssertionError("surveyed in the campaign's process, not apart")
+
+        monkeypatch.setattr(reassessment, "registry_survey", nowhere)
         for batch, overlaps in reassessment.surveyed(db_url, batches):
             assert overlaps is not None  # surveyed apart, not in the campaign's transaction
             with uow(T0) as ctx:
@@ -493,21 +502,27 @@ class TestBatchedCampaign:
         self, three_entities: dict[str, list[int]], uow: Callable[..., Any], tmp_path: Any
     ) -> None:
         """When the survey process cannot work (here: a database without smgov's tables), the
-        batch waiting for it fails and its transaction writes nothing: no campaign, no
-        assessment, no account marked."""
+        batch waiting for it fails, saying why, and its transaction writes nothing: no
+        campaign, no assessment, no duty, no account marked."""
         from models.tables import Campaign
 
         empty = tmp_path / "empty.db"
         empty.touch()
-        batches = [["UNEA"], ["UNEB"]]
-        campaign = reassessment.surveyed(f"sqlite:///{empty}", batches)
-        batch, overlaps = next(campaign)
-        with pytest.raises(RuntimeError, match="the survey process stopped"), uow(T0) as ctx:
-            reassessment.start(ctx, entities=batch, overlaps=overlaps)
-        campaign.close()
+
+        def campaign() -> None:
+            for batch, overlaps in reassessment.surveyed(
+                f"sqlite:///{empty}", [["UNEA"], ["UNEB"]]
+            ):
+                with uow(T0) as ctx:
+                    reassessment.start(ctx, entities=batch, overlaps=overlaps)
+
+        with pytest.raises(RuntimeError, match=r"survey process stopped.*no such table"):
+            campaign()
         assert not _findings_by_account(uow)
         with uow(T0) as ctx:
             assert ctx.session.execute(select(Campaign)).first() is None
+            duties = select(Obligation).where(col(Obligation.kind) == "reassessment")
+            assert ctx.session.execute(duties).first() is None
             states = {
                 a.state
                 for ids in three_entities.values()
