@@ -128,7 +128,7 @@ def test_serve_schedules_triggers_and_stops(
     finally:
         serve.send_signal(signal.SIGTERM)  # to serve alone: it stops what it started
         try:
-            # 5–9 s on an idle machine, more under a loaded CI (30 s was passed once); without
+            # 5 to 9 s on an idle machine, more under a loaded CI (30 s was passed once); without
             # the drain of the runs' logs and events it took 84 s on an idle one
             serve.wait(timeout=60)
         finally:
