@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -92,10 +93,12 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 class _Api:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
+        # its output to a file: a pipe nobody reads blocks the api once it is full
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop(), after the process)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smgov.cli", "api", "--port", str(self.port)],
             env={**env, **{k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}},
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -106,7 +109,9 @@ class _Api:
                     return
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("smgov api did not start") from None
+                    self.log.seek(0)
+                    tail = self.log.read()[-2000:].decode(errors="replace")
+                    raise RuntimeError(f"smgov api did not start: {tail}") from None
                 time.sleep(0.2)
 
     @property
@@ -138,6 +143,7 @@ class _Api:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 @pytest.fixture
