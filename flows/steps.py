@@ -170,7 +170,11 @@ def open_reassessments(
                     ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
                 )
                 batches = service.batches(ctx, codes)
-            for batch, overlaps in service.surveyed(settings.resolved_database_url, batches):
+            for batch, overlaps in service.surveyed(
+                settings.resolved_database_url,
+                batches,
+                timeout=settings.survey_timeout_seconds,
+            ):
                 with unit_of_work(engine, settings, now) as ctx:
                     opened = service.start(
                         ctx,

@@ -198,6 +198,14 @@ class Settings(BaseSettings):
         le=365,
         description="days a head has to complete an assessment (3.3; smgov policy)",
     )
+    survey_timeout_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="how long a reassessment campaign over several batches waits for one "
+        "batch's duplication survey (3.2(a)), run in a process of its own; a survey that sends "
+        "nothing in that time (held up by a lock, or a database that stopped answering) is "
+        "stopped and the batch fails, writing nothing",
+    )
     closure_days: int = Field(
         default=30,
         ge=1,

@@ -285,7 +285,8 @@ class _SurveyProcess:
     answers) fails the batch waiting, with the last line the process wrote to its standard
     error, and stops the process: a campaign never waits for a survey that will not come."""
 
-    def __init__(self, url: str, batches: Sequence[list[str]]) -> None:
+    def __init__(self, url: str, batches: Sequence[list[str]], timeout: float) -> None:
+        self._timeout = timeout
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115  # closed by `close`
         self._proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "services.survey_process"],
@@ -339,11 +340,20 @@ class _SurveyProcess:
         return number in self._done or self._failed is not None
 
     def overlaps(self, number: int) -> Overlaps:
-        """Batch `number`'s overlaps, once the survey process has sent them."""
+        """Batch `number`'s overlaps, once the survey process has sent them; if it sends
+        nothing for `timeout` seconds (held up, e.g. by a lock or a database that stopped
+        answering), it is stopped and the batch fails."""
         with self._ready:
             if number < self._next:
                 raise RuntimeError(f"batch {number} is written: its survey was let go")
-            self._ready.wait_for(functools.partial(self._answered, number))
+            if not self._ready.wait_for(
+                functools.partial(self._answered, number), timeout=self._timeout
+            ):
+                self._proc.kill()  # its reader then finds the output ended
+                raise RuntimeError(
+                    f"the survey process sent nothing for batch {number + 1} in "
+                    f"{self._timeout:g} s (SMGOV_SURVEY_TIMEOUT_SECONDS): stopped"
+                )
             if number in self._done:
                 return self._done.pop(number)
         code = self._proc.wait()
@@ -377,7 +387,7 @@ class _SurveyProcess:
 
 
 def surveyed(
-    url: str, batches: Sequence[list[str]]
+    url: str, batches: Sequence[list[str]], *, timeout: float = 600.0
 ) -> Iterator[tuple[list[str], Callable[[], Overlaps] | None]]:
     """Each batch of entities with a callable that waits for its accounts' survey (`start`'s
     `overlaps`), or None when there is one batch (`start` surveys it in its transaction).
@@ -386,13 +396,14 @@ def surveyed(
     indexes the registry once from its own snapshot and surveys batch after batch ahead of the
     writes. The survey is pure Python for the most part: on a thread it shared the
     interpreter's lock with the writes and saved little; a process runs it on another core,
-    and the campaign waits only for the first batch's. An in-memory database, which another
-    process cannot open, is surveyed here, batch by batch."""
+    and the campaign waits only for the first batch's, at most `timeout` seconds for any
+    batch. An in-memory database, which another process cannot open, is surveyed here, batch
+    by batch."""
     if len(batches) < 2 or url in ("sqlite://", "sqlite:///:memory:"):
         for batch in batches:
             yield batch, None
         return
-    apart = _SurveyProcess(url, batches)
+    apart = _SurveyProcess(url, batches, timeout)
     try:
         for number, batch in enumerate(batches):
             yield batch, functools.partial(apart.overlaps, number)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -458,6 +461,21 @@ def _findings_by_account(uow: Callable[..., Any]) -> dict[int, str]:
         }
 
 
+def _survey_processes() -> list[int]:
+    """The survey processes this process started that are still there (a zombie included)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # not a process, or gone meanwhile
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == os.getpid() and b"services.survey_process" in command:
+            found.append(int(entry.name))
+    return found
+
+
 class TestBatchedCampaign:
     @pytest.mark.clause("3.2(a)")
     def test_the_survey_apart_finds_what_the_whole_registry_holds(
@@ -529,3 +547,35 @@ class TestBatchedCampaign:
                 for a in [accounts.get_account(ctx, str(i)) for i in ids]
             }
         assert states == {"active"}
+
+    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+    def test_a_survey_held_up_fails_its_batch_in_time(
+        self, three_entities: dict[str, list[int]], uow: Callable[..., Any], db_url: str
+    ) -> None:
+        """A survey process held up (here: the reference list locked by another session, as a
+        migration would, on PostgreSQL, where a read waits for the lock without end) is
+        stopped once the batch has waited `timeout` seconds: the batch fails saying so, writes
+        nothing, and no survey process is left behind."""
+        from sqlalchemy import create_engine, text
+
+        from models.tables import Campaign
+
+        def campaign() -> None:
+            for batch, overlaps in reassessment.surveyed(db_url, [["UNEA"], ["UNEB"]], timeout=3):
+                with uow(T0) as ctx:
+                    reassessment.start(ctx, entities=batch, overlaps=overlaps)
+
+        holder = create_engine(db_url)
+        started = time.monotonic()
+        with holder.connect() as conn:
+            conn.execute(text("LOCK TABLE survey_account IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(RuntimeError, match=r"sent nothing for batch 1 in 3 s"):
+                campaign()
+            waited = time.monotonic() - started
+            conn.rollback()
+        holder.dispose()
+        assert waited < 60, "the batch waited for the lock, not for its timeout"
+        assert not _survey_processes(), "a survey process was left behind"
+        assert not _findings_by_account(uow)
+        with uow(T0) as ctx:
+            assert ctx.session.execute(select(Campaign)).first() is None
