@@ -23,6 +23,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import col
 
 from models.errors import NotFound
+from models.ids import row_id
 from models.tables import (
     Account,
     AccountRequest,
@@ -90,19 +91,19 @@ def may_read(ctx: Ctx, *, staff_index: str, subject: str) -> None:
     entity: str | None = None
     subjects = [subject]
     if kind == "request" and ref.isdigit():
-        request = ctx.session.get(AccountRequest, int(ref)) if len(ref) < 10 else None
+        request = ctx.session.get(AccountRequest, number) if (number := row_id(ref)) else None
         if request is not None:
             if request.requested_by == staff.index_number:
                 return
             entity = request.entity_code
     elif kind == "assessment" and ref.isdigit():
-        assessment = ctx.session.get(Assessment, int(ref)) if len(ref) < 10 else None
+        assessment = ctx.session.get(Assessment, number) if (number := row_id(ref)) else None
         if assessment is not None:
             account = ctx.session.get(Account, assessment.account_id)
             entity = account.entity_code if account else None
             subjects.append(f"account:{assessment.account_id}")
     elif kind == "account" and ref.isdigit():
-        account = ctx.session.get(Account, int(ref)) if len(ref) < 10 else None
+        account = ctx.session.get(Account, number) if (number := row_id(ref)) else None
         entity = account.entity_code if account else None
     elif kind == "entity":
         entity = ref

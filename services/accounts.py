@@ -14,6 +14,7 @@ from sqlmodel import col
 from database import among, chunks
 from models.clock import due_after, iso, local_date
 from models.errors import NotFound, Refused
+from models.ids import row_id
 from models.languages import check_content_languages, join_languages, split_languages
 from models.platforms import (
     PlatformError,
@@ -118,7 +119,11 @@ def _platform_refusal(exc: PlatformError) -> Refused:
 def get_account(ctx: Ctx, ref: str) -> Account:
     """An account by id or by any URL that normalises to its URL."""
     text = ref.strip()
-    account = ctx.session.get(Account, int(text)) if text.isdigit() else find_by_url(ctx, text)
+    if text.isdigit():  # an id; one larger than a database holds names no account
+        number = row_id(text)
+        account = ctx.session.get(Account, number) if number is not None else None
+    else:
+        account = find_by_url(ctx, text)
     if account is None:
         raise NotFound("ACCOUNT", f"no registered account is {ref}")
     return account

@@ -51,6 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 from models.clock import system_now
 from models.errors import NotFound, Refused
+from models.ids import MAX_ID, row_id
 from models.languages import official_language
 from models.settings import Settings
 from services import staff as staff_service
@@ -265,15 +266,16 @@ def _expected(request: Request) -> int | None:
     if not given or given == "*":
         return None
     digits = given.removeprefix("W/").strip('"')
-    if not digits.isdigit():
+    version = row_id(digits) if digits.isascii() and digits.isdigit() else None
+    if version is None:  # not a number, or more than any version a record can have reached
         raise InvalidValueException(detail="If-Match: not a version this service gave")
-    return int(digits)
+    return version
 
 
 async def _body(request: Request) -> dict[str, Any]:
     """The JSON object in the body, read up to MAX_BODY bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_BODY):
         raise _TooLarge
     data = bytearray()
     async for chunk in request.stream():
@@ -345,13 +347,20 @@ def _listed(resources: list[Any], total: int, start: int) -> dict[str, Any]:
 
 
 def _int(request: Request, key: str, default: int) -> int:
+    """An integer query parameter, within what a database can count (a larger one is refused,
+    never sent to it: the driver would fail on it)."""
     raw = request.query_params.get(key)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidValueException(detail=f"{key}: must be an integer") from exc
+    value = None
+    if len(raw) <= 24:  # Python refuses to parse 4,300 digits or more
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+    if value is None or not -MAX_ID <= value <= MAX_ID:
+        raise InvalidValueException(detail=f"{key}: must be an integer of at most 19 digits")
+    return value
 
 
 def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:

@@ -509,7 +509,7 @@ class TestWebhookBodies:
             assert status == 202 and answer["stored"] == [event_id]
         finally:
             server.stop()
-            log = server.proc.stdout.read().decode() if server.proc.stdout else ""
+            log = server.output
         assert "Traceback" not in log and " 500 " not in log
         assert [e["event_id"] for e in smgov("hr", "list", "--json").json()] == [event_id]
 
@@ -602,7 +602,7 @@ class TestIntake:
             assert server.signed(other)[0] == 409  # recorded once
         finally:
             server.stop()
-            log = server.proc.stdout.read().decode() if server.proc.stdout else ""
+            log = server.output
         assert "Traceback" not in log and " 500 " not in log
         rows = {e["event_id"]: e for e in smgov("hr", "list", "--json").json()}
         assert len(rows) == 2 and rows["HR-7"]["staff"] == "100004"
@@ -712,7 +712,7 @@ class TestIntake:
             logs = []
             for server in servers:
                 server.stop()
-                logs.append(server.proc.stdout.read().decode() if server.proc.stdout else "")
+                logs.append(server.output)
         for log in logs:
             assert "Traceback" not in log and " 500 " not in log
         assert len(_rows(registry, "SELECT event_id FROM hr_event")) == 600

@@ -292,6 +292,19 @@ class TestRegisterAndComplete:
 
 
 BAD_INPUTS: list[tuple[str, list[str], str]] = [
+    # a number past what a database holds (a signed 64-bit integer) names no row: the driver
+    # overflowed on it, and the CLI printed a traceback
+    ("id past 64 bits: request", ["request", "show", "9" * 20], "ID"),
+    (
+        "id past 64 bits: duty",
+        ["obligation", "meet", "9" * 23, "--by", "100001", "--note", "x"],
+        "ID",
+    ),
+    ("id past 64 bits: message", ["outbox", "retry", "9" * 23], "ID"),
+    ("id past 64 bits: assessment", ["assessment", "show", "9" * 25], "ID"),
+    ("id past 64 bits: account", ["account", "show", "9" * 26], "ACCOUNT"),
+    ("id past 64 bits: acknowledge", ["acknowledge", "9" * 20, "--by", "100001"], "ACCOUNT"),
+    ("superscript digit: account", ["account", "show", "\u00b2"], "ACCOUNT"),
     (
         "unknown platform",
         [

@@ -250,6 +250,21 @@ def test_etag_precondition(server: Scim) -> None:
     assert fresh.status == 200 and fresh.body["displayName"] == "Fresh"
 
 
+@pytest.mark.parametrize("version", ["9" * 26, "9" * 4301, "\u00b2"])
+def test_etag_beyond_any_version(server: Scim, version: str) -> None:
+    """RFC 7644 3.14: an If-Match naming a version no record can have reached (more than a
+    64-bit integer; 4,301 digits, past what Python parses; a superscript digit) is refused with
+    400 and changes nothing, never a 500."""
+    before = server.call("GET", "/Users/400004")
+    for method, body in (
+        ("PATCH", _patch({"op": "replace", "path": "displayName", "value": "Nobody"})),
+        ("DELETE", None),
+    ):
+        answer = server.call(method, "/Users/400004", body, headers={"If-Match": f'W/"{version}"'})
+        assert answer.status == 400 and answer.body.get("scimType") == "invalidValue", answer.body
+    assert server.call("GET", "/Users/400004").body == before.body
+
+
 def test_delete(server: Scim) -> None:
     """RFC 7644 3.6: DELETE answers 204; the person is separated (kept for the registry's
     history, active false) and a second DELETE changes nothing."""
@@ -317,6 +332,9 @@ BAD = [
     ("GET", '/Users?filter=userName eq "x" and', None, 400, "invalidFilter"),
     ("GET", '/Users?filter=title eq "x"', None, 400, "invalidFilter"),
     ("GET", "/Users?startIndex=one", None, 400, "invalidValue"),
+    # beyond a 64-bit integer: the database driver overflowed (500) before the bound
+    ("GET", "/Users?startIndex=9223372036854775809", None, 400, "invalidValue"),
+    ("GET", "/Users?count=" + "9" * 5000, None, 400, "invalidValue"),
     ("GET", "/Users?attributes=no..such", None, 400, "invalidValue"),
     ("POST", "/Users", b'{"userName": "' + b"a" * 1_100_000 + b'"}', 413, None),
 ]

@@ -94,6 +94,7 @@ class _Api:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         # its output to a file: a pipe nobody reads blocks the api once it is full
+        self.output = ""  # what it wrote, once stopped
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop(), after the process)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "smgov.cli", "api", "--port", str(self.port)],
@@ -141,8 +142,11 @@ class _Api:
         )
 
     def stop(self) -> None:
+        """Stop the api; what it wrote is then in `output`."""
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.log.seek(0)
+        self.output = self.log.read().decode(errors="replace")
         self.log.close()
 
 

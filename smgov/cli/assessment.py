@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from models.assessment import DECISIONS
+from models.ids import MAX_ID
 from smgov import output
 from smgov.cli.common import (
     AccountArg,
@@ -102,7 +103,10 @@ def assessment_list(
 @command(app, "show", example="smgov assessment show 5 --json")
 def assessment_show(
     assessment_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The assessment's number (smgov assessment list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The assessment's number (smgov assessment list)."
+        ),
     ],
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from models.ids import MAX_ID
 from smgov.cli.common import (
     AsOfOpt,
     ByOpt,
@@ -51,7 +52,10 @@ def obligation_list(
 @command(app, "meet", example='smgov obligation meet 42 --by 100001 --note "bio now in French too"')
 def obligation_meet(
     obligation_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The obligation's number (smgov obligation list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The obligation's number (smgov obligation list)."
+        ),
     ],
     by: ByOpt,
     note: Annotated[str, typer.Option("--note", metavar="TEXT", help="What was done.")],

@@ -9,6 +9,7 @@ import typer
 
 from models.clock import parse_instant
 from models.errors import CheckFailed
+from models.ids import MAX_ID
 from smgov import output
 from smgov.cli.common import (
     AsOfOpt,
@@ -117,6 +118,8 @@ def outbox_retry(
         int | None,
         typer.Argument(
             metavar="ID",
+            min=1,
+            max=MAX_ID,
             help="The message's number (smgov outbox list); default: every failed message.",
         ),
     ] = None,

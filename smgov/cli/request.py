@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed, Refused
+from models.ids import MAX_ID
 from models.requests import DECISIONS
 from smgov import output
 from smgov.cli.common import (
@@ -107,7 +108,10 @@ def request_new(
 @command(app, "resubmit", example="smgov request resubmit 3 --file request.yaml --by 100004")
 def request_resubmit(
     request_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
+        ),
     ],
     file: Annotated[
         str,
@@ -130,7 +134,10 @@ def request_resubmit(
 @command(app, "withdraw", example='smgov request withdraw 3 --by 100004 --reason "merged with 4"')
 def request_withdraw(
     request_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
+        ),
     ],
     by: ByOpt,
     reason: Annotated[
@@ -152,7 +159,10 @@ def request_withdraw(
 )
 def request_decide(
     request_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
+        ),
     ],
     decision: Annotated[
         str,
@@ -206,7 +216,10 @@ def request_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
 @command(app, "show", example="smgov request show 3 --json")
 def request_show(
     request_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The request's number (smgov request list).")
+        int,
+        typer.Argument(
+            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
+        ),
     ],
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
