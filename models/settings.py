@@ -31,6 +31,9 @@ from models.clock import check_timezone
 from models.errors import Refused
 from models.languages import OFFICIAL_LANGUAGES, environment_language
 
+#: The URL schemes of the databases smgov runs on (SMGOV_DATABASE_URL).
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
 
 class Settings(BaseSettings):
     """Every setting smgov reads. Defaults suit the embedded mode on one laptop."""
@@ -280,6 +283,24 @@ class Settings(BaseSettings):
                     "sharing the database needs the same keys (no per-home key file)"
                 )
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _one_of_our_databases(cls, value: str | None) -> str | None:
+        """SQLite or PostgreSQL, named as SQLAlchemy names them; the value itself is never
+        repeated (it may hold a password)."""
+        if value is None:
+            return None
+        url = value.strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "must be a sqlite:/// or postgresql+psycopg:// URL (smgov runs on SQLite and "
+                "PostgreSQL), e.g. postgresql+psycopg://smgov@db.example/smgov"
+            )
+        if scheme == "sqlite" and rest == "/":
+            raise ValueError("a SQLite URL names its file: sqlite:////var/lib/smgov/smgov.db")
+        return url
 
     @field_validator("language")
     @classmethod

@@ -317,6 +317,61 @@ def test_postgres_needs_explicit_keys(tmp_path: Path) -> None:
     assert Settings(database_url=url, audit_key=key, session_secret=key).audit_key is not None
 
 
+DB_PASSWORD = "Pw-0f-the-db-9"
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        (f"postgres://smgov:{DB_PASSWORD}@db.example/smgov", "must be a sqlite:/// or postgresql"),
+        (f"mysql://smgov:{DB_PASSWORD}@db.example/smgov", "must be a sqlite:/// or postgresql"),
+        (f"not a url {DB_PASSWORD}", "must be a sqlite:/// or postgresql"),
+        ("sqlite:///", "a SQLite URL names its file"),
+    ],
+)
+def test_database_url_refused_at_start(url: str, rule: str, tmp_path: Path) -> None:
+    """A SMGOV_DATABASE_URL naming no database smgov runs on (another dialect, no URL, a SQLite
+    URL without its file) is refused at start: one `error:` line naming the setting, exit 2,
+    the value (it may hold a password) never printed, nothing written."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "smgov.cli", "account", "list"],
+        env=_bare_env(tmp_path / "home", SMGOV_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("error: settings: SMGOV_DATABASE_URL: ") and rule in line
+    assert DB_PASSWORD not in proc.stderr + proc.stdout
+    assert not (tmp_path / "home").exists(), "nothing half-written"
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    """A PostgreSQL server that does not answer (nothing listens on port 1): one `error:
+    database:` line with the driver's reason, exit 1 (the command could not run), never a
+    traceback, never the URL's password."""
+    key = "k" * 40
+    proc = subprocess.run(
+        [sys.executable, "-m", "smgov.cli", "account", "list"],
+        env=_bare_env(
+            tmp_path / "home",
+            SMGOV_DATABASE_URL=f"postgresql+psycopg://smgov:{DB_PASSWORD}@127.0.0.1:1/smgov",
+            SMGOV_AUDIT_KEY=key,
+            SMGOV_SESSION_SECRET=key,
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("error: database: ") and "Connection refused" in line, line
+    assert DB_PASSWORD not in proc.stderr + proc.stdout
+
+
 _FIRST_START = """
 import hashlib, os, sys, time, traceback
 from models.settings import Settings

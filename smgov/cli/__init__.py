@@ -152,6 +152,23 @@ def main(argv: list[str] | None = None) -> None:
     except CheckFailed as exc:
         sys.stderr.write(f"error: {one_line(str(exc))}\n")
         sys.exit(1)
+    except Exception as exc:
+        failed = _database_failure(exc)
+        if failed is None:
+            raise  # a fault of smgov's own: its traceback is the report
+        sys.stderr.write(f"error: database: {one_line(failed)}\n")
+        sys.exit(1)
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """The driver's own first line when the database could not be reached or could not do
+    the work (refused, unknown host, wrong password, locked past the busy timeout, disk
+    full): the command could not run (exit 1). Never the URL, which may hold a password."""
+    errors = sys.modules.get("sqlalchemy.exc")  # loaded if the failure came from it
+    if errors is None or not isinstance(exc, errors.OperationalError | errors.InterfaceError):
+        return None
+    lines = [line.strip() for line in str(exc.orig or "").splitlines() if line.strip()]
+    return lines[0] if lines else type(exc.orig).__name__
 
 
 __all__ = ["app", "main"]
