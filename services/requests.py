@@ -244,13 +244,24 @@ def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
     return dict(view)
 
 
-def preview(ctx: Ctx, data: RequestIn) -> dict[str, Any]:
+def preview(ctx: Ctx, data: RequestIn, *, by: str) -> dict[str, Any]:
     """What the requester sees before submitting (3.2(a), 2.3): the duplication survey against
-    every existing and pending account, and the entity's language parity. Writes nothing."""
+    every existing and pending account, and the entity's language parity. Writes nothing but
+    a refusal's audit: the entity's coverage is shown only to whom the policy table lets read
+    the entity's records (3.1(b)), as its pages are."""
     from models.survey import Candidate, survey
     from services.lookalikes import warnings_for
 
     entity = get_entity(ctx, data.entity, field="entity")
+    require(
+        ctx,
+        actor=by,
+        action="read",
+        entity_code=entity.code,
+        subject=f"entity:{entity.code}",
+        field="entity",
+        audit_as="request.preview",
+    )
     proposed = Candidate(
         "request:new",
         entity.code,

@@ -406,7 +406,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             return _request_form(request, staff, form, 400, error=str(exc))
         if form.get("action") != "submit":
             try:
-                found = await acall(lambda c: requests.preview(c, data))
+                found = await acall(lambda c: requests.preview(c, data, by=staff))
             except Stop as exc:
                 return _request_form(request, staff, form, exc.status, error=exc.message)
             return _request_form(request, staff, form, preview=found)

@@ -197,5 +197,6 @@ class TestLookalikes:
                         "alternate": "200003",
                     }
                 ),
+                by="200002",  # staff of UNEP: the policy table lets them read its records
             )
         assert [w["entity"] for w in asked["resembles"]] == ["OHCHR"]

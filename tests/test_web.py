@@ -240,6 +240,8 @@ def _preview_request(page: Any, door: Door, **given: str) -> None:
     survey and parity preview."""
     values = {**REQUEST, **given}
     page.goto(f"{door.url}/requests/new")
+    if "entity" in given:  # another entity than the signed-in person's own
+        page.fill("#entity", given["entity"])
     page.get_by_label("Platform", exact=True).fill(values["platform"])
     page.get_by_label("Handle").fill(values["handle"])
     page.get_by_label("Languages (codes").fill("ar")
@@ -260,7 +262,7 @@ def _preview_request(page: Any, door: Door, **given: str) -> None:
     page.fill("#risk-risks", REQUEST["risk"]["risks"])
     page.fill("#risk-mitigations", REQUEST["risk"]["mitigations"])
     page.click("button[value=preview]")
-    page.wait_for_selector("#preview")
+    page.wait_for_selector("#preview, #error")
 
 
 def _seed_request(door: Door, by: str = "100004") -> int:
@@ -825,6 +827,16 @@ class TestSessionsAndScope:
         assert statuses("head.unep@un.example") == [404, 404, 404, 404]
         assert statuses("comms.ohchr@un.example") == [200, 404, 404, 404]  # filed the request
         assert statuses("admin.ohchr@un.example") == [404, 404, 404, 404]
+        # 3.1(b): the preview shows an entity's language coverage only to whom may read its
+        # records (it showed UNEP's to OHCHR's staff, whose UNEP pages are 404)
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        _sign_in(page, door, "comms.ohchr@un.example")
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            _preview_request(page, door, entity="UNEP")
+        assert answered.value.status == 403 and not page.locator("#preview").count()
+        assert "may not read" in page.inner_text("#error")
+        ctx.close()
         # the survey warns of a look-alike of another entity's official handle (issue 18)
         ctx = browser.new_context()
         page = ctx.new_page()
