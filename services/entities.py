@@ -102,6 +102,19 @@ def add_staff(
     )
     if ctx.session.get(Staff, staff.index_number) is not None:
         raise Refused("index", f"staff member {staff.index_number} is already in the registry")
+    address = staff.email.casefold()  # one person per address, whatever its case, as SCIM,
+    holder = ctx.session.execute(  # `staff update` and `staff import` hold it: a sign-in finds
+        select(col(Staff.index_number))  # its person by the address, and would find two
+        .where(
+            or_(
+                func.lower(col(Staff.email)) == address,
+                func.lower(func.coalesce(col(Staff.user_name), col(Staff.email))) == address,
+            )
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    if holder is not None:
+        raise Refused("--email", f"{staff.email} is already the address of staff member {holder}")
     ctx.session.add(staff)
     ctx.session.flush()
     ctx.audit(

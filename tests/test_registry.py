@@ -306,6 +306,21 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("id past 64 bits: acknowledge", ["acknowledge", "9" * 20, "--by", "100001"], "ACCOUNT"),
     ("superscript digit: account", ["account", "show", "\u00b2"], "ACCOUNT"),
     (
+        "address of another staff member",
+        [
+            "staff",
+            "add",
+            "999994",
+            "--name",
+            "N",
+            "--email",
+            "HEAD@un.example",
+            "--entity",
+            "OHCHR",
+        ],
+        "--email",
+    ),
+    (
         "unknown platform",
         [
             "account",
