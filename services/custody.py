@@ -7,6 +7,7 @@ rotation duties of the account and schedules the next rotation (every `rotation_
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -33,17 +34,23 @@ INCIDENT_WORDS = {
 }
 
 INCIDENT_KINDS = ("compromise", "threat", "impersonation")
-_SECRET_HINTS = ("password", "passwd", "pwd=", "secret=", "token=", "://", "@")
+#: A credential named as a key (`password=…`, `token:…`): a reference names a place, never a
+#: value, whatever its scheme (`vault:password=…` passed when a `vault` prefix excused it).
+_KEYED = re.compile(r"(password|passwd|pwd|secret|token|api_?key)\s*[:=]", re.IGNORECASE)
 
 
 def check_vault_ref(value: str) -> str:
-    """A vault reference such as `vault:kv/ohchr/x-unhumanrights` — never the secret itself."""
+    """A vault reference such as `vault:kv/ohchr/x-unhumanrights` — never the secret itself: no
+    space, an assignment (`=`) or user information (`@`), no credential named as a key, and a
+    `://` address only in the vault's own scheme (`vault://…`, never `https://user:pw@…`)."""
     ref = check_text("--vault-ref", value, limit=300, clause="4.2")
-    lowered = ref.lower()
     if (
         any(c.isspace() for c in ref)
         or ":" not in ref
-        or (any(h in lowered for h in _SECRET_HINTS) and not lowered.startswith("vault"))
+        or "=" in ref
+        or "@" in ref
+        or _KEYED.search(ref)
+        or ("://" in ref and not ref.lower().startswith("vault://"))
     ):
         raise Refused(
             "--vault-ref",

@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import MetaData, create_engine, select
 
+from models.errors import Refused
 from models.settings import Settings
 from tests import org
 from tests.servers import HTTPSEndpoint, SMTPServer
@@ -315,6 +316,35 @@ def test_postgres_needs_explicit_keys(tmp_path: Path) -> None:
         assert proc.stderr.startswith("error: settings: ") and missing in proc.stderr
         assert "on PostgreSQL" in proc.stderr
     assert Settings(database_url=url, audit_key=key, session_secret=key).audit_key is not None
+
+
+@pytest.mark.clause("4.2")
+@pytest.mark.parametrize(
+    ("ref", "kept"),
+    [
+        ("vault:kv/ohchr/x-unhumanrights", True),
+        ("vault://kv/ohchr/x-un", True),
+        ("vault:kv/ohchr/x-un/password", True),  # names where the password is kept
+        ("vault:password=Hunter2!", False),  # got past the check while `vault` excused it
+        ("vault:token:abc123", False),
+        ("vault:kv/x?secret=abc", False),
+        ("vault://admin:Hunter2@vault.example/kv", False),
+        ("https://vault.example/kv/x", False),
+        ("hunter2 password", False),
+        ("Hunter2", False),
+    ],
+)
+def test_vault_reference_never_a_credential(ref: str, kept: bool) -> None:
+    """4.2: custody records where the credentials are held, never the credentials: a
+    reference naming a credential as a key, carrying an assignment or user information, or an
+    address outside the vault's scheme is refused, whatever its prefix."""
+    from services.custody import check_vault_ref
+
+    if kept:
+        assert check_vault_ref(ref) == ref
+    else:
+        with pytest.raises(Refused, match="--vault-ref: must be a vault reference"):
+            check_vault_ref(ref)
 
 
 DB_PASSWORD = "Pw-0f-the-db-9"
