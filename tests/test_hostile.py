@@ -139,6 +139,8 @@ class TestEventFields:
     )
     @example({"event_id": 10**4350, "type": "separation", "staff": "1", "effective": "2026-03-01"})
     @example({"event_id": "E", "type": "return", "staff": "\u202e100002", "effective": 20260301})
+    @example({"event_id": "a\u007fb", "type": "return", "staff": "1", "effective": "2026-03-01"})
+    @example({"event_id": "a\u0085b", "type": "return", "staff": "1", "effective": "2026-03-01"})
     def test_any_json_is_an_event_or_a_refusal(self, raw: dict[str, Any]) -> None:
         """Whatever types and text an HR system sends, an event is either accepted with clean
         fields or refused naming the field — never an unexpected exception (4.2)."""
@@ -149,7 +151,9 @@ class TestEventFields:
         assert isinstance(event, EventIn)
         assert event.staff.isascii()
         assert dt.date(2000, 1, 1) <= event.effective_on <= dt.date(2100, 12, 31)
-        assert all(ord(c) >= 32 for c in event.event_id) and len(event.event_id) <= 100
+        # printable: no C0 control, no DEL, no C1 control (U+0080 to U+009F)
+        assert all(ord(c) >= 32 and not 127 <= ord(c) < 160 for c in event.event_id)
+        assert len(event.event_id) <= 100
 
 
 class TestDatesAndZones:

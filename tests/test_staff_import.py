@@ -154,6 +154,28 @@ class TestStaffImport:
         result = smgov("staff", "import", _csv(tmp_path, "s.csv", "index,name\n1,A\n"))
         assert result.code == 2 and "missing columns: email, entity, language" in result.err
 
+    @pytest.mark.parametrize(
+        ("content", "rule"),
+        [
+            (STAFF + "600004,Dan Cuatro,dan@un.example,DGC,en,600099\n", "6 fields where"),
+            ("index," + STAFF, "the header names index twice"),
+        ],
+    )
+    def test_misshapen_file(
+        self, smgov: Smgov, tmp_path: Path, engine: Any, content: str, rule: str
+    ) -> None:
+        """A row with more cells than the header names, or a header naming a column twice (the
+        last would have won, unseen: the file was imported as if well formed), refuses the file
+        in one `error:` line, nothing imported, --partial or not."""
+        smgov("entity", "import", _csv(tmp_path, "e.csv", ENTITIES))
+        file = _csv(tmp_path, "staff.csv", content)
+        for extra in ([], ["--partial"]):
+            result = smgov("staff", "import", file, *extra)
+            assert result.code == 2, result
+            (line,) = result.err.strip().splitlines()
+            assert line.startswith("error: FILE") and rule in line, line
+        assert _count(engine, "staff") == 0
+
     @pytest.mark.clause("4.2")
     def test_entity_change_is_a_reassignment(
         self, smgov: Smgov, tmp_path: Path, uow: Callable[..., Any], prefect_api: str

@@ -237,12 +237,24 @@ def csv_rows(
         with open(file, encoding="utf-8-sig", newline="") as handle:
             # strict: a stray or unterminated quote is broken CSV, never silently joined rows
             reader = csv.DictReader(handle, strict=True)
-            absent = [c for c in columns if c not in (reader.fieldnames or [])]
+            header = list(reader.fieldnames or [])
+            absent = [c for c in columns if c not in header]
             if absent:
                 raise Refused(
                     field, f"missing columns: {', '.join(absent)} (expected {','.join(columns)})"
                 )
-            yield from enumerate(reader, start=2)
+            twice = sorted({c for c in header if header.count(c) > 1})
+            if twice:  # the last of two columns of one name would win, unseen
+                raise Refused(field, f"the header names {', '.join(twice)} twice")
+            for number, row in enumerate(reader, start=2):
+                if None in row:  # more cells than the header names: which column is whose?
+                    raise Refused(
+                        field,
+                        f"cannot read {file}: broken CSV at line {reader.line_num}: "
+                        f"{len(header) + len(row[None])} fields where the header names "
+                        f"{len(header)}",
+                    )
+                yield number, row
     except csv.Error as exc:
         line = reader.line_num if reader is not None else 0
         raise Refused(field, f"cannot read {file}: broken CSV at line {line}: {exc}") from exc
