@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`; "
-        "unset: `sqlite:///$SMGOV_HOME/smgov.db`",
+        description="SQLAlchemy URL of a SQLite file (`sqlite:////path/smgov.db`) or a "
+        "PostgreSQL database (`postgresql+psycopg://user@host/db`); any other is refused at "
+        "start; unset: `sqlite:///$SMGOV_HOME/smgov.db`",
     )
     issuance_date: dt.date | None = Field(
         default=None,
