@@ -4,6 +4,7 @@ stopped (issue 8, acceptance 2)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -135,13 +136,40 @@ def test_serve_schedules_triggers_and_stops(
             # the CPU). The over-150 s stops seen in CI were this test's own unread pipe.
             serve.wait(timeout=75)
         finally:
+            # serve's own group, and every process anything in it started (its Prefect server
+            # runs in a session of its own): each has this test's SMGOV_HOME in its environment
             deadline = time.monotonic() + 30
-            while _alive(serve.pid) and time.monotonic() < deadline:
+            while (
+                _alive(serve.pid) or _under(cli_env["SMGOV_HOME"])
+            ) and time.monotonic() < deadline:
                 time.sleep(0.5)
-            leftover = _alive(serve.pid)
-            if leftover:
+            leftover = _under(cli_env["SMGOV_HOME"])
+            if _alive(serve.pid):
+                leftover.append(serve.pid)
                 os.killpg(serve.pid, signal.SIGKILL)
-    assert not leftover, "smgov serve left processes behind"
+            for pid in leftover:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    assert not leftover, f"smgov serve left processes behind: {leftover}"
+
+
+def _under(home: str) -> list[int]:
+    """The live processes (zombies aside) whose environment names SMGOV_HOME=`home`."""
+    from pathlib import Path
+
+    needle = b"\0SMGOV_HOME=" + home.encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and needle in b"\0" + environ + b"\0":
+            found.append(int(entry.name))
+    return found
 
 
 def _tree(pid: int) -> set[int]:
