@@ -78,7 +78,9 @@ POLICY: tuple[Rule, ...] = (
     _r("officer-in-charge", "read", "3.1(b)", "read the entity's records"),
     _r("delegate", "read", "3.1(c)", "read the entity's records"),
     _r("registry-officer", "read", "1.1(b)", "read every entity's records"),
-    _r("staff", "read", "3.1(b)", "read their own entity's records"),
+    # asking for a new account (3.2): the head decides; the request names its evidence
+    _r("staff", "request.submit", "3.2", "ask for a new account for their own entity"),
+    _r("registry-officer", "request.submit", "1.1(b)", "ask for a new account for any entity"),
     # deciding for an entity: requests, assessments, withdrawal, conditions, attestation
     _r("head", "decide", "3.1(a)", "approve, assess, withdraw (3.8), attest, meet conditions"),
     _r("officer-in-charge", "decide", "3.1(a)", "as the head, for the period"),

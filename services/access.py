@@ -33,10 +33,8 @@ from models.tables import (
     Staff,
     WebSession,
 )
-from services.authority import roles_at
+from services.authority import may
 from services.context import Ctx
-
-READER_ROLES = frozenset({"head", "officer-in-charge", "delegate", "registry-officer"})
 
 
 def held_roles(ctx: Ctx, staff: Staff) -> list[str]:
@@ -60,9 +58,13 @@ def _fingerprint(ctx: Ctx, staff: Staff) -> str:
 
 
 def reads_entity(ctx: Ctx, staff: Staff, entity_code: str) -> bool:
-    """Whether `staff` may read `entity_code`'s requests, assessments, custody and dashboard."""
-    held = roles_at(session=ctx.session, staff=staff, entity_code=entity_code, at=ctx.now)
-    return bool(held & READER_ROLES)
+    """Whether `staff` may read `entity_code`'s requests, assessments, custody and dashboard:
+    the policy table's `read` rows, as for every read and act (its own list of roles once
+    kept the entity's staff from the pages the table lets them read)."""
+    verdict = may(
+        ctx.session, actor=staff.index_number, action="read", entity_code=entity_code, at=ctx.now
+    )
+    return verdict.allowed
 
 
 def _own_task(ctx: Ctx, staff: Staff, subjects: list[str]) -> bool:

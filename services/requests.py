@@ -103,18 +103,13 @@ def _check_people(ctx: Ctx, data: RequestIn) -> None:
 def submit(ctx: Ctx, data: RequestIn, *, by: str) -> AccountRequest:
     """A staff member of the entity asks for a new account, with the 3.2 evidence."""
     entity = get_entity(ctx, data.entity, field="entity")
-    person = acting_person(ctx, by)
-    if person.status != "active" or (
-        person.entity_code != entity.code and not person.registry_officer
-    ):
-        raise NotAuthorized(
-            "--by",
-            f"staff member {by} is not active staff of {entity.code}",
-            "3.2",
-            actor=by,
-            action="request.submit",
-            subject=f"entity:{entity.code}",
-        )
+    require(  # the policy table: active staff of the entity, or a registry officer
+        ctx,
+        actor=by,
+        action="request.submit",
+        entity_code=entity.code,
+        subject=f"entity:{entity.code}",
+    )
     _check_people(ctx, data)
     request = AccountRequest(
         entity_code=entity.code,
@@ -247,8 +242,8 @@ def parity(ctx: Ctx, entity_code: str) -> dict[str, dict[str, bool]]:
 def preview(ctx: Ctx, data: RequestIn, *, by: str) -> dict[str, Any]:
     """What the requester sees before submitting (3.2(a), 2.3): the duplication survey against
     every existing and pending account, and the entity's language parity. Writes nothing but
-    a refusal's audit: the entity's coverage is shown only to whom the policy table lets read
-    the entity's records (3.1(b)), as its pages are."""
+    a refusal's audit: shown only to whom the policy table lets ask for an account for the
+    entity (`request.submit`), as the request it previews would be."""
     from models.survey import Candidate, survey
     from services.lookalikes import warnings_for
 
@@ -256,7 +251,7 @@ def preview(ctx: Ctx, data: RequestIn, *, by: str) -> dict[str, Any]:
     require(
         ctx,
         actor=by,
-        action="read",
+        action="request.submit",
         entity_code=entity.code,
         subject=f"entity:{entity.code}",
         field="entity",

@@ -100,18 +100,19 @@ class TestPolicyTable:
     @pytest.mark.clause("1.1(b)")
     def test_reads_for_a_person_go_through_the_same_authority(self, uow: Uow) -> None:
         """The compliance report read on a person's behalf (the web dashboard) goes through the
-        policy: staff read their own entity's, a registry officer every entity's and the whole
-        registry, nobody else another entity's (1.1(b), 3.1(b))."""
+        policy, reads scoped like writes: the head reads their entity's, a registry officer
+        every entity's and the whole registry; staff without a role there read none, their own
+        entity's included, as the dashboard's page refuses them (1.1(b), 3.1(b))."""
         from services import reports
 
         _registry(uow)
         with uow(T1) as ctx:
-            assert reports.compliance(ctx, entity="OHCHR", reader="100002")["entities"]
+            assert reports.compliance(ctx, entity="OHCHR", reader="100001")["entities"]
             assert reports.compliance(ctx, entity="OHCHR", reader="900001")["entities"]
             assert len(reports.compliance(ctx, reader="900001")["entities"]) == 2
-            for entity in ("DGC", None):
+            for reader, entity in (("100001", "DGC"), ("100001", None), ("100002", "OHCHR")):
                 with pytest.raises(NotAuthorized):
-                    reports.compliance(ctx, entity=entity, reader="100002")
+                    reports.compliance(ctx, entity=entity, reader=reader)
 
 
 class TestOfficerInCharge:

@@ -835,7 +835,7 @@ class TestSessionsAndScope:
         with page.expect_response(lambda r: r.request.method == "POST") as answered:
             _preview_request(page, door, entity="UNEP")
         assert answered.value.status == 403 and not page.locator("#preview").count()
-        assert "may not read" in page.inner_text("#error")
+        assert "may not request.submit" in page.inner_text("#error")
         ctx.close()
         # the survey warns of a look-alike of another entity's official handle (issue 18)
         ctx = browser.new_context()
