@@ -171,8 +171,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not raw or not all(isinstance(item, dict) for item in raw):
                 raise Refused("body", "must be a JSON object or a list of objects")
             events: list[EventIn] = [parse_event(item) for item in raw]
-        except (ValueError, Refused) as exc:
+        except Refused as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
+        except ValueError as exc:  # not JSON (a number of 4,300 digits or more among them)
+            return JSONResponse({"error": f"body: not JSON ({type(exc).__name__})"}, 422)
         except RecursionError:  # JSON nested deeper than the parser can follow
             return JSONResponse({"error": "body: nested too deeply"}, status_code=422)
         report = await run_in_threadpool(store, events)
