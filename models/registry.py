@@ -123,7 +123,7 @@ def check_text(
         raise Refused(field, "is required", clause)
     if len(text) > limit:
         raise Refused(field, f"is longer than {limit} characters", clause)
-    if any(ord(c) < 32 and c not in "\n\t" for c in text) or "\x7f" in text:
+    if any((ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in text):  # C0, DEL, C1
         raise Refused(field, "contains control characters", clause)
     return refuse_hidden(field, text, clause)
 

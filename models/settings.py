@@ -299,8 +299,18 @@ class Settings(BaseSettings):
                 "must be a sqlite:/// or postgresql+psycopg:// URL (smgov runs on SQLite and "
                 "PostgreSQL), e.g. postgresql+psycopg://smgov@db.example/smgov"
             )
-        if scheme == "sqlite" and rest == "/":
-            raise ValueError("a SQLite URL names its file: sqlite:////var/lib/smgov/smgov.db")
+        if scheme == "sqlite" and (rest == "/" or "?" in rest):
+            raise ValueError(
+                "a SQLite URL names its file and nothing else: sqlite:////var/lib/smgov/smgov.db"
+            )
+        from sqlalchemy.engine import make_url  # only when a URL is set
+
+        try:
+            make_url(url).port  # noqa: B018 (reading the port parses the host and port)
+        except Exception:  # any parse failure: SQLAlchemy raises several kinds
+            raise ValueError(
+                "is not a URL SQLAlchemy can read (a host in [brackets] closed, a port of digits)"
+            ) from None
         return url
 
     @field_validator("language")

@@ -182,7 +182,11 @@ def verify(*, session: Session, key: bytes, checkpoint_text: str | None = None) 
         seen[event.seq] = event.hash
     if checkpoint_text is not None:
         seq_text, _, hash_text = checkpoint_text.strip().partition(":")
-        if not seq_text.isdigit() or len(hash_text) != 64:
+        if (
+            not (seq_text.isascii() and seq_text.isdigit())
+            or len(seq_text) > 19
+            or len(hash_text) != 64
+        ):
             raise Refused("--checkpoint", "must be SEQ:HASH as printed by 'smgov audit checkpoint'")
         seq = int(seq_text)
         if seq > count:

@@ -1027,6 +1027,24 @@ def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
     return ob
 
 
+#: The largest activity figure smgov keeps (posts a month, followers): more than any account has.
+MAX_FIGURE = 10**12
+
+
+def _figure(field: str, text: str, *, whole: bool) -> float:
+    """A count read from a file: a finite number from 0 to MAX_FIGURE, whole where `whole`."""
+    rule = f"must be a {'whole ' if whole else ''}number from 0 to {MAX_FIGURE:,}"
+    if len(text) > 24:  # Python refuses to parse 4,300 digits or more
+        raise Refused(field, rule)
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        raise Refused(field, rule) from None
+    if not (0 <= value <= MAX_FIGURE):  # NaN fails this too
+        raise Refused(field, rule)
+    return float(value)
+
+
 def import_activity(ctx: Ctx, rows: list[tuple[int, dict[str, Any]]]) -> int:
     """Activity figures (account,last_post,posts_per_month,followers) to inform 3.2's impact."""
     from models.clock import parse_date
@@ -1042,11 +1060,11 @@ def import_activity(ctx: Ctx, rows: list[tuple[int, dict[str, Any]]]) -> int:
                 (
                     account.id,
                     parse_date(last, field="last_post") if last else None,
-                    float(posts) if posts else None,
-                    int(fans) if fans else None,
+                    _figure("posts_per_month", posts, whole=False) if posts else None,
+                    int(_figure("followers", fans, whole=True)) if fans else None,
                 )
             )
-        except (Refused, ValueError) as exc:
+        except Refused as exc:
             errors.append(f"row {number}: {exc}")
     if errors:
         raise Refused("FILE", "; ".join(errors[:20]))

@@ -579,3 +579,35 @@ class TestBatchedCampaign:
         assert not _findings_by_account(uow)
         with uow(T0) as ctx:
             assert ctx.session.execute(select(Campaign)).first() is None
+
+
+class TestActivityImport:
+    @pytest.mark.parametrize(
+        ("cells", "field"),
+        [
+            ({"followers": "9" * 20}, "followers"),  # the driver overflowed on it
+            ({"followers": "9" * 5000}, "followers"),  # past what Python parses
+            ({"followers": "-5"}, "followers"),
+            ({"posts_per_month": "9" * 400}, "posts_per_month"),  # was stored as Inf
+            ({"posts_per_month": "nan"}, "posts_per_month"),  # was stored empty
+            ({"posts_per_month": "many"}, "posts_per_month"),
+        ],
+    )
+    def test_figures_are_counts(
+        self, uow: Callable[..., Any], cells: dict[str, str], field: str
+    ) -> None:
+        """Activity figures (3.2's impact) are counts from 0 to a trillion: anything else is
+        refused naming the row and the field, and nothing is imported."""
+        from models.errors import Refused
+        from models.tables import AccountActivity
+
+        with uow(T0) as ctx:
+            org.seed(ctx)
+            account = org.account(ctx)
+        good = {"account": str(account), "last_post": "2026-05-01"}
+        row = {**good, "posts_per_month": "3", "followers": "10", **cells}
+        with uow(T0) as ctx, pytest.raises(Refused, match=f"row 3: {field}: must be a"):
+            reassessment.import_activity(ctx, [(2, {**good, "followers": "7"}), (3, row)])
+        with uow(T0) as ctx:
+            assert ctx.session.execute(select(AccountActivity)).first() is None
+            assert reassessment.import_activity(ctx, [(2, {**good, "followers": "7"})]) == 1

@@ -306,6 +306,17 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("id past 64 bits: acknowledge", ["acknowledge", "9" * 20, "--by", "100001"], "ACCOUNT"),
     ("superscript digit: account", ["account", "show", "\u00b2"], "ACCOUNT"),
     (
+        "C1 control in a name",
+        ["entity", "add", "NEWX", "--name", "Bad\u0085Name", "--kind", "office"],
+        "--name",
+    ),
+    (
+        "checkpoint of 5,000 digits",
+        ["audit", "verify", "--checkpoint", "9" * 5000 + ":" + "a" * 64],
+        "--checkpoint",
+    ),
+    ("port past 65535", ["api", "--port", "70000"], "--port"),
+    (
         "address of another staff member",
         [
             "staff",

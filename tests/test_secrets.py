@@ -330,6 +330,15 @@ def test_postgres_needs_explicit_keys(tmp_path: Path) -> None:
         ("vault:kv/x?secret=abc", False),
         ("vault://admin:Hunter2@vault.example/kv", False),
         ("https://vault.example/kv/x", False),
+        # a second review's smuggling (2026-12-04): each got past the keyword filter
+        ("vault:kv/dgc/x;pass:Hunter2!", False),
+        ("vault:kv/dgc/x/password%3Ahunter2", False),
+        ("vault://user:pw:hunter2/kv", False),
+        ("vault:kv/x/pw:hunter2", False),
+        ("vault:kv/x/api-key:sk_live_abc", False),
+        ("vault:kv/x/password\uff1dhunter2", False),
+        ("vault:kv/dgc/x/token\u009b:abc", False),
+        ("vault:secret/data/ohchr#x-un", True),
         ("hunter2 password", False),
         ("Hunter2", False),
     ],
@@ -343,7 +352,7 @@ def test_vault_reference_never_a_credential(ref: str, kept: bool) -> None:
     if kept:
         assert check_vault_ref(ref) == ref
     else:
-        with pytest.raises(Refused, match="--vault-ref: must be a vault reference"):
+        with pytest.raises(Refused, match=r"--vault-ref: (must be a vault reference|contains con)"):
             check_vault_ref(ref)
 
 
@@ -357,6 +366,11 @@ DB_PASSWORD = "Pw-0f-the-db-9"
         (f"mysql://smgov:{DB_PASSWORD}@db.example/smgov", "must be a sqlite:/// or postgresql"),
         (f"not a url {DB_PASSWORD}", "must be a sqlite:/// or postgresql"),
         ("sqlite:///", "a SQLite URL names its file"),
+        ("sqlite:////tmp/smgov.db?mode=ro&uri=true", "a SQLite URL names its file"),
+        (
+            f"postgresql+psycopg://smgov:{DB_PASSWORD}@[::1/smgov",
+            "is not a URL SQLAlchemy can read",
+        ),
     ],
 )
 def test_database_url_refused_at_start(url: str, rule: str, tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def api(
         ),
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", metavar="PORT", help="The TCP port to listen on.")
+        int,
+        typer.Option("--port", metavar="PORT", min=1, max=65535, help="The TCP port to listen on."),
     ] = 8000,
 ) -> None:
     """Serve the HR intake webhook (POST /hr/events), SCIM 2.0 (/scim/v2, with SMGOV_SCIM_TOKEN)
