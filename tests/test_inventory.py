@@ -171,7 +171,21 @@ class TestImport:
         result = smgov("account", "import", str(path), "--by", "100001")
         assert result.code == 2
         lines = result.err.strip().splitlines()
-        assert [line.split(":")[1].strip() for line in lines[:3]] == ["row 5", "row 12", "row 34"]
+        assert [line.split(":")[1].strip().removeprefix("FILE.csv ") for line in lines] == [
+            "row 5",
+            "row 12",
+            "row 34",
+        ]
+        one = smgov(
+            "account",
+            "import",
+            str(_csv(tmp_path / "one.csv", _rows(5, bad={2}))),
+            "--by",
+            "100001",
+        )
+        assert one.code == 2 and len(one.err.strip().splitlines()) == 1, (
+            one.err
+        )  # one row, one line
         assert smgov("account", "list", "--json").json() == []
         rejects = tmp_path / "rejects.csv"
         result = smgov(

@@ -28,9 +28,9 @@ from smgov.cli.common import (
     csv_rows,
     group,
     lang,
-    one_line,
     one_of,
     optional_date,
+    refuse_rows,
     run,
     show,
     writable,
@@ -225,9 +225,8 @@ def account_import(
                 as_of=as_of,
             )
         except importer.ImportRefused as refused:
-            for number, error in refused.errors:
-                sys.stderr.write(f"error: row {number}: {one_line(error)}\n")
-            raise
+            # each bad row on its own line, the last as the refusal itself: one bad row, one line
+            raise refuse_rows(refused.errors) from refused
     summary = {
         "rows": report.rows,
         "imported": report.imported,
