@@ -241,6 +241,18 @@ def _bare_env(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "SMGOV_HOME": str(home), **extra}
 
 
+def _smgov_in(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`smgov ARGS` as a new process, its environment bare of SMGOV_* but `extra`, in `home`."""
+    return subprocess.run(
+        [sys.executable, "-m", "smgov.cli", *args],
+        env=_bare_env(home, **extra),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def test_blank_secrets_are_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty or whitespace value, in the environment or as a file in SMGOV_SECRETS_DIR, is
     unset: the audit and session keys come from their key files (never b""), and the HR
@@ -266,14 +278,7 @@ def test_short_keys_refused_at_start(name: str, tmp_path: Path) -> None:
     """A key shorter than 32 bytes is refused at start with one `error:` line naming the
     setting (exit 2), and the short value is not printed; from a secrets file too."""
     short = "Sh0rt-but-not-empty-key"  # 23 bytes
-    proc = subprocess.run(
-        [sys.executable, "-m", "smgov.cli", "obligation", "list"],
-        env=_bare_env(tmp_path / "home", **{name: short}),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    proc = _smgov_in(tmp_path / "home", "obligation", "list", **{name: short})
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
     assert line.startswith(f"error: settings: {name}: must be at least 32 bytes")
@@ -281,14 +286,7 @@ def test_short_keys_refused_at_start(name: str, tmp_path: Path) -> None:
     folder = tmp_path / "secrets"
     folder.mkdir()
     (folder / name).write_text(short + "\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "smgov.cli", "obligation", "list"],
-        env=_bare_env(tmp_path / "home", SMGOV_SECRETS_DIR=str(folder)),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    proc = _smgov_in(tmp_path / "home", "obligation", "list", SMGOV_SECRETS_DIR=str(folder))
     assert proc.returncode == 2 and "must be at least 32 bytes" in proc.stderr
     assert not (tmp_path / "home").exists(), "nothing half-written"
 
@@ -304,14 +302,7 @@ def test_postgres_needs_explicit_keys(tmp_path: Path) -> None:
         ({"SMGOV_AUDIT_KEY": key}, "SMGOV_SESSION_SECRET must be set"),
         ({"SMGOV_SESSION_SECRET": key, "SMGOV_AUDIT_KEY": " "}, "SMGOV_AUDIT_KEY must be set"),
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "smgov.cli", "api"],
-            env=_bare_env(tmp_path / "home", SMGOV_DATABASE_URL=url, **given),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+        proc = _smgov_in(tmp_path / "home", "api", SMGOV_DATABASE_URL=url, **given)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: settings: ") and missing in proc.stderr
         assert "on PostgreSQL" in proc.stderr
@@ -377,14 +368,7 @@ def test_database_url_refused_at_start(url: str, rule: str, tmp_path: Path) -> N
     """A SMGOV_DATABASE_URL naming no database smgov runs on (another dialect, no URL, a SQLite
     URL without its file) is refused at start: one `error:` line naming the setting, exit 2,
     the value (it may hold a password) never printed, nothing written."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "smgov.cli", "account", "list"],
-        env=_bare_env(tmp_path / "home", SMGOV_DATABASE_URL=url),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    proc = _smgov_in(tmp_path / "home", "account", "list", SMGOV_DATABASE_URL=url)
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
     assert line.startswith("error: settings: SMGOV_DATABASE_URL: ") and rule in line
@@ -397,18 +381,13 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     database:` line with the driver's reason, exit 1 (the command could not run), never a
     traceback, never the URL's password."""
     key = "k" * 40
-    proc = subprocess.run(
-        [sys.executable, "-m", "smgov.cli", "account", "list"],
-        env=_bare_env(
-            tmp_path / "home",
-            SMGOV_DATABASE_URL=f"postgresql+psycopg://smgov:{DB_PASSWORD}@127.0.0.1:1/smgov",
-            SMGOV_AUDIT_KEY=key,
-            SMGOV_SESSION_SECRET=key,
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    proc = _smgov_in(
+        tmp_path / "home",
+        "account",
+        "list",
+        SMGOV_DATABASE_URL=f"postgresql+psycopg://smgov:{DB_PASSWORD}@127.0.0.1:1/smgov",
+        SMGOV_AUDIT_KEY=key,
+        SMGOV_SESSION_SECRET=key,
     )
     assert proc.returncode == 1, proc.stderr
     (line,) = proc.stderr.splitlines()
