@@ -8,7 +8,7 @@ from typing import Any
 
 from models.clock import parse_date
 from models.errors import Refused
-from models.registry import check_code, refuse_hidden
+from models.registry import check_code, control, refuse_hidden
 
 EVENT_TYPES = ("separation", "reassignment", "return")
 PREFECT_EVENTS = {
@@ -55,7 +55,7 @@ def parse_event(raw: dict[str, Any]) -> EventIn:
         if isinstance(value, int) and abs(value) >= 10**limit:  # str() of a huge int raises
             raise Refused(name, f"must be at most {limit} printable characters")
         out = str(value).strip()
-        if len(out) > limit or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):  # C0, DEL, C1
+        if len(out) > limit or any(control(c) for c in out):
             raise Refused(name, f"must be at most {limit} printable characters")
         return refuse_hidden(name, out)
 

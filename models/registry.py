@@ -114,6 +114,11 @@ def refuse_hidden(field: str, text: str, clause: str | None = None) -> str:
     return text
 
 
+def control(c: str) -> bool:
+    """A control character: C0 (below U+0020), DEL or C1 (U+0080 to U+009F)."""
+    return ord(c) < 32 or 127 <= ord(c) < 160
+
+
 def check_text(
     field: str, value: str | None, *, limit: int, clause: str | None = None, required: bool = True
 ) -> str:
@@ -123,7 +128,7 @@ def check_text(
         raise Refused(field, "is required", clause)
     if len(text) > limit:
         raise Refused(field, f"is longer than {limit} characters", clause)
-    if any((ord(c) < 32 and c not in "\n\t") or 127 <= ord(c) < 160 for c in text):  # C0, DEL, C1
+    if any(control(c) and c not in "\n\t" for c in text):
         raise Refused(field, "contains control characters", clause)
     return refuse_hidden(field, text, clause)
 

@@ -66,6 +66,21 @@ def add_entity(ctx: Ctx, *, code: str, name: str, kind: str, timezone: str) -> E
     return entity
 
 
+def address_holder(ctx: Ctx, names: set[str], *, besides: str | None = None) -> str | None:
+    """The staff member (other than `besides`) whose e-mail or user name is one of `names`
+    (case-folded), if any: one person per address, whatever its case, for every door that
+    adds or changes staff (a sign-in finds its person by the address, and would find two)."""
+    query = select(col(Staff.index_number)).where(
+        or_(
+            func.lower(col(Staff.email)).in_(names),
+            func.lower(func.coalesce(col(Staff.user_name), col(Staff.email))).in_(names),
+        )
+    )
+    if besides is not None:
+        query = query.where(col(Staff.index_number) != besides)
+    return ctx.session.execute(query.limit(1)).scalar_one_or_none()
+
+
 def add_staff(
     ctx: Ctx,
     *,
@@ -102,17 +117,7 @@ def add_staff(
     )
     if ctx.session.get(Staff, staff.index_number) is not None:
         raise Refused("index", f"staff member {staff.index_number} is already in the registry")
-    address = staff.email.casefold()  # one person per address, whatever its case, as SCIM,
-    holder = ctx.session.execute(  # `staff update` and `staff import` hold it: a sign-in finds
-        select(col(Staff.index_number))  # its person by the address, and would find two
-        .where(
-            or_(
-                func.lower(col(Staff.email)) == address,
-                func.lower(func.coalesce(col(Staff.user_name), col(Staff.email))) == address,
-            )
-        )
-        .limit(1)
-    ).scalar_one_or_none()
+    holder = address_holder(ctx, {staff.email.casefold()})
     if holder is not None:
         raise Refused("--email", f"{staff.email} is already the address of staff member {holder}")
     ctx.session.add(staff)

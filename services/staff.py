@@ -161,17 +161,7 @@ def _check(person: Person, *, prefix: str = "") -> Person:
 def _address_taken(ctx: Ctx, person: Person, index: str) -> None:
     """userName and e-mail are unique among staff, whatever their case."""
     names = {person.email.casefold(), (person.user_name or person.email).casefold()}
-    other = ctx.session.execute(
-        select(col(Staff.index_number))
-        .where(
-            col(Staff.index_number) != index,
-            or_(
-                func.lower(col(Staff.email)).in_(names),
-                func.lower(func.coalesce(col(Staff.user_name), col(Staff.email))).in_(names),
-            ),
-        )
-        .limit(1)
-    ).scalar_one_or_none()
+    other = entity_service.address_holder(ctx, names, besides=index)
     if other is not None:
         raise Conflict("userName", f"{person.email} is already the address of staff member {other}")
 
