@@ -1167,9 +1167,10 @@ def campaign_reassessment(url: str, home: Path) -> dict[str, Any]:
         codes = reassessment.entities_to_open(ctx, entity=None, due=None)
         batches = reassessment.batches(ctx, codes)
     opened = 0
-    for batch, overlaps in reassessment.surveyed(url, batches):
+    ahead = reassessment.ReadAhead(batches)
+    for number, (_, overlaps) in enumerate(reassessment.surveyed(url, batches)):
         with unit_of_work(engine, settings, AS_OF) as ctx:
-            opened += reassessment.start(ctx, entities=batch, overlaps=overlaps)["assessments"]
+            opened += ahead.start(ctx, number, overlaps)["assessments"]
     engine.dispose()
     survey_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # its only child
     # one batch (10k) is surveyed in the campaign's own process: no survey process, no peak

@@ -164,23 +164,27 @@ def open_reassessments(
             # A batch of entities (about 10,000 accounts) per transaction, so the write lock is
             # held seconds at a time, never for the whole registry; an entity's campaign opens
             # whole or not at all, and a re-run goes on from the first entity without one. Over
-            # several batches the survey runs in a process of its own, ahead of the writes.
+            # several batches the survey runs in a process of its own, ahead of the writes, and
+            # while a batch waits for it the next batches' rows are read (`ReadAhead`).
             with unit_of_work(engine, settings, now) as ctx:
                 codes = service.entities_to_open(
                     ctx, entity=entity, due=dt.date.fromisoformat(due) if due else None
                 )
                 batches = service.batches(ctx, codes)
-            for batch, overlaps in service.surveyed(
-                settings.resolved_database_url,
-                batches,
-                timeout=settings.survey_timeout_seconds,
+            ahead = service.ReadAhead(batches)
+            for number, (_, overlaps) in enumerate(
+                service.surveyed(
+                    settings.resolved_database_url,
+                    batches,
+                    timeout=settings.survey_timeout_seconds,
+                )
             ):
                 with unit_of_work(engine, settings, now) as ctx:
-                    opened = service.start(
+                    opened = ahead.start(
                         ctx,
-                        entities=batch,
+                        number,
+                        overlaps,
                         due=dt.date.fromisoformat(due) if due else None,
-                        overlaps=overlaps,
                     )
                 report = {key: report[key] + opened[key] for key in report}
         with unit_of_work(engine, settings, now) as ctx:

@@ -20,8 +20,8 @@ import sys
 import tempfile
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import func, literal, select, update
 from sqlmodel import col
@@ -126,30 +126,88 @@ def _scoped(ctx: Ctx, query: Any, account_id: Any, codes: Sequence[str]) -> Any:
     )
 
 
-def _evidence(
-    ctx: Ctx,
-    entities: dict[str, Entity],
-    accounts: Sequence[AccountLike],
-    survey: Survey | None,
-    overlaps: Overlaps | Callable[[], Overlaps] | None = None,
-) -> dict[int, Evidence]:
-    """What smgov can see of each account (of `entities`), set-based: four queries per 500
-    entities, scoped by the entities, not by the accounts (their holders with their status,
-    their requests' evidence, their activity, their declared people), the holders read once
-    for the evidence and for completeness (`missing_for`), and the duplication survey of the
-    whole block at once (the first three overlaps, those the findings name); `overlaps` when
-    the caller surveyed them already (`overlaps_of`), or a callable that waits for them (a
-    survey in a process of its own, `surveyed`), called once the rows are read; `survey` the
-    registry's index, None to build it only if an account was not surveyed.
+class _Read(NamedTuple):
+    """What opening a batch of entities reads before it needs their accounts' survey: the
+    accounts it assesses, their open assessments (id, unfilled), and what the evidence of those
+    it fills reads (holders with their status, requests' evidence, activity, the entry's gaps);
+    on SQLite with the connection and its `data_version` it was read at (`_version`)."""
+
+    codes: frozenset[str]
+    accounts: list[AccountLike]
+    kept: dict[int, tuple[int, bool]]
+    holders: dict[int, Holders]
+    evidence: dict[int, dict[str, Any]]
+    activity: dict[int, tuple[dt.date | None, float | None, int | None]]
+    gaps: dict[int, list[str]]
+    version: tuple[Any, int] | None
+
+
+def _version(ctx: Ctx) -> tuple[Any, int] | None:
+    """On SQLite, the session's connection and its `PRAGMA data_version`, which changes when
+    any other connection commits (never for the connection's own commits): read under the same
+    pair, what was read is what the database holds, but for this connection's own writes. On
+    PostgreSQL, None: nothing read ahead is ever current."""
+    connection = ctx.session.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    version = connection.exec_driver_sql("PRAGMA data_version").scalar_one()
+    return connection.connection.dbapi_connection, int(version)
+
+
+def _current(ctx: Ctx, read: _Read | None, codes: Collection[str]) -> bool:
+    """Whether `read` (a read ahead, `ReadAhead`) is what this transaction would read for the
+    entities `codes`: read for them, on SQLite, by this connection, with nothing committed by
+    any other since (`_version`). Anything else is read again: on PostgreSQL, always."""
+    return (
+        read is not None
+        and read.version is not None
+        and read.codes == frozenset(codes)
+        and read.version == _version(ctx)
+    )
+
+
+def _read_batch(ctx: Ctx, codes: Sequence[str]) -> _Read:
+    """What `_open_assessments` reads for the entities `codes`, set-based: a few queries per 500
+    entities, scoped by the entities, not by the accounts; the holders read once for the
+    evidence and for completeness (`missing_for`).
 
     Of two grants of a role in force the latest speaks for it (3.7: a new authorization
     supersedes the one before), as it does for the entry's completeness."""
-    wanted = {a.id for a in accounts if a.id is not None}
+    accounts: list[AccountLike] = []
+    for chunk in chunks(sorted(codes)):
+        accounts.extend(
+            account_rows(
+                ctx,
+                among(ctx.session, col(Account.entity_code), chunk),
+                col(Account.state).in_(ASSESSED_STATES),
+                dated=False,
+            )
+        )
+    kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
+    assessed = {a.id for a in accounts}
+    for chunk in chunks(sorted(codes)):
+        # one query per 500 entities, not per 500 accounts: as a campaign adds assessments
+        # batch after batch, PostgreSQL's statistics still see the table as it was, and each
+        # lookup by account scanned all of it (17 s of a 100k campaign's 39 s)
+        for assessment_id, account_id, unfilled in ctx.session.execute(
+            select(
+                col(Assessment.id), col(Assessment.account_id), col(Assessment.findings).is_(None)
+            )
+            .join(Account, col(Account.id) == col(Assessment.account_id))
+            .where(
+                among(ctx.session, col(Account.entity_code), chunk),
+                col(Assessment.state) == "open",
+            )
+        ):
+            if account_id in assessed:
+                kept[account_id] = (assessment_id, bool(unfilled))
+    filling = [a for a in accounts if a.id not in kept or kept[a.id][1]]
+    wanted = {a.id for a in filling}
     holders: dict[int, Holders] = defaultdict(dict)
     evidence: dict[int, dict[str, Any]] = {}
     activity: dict[int, tuple[dt.date | None, float | None, int | None]] = {}
     declared: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for codes in chunks(sorted(entities)):
+    for chunk in chunks(sorted(codes)):
         for account_id, role, index, status in ctx.session.execute(
             _scoped(
                 ctx,
@@ -160,7 +218,7 @@ def _evidence(
                     col(Staff.status),
                 ).join(Staff, col(Staff.index_number) == col(Authorization.staff_index)),
                 col(Authorization.account_id),
-                codes,
+                chunk,
             )
             .where(
                 col(Authorization.revoked_at).is_(None),
@@ -175,7 +233,7 @@ def _evidence(
                 ctx,
                 select(col(AccountRequest.account_id), col(AccountRequest.evidence)),
                 col(AccountRequest.account_id),
-                codes,
+                chunk,
             ).order_by(col(AccountRequest.id))
         ):
             if account_id in wanted:
@@ -190,7 +248,7 @@ def _evidence(
                     col(AccountActivity.followers),
                 ),
                 col(AccountActivity.account_id),
-                codes,
+                chunk,
             )
         ):
             if account_id in wanted:
@@ -204,7 +262,7 @@ def _evidence(
                     col(DeclaredPerson.staff_index),
                 ),
                 col(DeclaredPerson.account_id),
-                codes,
+                chunk,
             )
             .where(col(DeclaredPerson.confirmed_at).is_(None))
             .order_by(col(DeclaredPerson.id))
@@ -215,7 +273,23 @@ def _evidence(
         account_id: {role: index for role, (index, _) in roles.items()}
         for account_id, roles in holders.items()
     }
-    gaps = missing_for(ctx, accounts, granted=granted, declared=declared)
+    gaps = missing_for(ctx, filling, granted=granted, declared=declared)
+    return _Read(frozenset(codes), accounts, kept, holders, evidence, activity, gaps, _version(ctx))
+
+
+def _evidence(
+    ctx: Ctx,
+    entities: dict[str, Entity],
+    read: _Read,
+    accounts: Sequence[AccountLike],
+    survey: Survey | None,
+    overlaps: Overlaps | Callable[[], Overlaps] | None = None,
+) -> dict[int, Evidence]:
+    """What smgov can see of each of `accounts` (of `entities`), from what `_read_batch` read
+    and the duplication survey of the whole block at once (the first three overlaps, those the
+    findings name); `overlaps` when the caller surveyed them already (`overlaps_of`), or a
+    callable that waits for them (a survey in a process of its own, `surveyed`); `survey` the
+    registry's index, None to build it only if an account was not surveyed."""
     known = (overlaps() if callable(overlaps) else overlaps) or {}
     unsurveyed = [a for a in accounts if a.id not in known]  # e.g. registered since the index
     surveyed = dict(known)
@@ -235,18 +309,18 @@ def _evidence(
     for account in accounts:
         assert account.id is not None  # loaded from the database
         today, attested_days_ago = days[account.entity_code]
-        roles = holders.get(account.id, {})
+        roles = read.holders.get(account.id, {})
         administrator, administrator_status = roles.get("administrator", nobody)
         alternate, alternate_status = roles.get("alternate", nobody)
-        on_file = evidence.get(account.id, {})
-        last_post, posts, followers = activity.get(account.id, (None, None, None))
+        on_file = read.evidence.get(account.id, {})
+        last_post, posts, followers = read.activity.get(account.id, (None, None, None))
         found[account.id] = Evidence(
             administrator=administrator,
             administrator_status=administrator_status,
             alternate=alternate,
             alternate_status=alternate_status,
             overlaps=surveyed[account.id],
-            missing=tuple(gaps[account.id]),
+            missing=tuple(read.gaps[account.id]),
             attested_days_ago=attested_days_ago,
             purpose=account.purpose,
             audience=account.audience,
@@ -339,6 +413,12 @@ class _SurveyProcess:
     def _answered(self, number: int) -> bool:
         return number in self._done or self._failed is not None
 
+    def ready(self, number: int) -> bool:
+        """Whether batch `number`'s overlaps (or the survey's failure) have come: `overlaps`
+        would not wait."""
+        with self._ready:
+            return self._answered(number)
+
     def overlaps(self, number: int) -> Overlaps:
         """Batch `number`'s overlaps, once the survey process has sent them; if it sends
         nothing for `timeout` seconds (held up, e.g. by a lock or a database that stopped
@@ -386,6 +466,68 @@ class _SurveyProcess:
         self._errors.close()
 
 
+class _Answer:
+    """Batch `number`'s survey from the survey process: called, it waits for it (`overlaps`);
+    `ready` says, without waiting, whether it has come."""
+
+    def __init__(self, survey: _SurveyProcess, number: int) -> None:
+        self._survey, self._number = survey, number
+
+    def __call__(self) -> Overlaps:
+        return self._survey.overlaps(self._number)
+
+    def ready(self) -> bool:
+        return self._survey.ready(self._number)
+
+
+#: batches whose rows a campaign reads ahead while its first waits for the survey process
+#: (`ReadAhead`): about a second of reading each 10,000 accounts, a few tens of MB each
+READ_AHEAD = 8
+
+
+class ReadAhead:
+    """A campaign opened a batch at a time (`batches`, `surveyed`): while a batch waits for the
+    survey process (at the first, while it indexes the registry: seconds in which the campaign
+    would do nothing), the batch's transaction reads what the next batches' openings read
+    (`_read_batch`), at most `READ_AHEAD` of them. A batch uses what was read for it only if
+    nothing was committed by anyone else since (on SQLite, `_version`); otherwise, and always
+    on PostgreSQL, where nothing is read ahead, it reads again in its own transaction."""
+
+    def __init__(self, batches: Sequence[list[str]]) -> None:
+        self._batches = list(batches)
+        self._read: dict[int, _Read] = {}
+
+    def start(
+        self,
+        ctx: Ctx,
+        number: int,
+        overlaps: Callable[[], Overlaps] | None,
+        *,
+        due: dt.date | None = None,
+    ) -> dict[str, int]:
+        """`start` for batch `number`, with what was read ahead for it, reading ahead for the
+        next batches while it waits for its survey."""
+        wait = overlaps
+        if isinstance(overlaps, _Answer) and _version(ctx) is not None:
+            wait = functools.partial(self._reading, ctx, number, overlaps)
+        return start(
+            ctx,
+            entities=self._batches[number],
+            due=due,
+            overlaps=wait,
+            read=self._read.pop(number, None),
+        )
+
+    def _reading(self, ctx: Ctx, number: int, answer: _Answer) -> Overlaps:
+        later = range(number + 1, min(len(self._batches), number + 1 + READ_AHEAD))
+        for ahead in later:
+            if answer.ready():
+                break
+            if ahead not in self._read:
+                self._read[ahead] = _read_batch(ctx, self._batches[ahead])
+        return answer()
+
+
 def surveyed(
     url: str, batches: Sequence[list[str]], *, timeout: float = 600.0
 ) -> Iterator[tuple[list[str], Callable[[], Overlaps] | None]]:
@@ -406,7 +548,7 @@ def surveyed(
     apart = _SurveyProcess(url, batches, timeout)
     try:
         for number, batch in enumerate(batches):
-            yield batch, functools.partial(apart.overlaps, number)
+            yield batch, _Answer(apart, number)
             apart.written(number)
     finally:
         apart.close()
@@ -460,6 +602,7 @@ def start(
     scheduled: bool = False,
     survey: Survey | None = None,
     overlaps: Overlaps | Callable[[], Overlaps] | None = None,
+    read: _Read | None = None,
 ) -> dict[str, int]:
     """Open a reassessment campaign for one entity, the entities `entities`, or all (or,
     `scheduled`, for those whose next reassessment date has come); `survey` when the caller
@@ -525,7 +668,7 @@ def start(
     ):
         if anchor == opening[code][1]:
             campaigns[code] = campaign_id
-    opened = _open_assessments(ctx, opening, campaigns, survey, overlaps)
+    opened = _open_assessments(ctx, opening, campaigns, survey, overlaps, read)
     report.update(campaigns=len(campaigns), assessments=opened[0], kept=opened[1])
     for code, (target, anchor, due_at) in opening.items():
         if scheduled:
@@ -547,37 +690,16 @@ def _open_assessments(
     campaigns: dict[str, int],
     survey: Survey | None,
     overlaps: Overlaps | Callable[[], Overlaps] | None,
+    read: _Read | None = None,
 ) -> tuple[int, int]:
     """One assessment per active account of the entities `opening`, pre-filled; an account with
-    an open assessment keeps it (pre-filled now if it was not). Returns (opened, kept)."""
-    accounts: list[AccountLike] = []
-    for codes in chunks(sorted(opening)):
-        accounts.extend(
-            account_rows(
-                ctx,
-                among(ctx.session, col(Account.entity_code), codes),
-                col(Account.state).in_(ASSESSED_STATES),
-                dated=False,
-            )
-        )
-    kept: dict[int, tuple[int, bool]] = {}  # account id -> its open assessment, unfilled
-    wanted = {a.id for a in accounts}
-    for codes in chunks(sorted(opening)):
-        # one query per 500 entities, not per 500 accounts: as a campaign adds assessments
-        # batch after batch, PostgreSQL's statistics still see the table as it was, and each
-        # lookup by account scanned all of it (17 s of a 100k campaign's 39 s)
-        for assessment_id, account_id, unfilled in ctx.session.execute(
-            select(
-                col(Assessment.id), col(Assessment.account_id), col(Assessment.findings).is_(None)
-            )
-            .join(Account, col(Account.id) == col(Assessment.account_id))
-            .where(
-                among(ctx.session, col(Account.entity_code), codes),
-                col(Assessment.state) == "open",
-            )
-        ):
-            if account_id in wanted:
-                kept[account_id] = (assessment_id, bool(unfilled))
+    an open assessment keeps it (pre-filled now if it was not); `read` what a read ahead found
+    for these entities (`ReadAhead`), used only if nothing else was committed since (on SQLite,
+    `_version`), else read again here. Returns (opened, kept)."""
+    if not _current(ctx, read, opening):
+        read = _read_batch(ctx, sorted(opening))
+    assert read is not None  # read here if it was not read ahead
+    accounts, kept = read.accounts, read.kept
     fresh = [a for a in accounts if a.id not in kept]
     unfilled = [a for a in accounts if a.id in kept and kept[a.id][1]]
     # the fresh accounts, marked and given their duty, by their ids (one parameter), first: they
@@ -623,7 +745,7 @@ def _open_assessments(
         actor=ACTOR,
     )
     entities = {code: target for code, (target, _, _) in opening.items()}
-    evidence = _evidence(ctx, entities, [*unfilled, *fresh], survey, overlaps)
+    evidence = _evidence(ctx, entities, read, [*unfilled, *fresh], survey, overlaps)
     stale_after = ctx.settings.attestation_days
     filled = []
     for account in unfilled:  # e.g. the initial 3.3 one: pre-fill it now

@@ -448,13 +448,13 @@ def three_entities(uow: Callable[..., Any]) -> dict[str, list[int]]:
     return ids
 
 
-def _findings_by_account(uow: Callable[..., Any]) -> dict[int, str]:
-    """Each open assessment's 3.2(a) note, by account."""
+def _findings_by_account(uow: Callable[..., Any], clause: str = "3.2(a)") -> dict[int, str]:
+    """Each open assessment's note on `clause`, by account."""
     from models.tables import Assessment
 
     with uow(T0) as ctx:
         return {
-            a.account_id: json.loads(a.findings)["3.2(a)"]["note"]
+            a.account_id: json.loads(a.findings)[clause]["note"]
             for a in ctx.session.execute(
                 select(Assessment).where(col(Assessment.findings).is_not(None))
             ).scalars()
@@ -515,6 +515,59 @@ class TestBatchedCampaign:
         for ids in three_entities.values():
             for account in ids:
                 assert notes[account] == "overlaps: " + "; ".join(expected[account])
+
+    @pytest.mark.clause("3.2(c)")
+    def test_what_was_read_ahead_is_read_again_once_another_has_written(
+        self,
+        three_entities: dict[str, list[int]],
+        uow: Callable[..., Any],
+        db_url: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """While the first batch waits for the survey process, its transaction reads what the
+        next batches' openings read (`ReadAhead`). A batch uses that read only if nobody else
+        has committed since (SQLite's data_version): B, unchanged since it was read ahead, is
+        not read again; an administrator granted to one of C's accounts by another connection
+        between the second and third batch makes C read again, and C's findings name her. On
+        PostgreSQL nothing is read ahead: each batch reads in its own transaction."""
+        from sqlalchemy import create_engine, text
+
+        reads: list[frozenset[str]] = []
+        read_batch = reassessment._read_batch
+
+        def counted(ctx: Any, codes: Any) -> Any:
+            reads.append(frozenset(codes))
+            return read_batch(ctx, codes)
+
+        monkeypatch.setattr(reassessment, "_read_batch", counted)
+        # the survey is never ready when asked first: every later batch is read ahead
+        monkeypatch.setattr(reassessment._Answer, "ready", lambda _self: False)
+        batches = [["UNEA"], ["UNEB"], ["UNEC"]]
+        ahead = reassessment.ReadAhead(batches)
+        granted = three_entities["UNEC"][0]
+        other = create_engine(db_url)
+        for number, (_, overlaps) in enumerate(reassessment.surveyed(db_url, batches)):
+            with uow(T0) as ctx:
+                ahead.start(ctx, number, overlaps)
+            if number == 1:
+                with other.begin() as conn:  # another writer, between two batches
+                    conn.execute(
+                        text(
+                            "INSERT INTO written_authorization (account_id, staff_index, role, "
+                            "granted_by, granted_at, reference) VALUES (:a, '402000', "
+                            "'administrator', '402000', :t, 'memo')"
+                        ),
+                        {"a": granted, "t": T0.replace(tzinfo=None)},
+                    )
+        other.dispose()
+        notes = _findings_by_account(uow, "3.2(c)")
+        assert notes[granted] == "no alternate"  # the grant made after the read ahead
+        assert notes[three_entities["UNEC"][1]] == "no authorized administrator; no alternate"
+        a, b, c = (frozenset([code]) for code in ("UNEA", "UNEB", "UNEC"))
+        if db_url.startswith("sqlite"):
+            assert reads == [a, b, c, c]  # B and C read ahead; C again, B not
+        else:
+            assert reads == [a, b, c]  # nothing read ahead
 
     def test_a_survey_process_that_fails_writes_nothing(
         self, three_entities: dict[str, list[int]], uow: Callable[..., Any], tmp_path: Any
