@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from models.errors import Refused
+from models.errors import R, Refused
 
 #: The six official languages of the Organization (2.3; GA resolution 69/324, para. 36).
 OFFICIAL_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "fr", "ru", "es")
@@ -208,10 +208,12 @@ def check_content_languages(values: list[str]) -> list[str]:
             if not code:
                 continue
             if code not in ISO_639_1:
-                raise Refused("language", f"'{part.strip()}' is not an ISO 639-1 code", "3.4(c)")
+                raise Refused(
+                    "language", R("'{code}' is not an ISO 639-1 code"), "3.4(c)", code=part.strip()
+                )
             codes.add(code)
     if not codes:
-        raise Refused("language", "at least one content language is required", "3.4(c)")
+        raise Refused("language", R("at least one content language is required"), "3.4(c)")
     return sorted(codes)
 
 

@@ -28,8 +28,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import quote, unquote, urlsplit
+
+from models.errors import R
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -133,10 +135,12 @@ class PlatformError(ValueError):
     ``str()`` gives the one-line error ``<field>: <rule>``.
     """
 
-    def __init__(self, field: str, rule: str) -> None:
+    def __init__(self, field: str, rule: str, **params: Any) -> None:
         self.field = field
-        self.rule = rule
-        super().__init__(f"{field}: {rule}")
+        self.template = rule  # the rule as the catalogs hold it (`models.errors.R`)
+        self.params = params
+        self.rule = rule.format(**params) if params else rule
+        super().__init__(f"{field}: {self.rule}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,7 +174,9 @@ def parse_platform(text: str) -> str:
     """
     code = _PLATFORM_KEYS.get(_key(text)) if isinstance(text, str) else None
     if code is None:
-        raise PlatformError("platform", f"must be one of {', '.join(PLATFORM_CODES)}")
+        raise PlatformError(
+            "platform", R("must be one of {choices}"), choices=", ".join(PLATFORM_CODES)
+        )
     return code
 
 
@@ -193,9 +199,9 @@ def check_handle(platform: str, handle: str) -> str:
     spec = PLATFORMS[parse_platform(platform)]
     clean = handle.strip().removeprefix("@").strip()
     if not clean:
-        raise PlatformError("handle", "must not be empty")
+        raise PlatformError("handle", R("must not be empty"))
     if any(_bad_char(ch) for ch in clean):
-        raise PlatformError("handle", "must not contain spaces or control characters")
+        raise PlatformError("handle", R("must not contain spaces or control characters"))
     name = clean
     if spec.code == "mastodon" and "@" in clean:
         name, instance = clean.split("@", 1)
@@ -203,10 +209,15 @@ def check_handle(platform: str, handle: str) -> str:
             raise PlatformError("handle", "a Mastodon handle is user or user@instance")
     if len(name) > spec.handle_max:
         raise PlatformError(
-            "handle", f"must be at most {spec.handle_max} characters on {spec.label}"
+            "handle",
+            R("must be at most {limit} characters on {platform}"),
+            limit=spec.handle_max,
+            platform=spec.label,
         )
     if len(clean) > MAX_STORED_HANDLE:
-        raise PlatformError("handle", f"must be at most {MAX_STORED_HANDLE} characters")
+        raise PlatformError(
+            "handle", R("must be at most {limit} characters"), limit=MAX_STORED_HANDLE
+        )
     return clean
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
-from models.errors import Refused
+from models.errors import R, Refused
 
 #: 1.1(c): the kinds of entity a head of entity heads.
 ENTITY_KINDS: tuple[str, ...] = (
@@ -74,7 +74,7 @@ def check_entity_kind(kind: str) -> str:
     if value in ("staff-representative-body", "staff-union", "staff-council"):
         raise Refused(
             "kind",
-            "accounts of staff representative bodies are not institutional accounts",
+            R("accounts of staff representative bodies are not institutional accounts"),
             "1.1(a)",
         )
     if value not in ENTITY_KINDS:
@@ -108,8 +108,9 @@ def refuse_hidden(field: str, text: str, clause: str | None = None) -> str:
     if found is not None:
         raise Refused(
             field,
-            f"contains an invisible or direction-changing character (U+{ord(found):04X})",
+            R("contains an invisible or direction-changing character (U+{code})"),
             clause,
+            code=f"{ord(found):04X}",
         )
     return text
 
@@ -125,11 +126,11 @@ def check_text(
     """Free text: stripped, no control characters but newlines and tabs, bounded length."""
     text = (value or "").strip()
     if required and not text:
-        raise Refused(field, "is required", clause)
+        raise Refused(field, R("is required"), clause)
     if len(text) > limit:
-        raise Refused(field, f"is longer than {limit} characters", clause)
+        raise Refused(field, R("is longer than {limit} characters"), clause, limit=limit)
     if any(control(c) and c not in "\n\t" for c in text):
-        raise Refused(field, "contains control characters", clause)
+        raise Refused(field, R("contains control characters"), clause)
     return refuse_hidden(field, text, clause)
 
 
@@ -137,9 +138,9 @@ def check_code(field: str, value: str) -> str:
     """An entity code or staff index number: letters, digits, '-', at most 20 characters."""
     text = value.strip()
     if not text or len(text) > MAX_CODE or not all(c.isalnum() or c in "-_" for c in text):
-        raise Refused(field, "must be 1-20 letters, digits, '-' or '_'")
+        raise Refused(field, R("must be 1-20 letters, digits, '-' or '_'"))
     if not text.isascii():
-        raise Refused(field, "must be ASCII letters and digits")
+        raise Refused(field, R("must be ASCII letters and digits"))
     return text
 
 
@@ -172,16 +173,16 @@ def check_speaks_for(value: str, *, field: str = "--speaks-for") -> str:
     if text == "person":
         raise Refused(
             field,
-            "personal social media accounts of staff members are not institutional accounts",
+            R("personal social media accounts of staff members are not institutional accounts"),
             "1.1(a)",
         )
     if text in ("staff-body", "staff-representative-body"):
         raise Refused(
             field,
-            "accounts of staff representative bodies are not institutional accounts",
+            R("accounts of staff representative bodies are not institutional accounts"),
             "1.1(a)",
         )
-    raise Refused(field, f"must be one of {', '.join(SPEAKS_FOR)}", "1.1(a)")
+    raise Refused(field, R("must be one of {choices}"), "1.1(a)", choices=", ".join(SPEAKS_FOR))
 
 
 def personal_hints(purpose: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from models.errors import Refused
+from models.errors import R, Refused
 from models.languages import check_content_languages
 from models.platforms import PlatformError, check_handle, parse_platform
 from models.registry import check_code, check_speaks_for, check_text
@@ -84,7 +84,12 @@ def transition(state: str, event: str) -> str:
     """The next state, or a refusal: an event with no transition is an error, never ignored."""
     nxt = TRANSITIONS.get((state, event))
     if nxt is None:
-        raise Refused("request", f"a {state} request cannot be {PAST.get(event, event)}")
+        raise Refused(
+            "request",
+            R("a {state} request cannot be {done}"),
+            state=state,
+            done=PAST.get(event, event),
+        )
     return nxt
 
 
@@ -120,9 +125,9 @@ def parse_request(raw: Any) -> RequestIn:
             continue
         evidence[name] = check_text(name, text, limit=LIMIT, clause=clause)
     if missing:
-        raise Refused("request", "missing " + "; ".join(missing), "3.2")
+        raise Refused("request", R("missing {items}"), "3.2", items="; ".join(missing))
     if evidence["risk.rating"].lower() not in RISK_RATINGS:
-        raise Refused("risk.rating", "must be low, medium or high", "3.2(d)")
+        raise Refused("risk.rating", R("must be low, medium or high"), "3.2(d)")
     evidence["risk.rating"] = evidence["risk.rating"].lower()
     evidence["speaks_for"] = check_speaks_for(evidence["speaks_for"], field="speaks_for")
     evidence["administrator"] = check_code("administrator", evidence["administrator"])
@@ -130,14 +135,15 @@ def parse_request(raw: Any) -> RequestIn:
     if evidence["administrator"] == evidence["alternate"]:
         raise Refused(
             "alternate",
-            "the administrator and the alternate must be two different staff members",
+            R("the administrator and the alternate must be two different staff members"),
             "3.4(d)",
         )
     try:
         platform = parse_platform(str(raw.get("platform") or ""))
         handle = check_handle(platform, str(raw.get("handle") or ""))
     except PlatformError as exc:
-        raise Refused(exc.field, exc.rule, "3.4(a)" if exc.field == "handle" else "3.4(b)") from exc
+        clause = "3.4(a)" if exc.field == "handle" else "3.4(b)"
+        raise Refused(exc.field, exc.template, clause, **exc.params) from exc
     langs = raw.get("languages")
     languages = check_content_languages(
         [str(x) for x in langs] if isinstance(langs, list) else [str(langs or "")]

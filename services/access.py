@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlmodel import col
 
-from models.errors import NotFound
+from models.errors import NotFound, R
 from models.ids import row_id
 from models.tables import (
     Account,
@@ -84,7 +84,7 @@ def may_read(ctx: Ctx, *, staff_index: str, subject: str) -> None:
     """Raise NotFound unless `staff_index` may read `subject` (`request:12`, `assessment:3`,
     `account:7`, `entity:OHCHR`); the message is the one a missing id gets."""
     kind, _, ref = subject.partition(":")
-    missing = NotFound(kind or "subject", f"{subject} not found")
+    missing = NotFound(kind or "subject", R("no record {ref}"), ref=ref or subject)
     staff = ctx.session.get(Staff, staff_index)
     if staff is None or staff.status != "active":
         raise missing

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from database import among, chunks
 from models.clock import due_after, iso, local_date
-from models.errors import NotFound, Refused
+from models.errors import NotFound, R, Refused
 from models.ids import row_id
 from models.languages import check_content_languages, join_languages, split_languages
 from models.platforms import (
@@ -113,7 +113,7 @@ CHANGE_DAYS = 10  # 3.6
 
 def _platform_refusal(exc: PlatformError) -> Refused:
     clause = {"platform": "3.4(b)", "handle": "3.4(a)", "url": "3.4(a)"}.get(exc.field)
-    return Refused(f"--{exc.field}", exc.rule, clause)
+    return Refused(f"--{exc.field}", exc.template, clause, **exc.params)
 
 
 def get_account(ctx: Ctx, ref: str) -> Account:
@@ -125,7 +125,7 @@ def get_account(ctx: Ctx, ref: str) -> Account:
     else:
         account = find_by_url(ctx, text)
     if account is None:
-        raise NotFound("ACCOUNT", f"no registered account is {ref}")
+        raise NotFound("ACCOUNT", R("no registered account is {ref}"), ref=ref)
     return account
 
 

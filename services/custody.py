@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlmodel import col
 
 from models.clock import end_of_local_day, local_date
-from models.errors import Refused
+from models.errors import R, Refused
 from models.registry import check_text
 from models.tables import Authorization, CredentialCustody, Incident, Obligation
 from notifications.templates import Alert, M, render_alerts
@@ -49,7 +49,7 @@ def check_vault_ref(value: str) -> str:
     if not _REFERENCE.fullmatch(ref) or ("://" in ref and not ref.lower().startswith("vault://")):
         raise Refused(
             "--vault-ref",
-            "must be a vault reference such as vault:kv/entity/account, never a credential",
+            R("must be a vault reference such as vault:kv/entity/account, never a credential"),
             "4.2",
         )
     return ref

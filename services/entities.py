@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlmodel import col
 
 from models.clock import check_timezone, iso, start_of_local_day
-from models.errors import NotFound, Refused
+from models.errors import NotFound, R, Refused
 from models.languages import check_preferred_language
 from models.registry import MAX_NAME, check_code, check_email, check_entity_kind, check_text
 from models.tables import Authorization, Entity, EntityRole, Obligation, Staff
@@ -31,14 +31,14 @@ def find_entity(ctx: Ctx, code: str) -> Entity | None:
 def get_entity(ctx: Ctx, code: str, *, field: str = "--entity") -> Entity:
     entity = find_entity(ctx, code)
     if entity is None:
-        raise NotFound(field, f"entity {code} is not in the registry")
+        raise NotFound(field, R("entity {code} is not in the registry"), code=code)
     return entity
 
 
 def get_staff(ctx: Ctx, index: str, *, field: str = "--staff") -> Staff:
     staff = ctx.session.get(Staff, index.strip())
     if staff is None:
-        raise NotFound(field, f"staff member {index} is not in the registry")
+        raise NotFound(field, R("staff member {index} is not in the registry"), index=index)
     return staff
 
 

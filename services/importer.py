@@ -148,7 +148,7 @@ class _Checker:
             handle = check_handle(platform, cell("handle"))
             url = normalise_url(cell("url"), platform)
         except PlatformError as exc:
-            raise Refused(exc.field, exc.rule) from exc
+            raise Refused(exc.field, exc.template, **exc.params) from exc
         languages = join_languages(check_content_languages([cell("languages")]))
         purpose = check_text("purpose", cell("purpose"), limit=MAX_PURPOSE, clause="3.4(e)")
         check_speaks_for(cell("speaks_for") or "entity", field="speaks_for")  # 1.1(a)

@@ -30,7 +30,7 @@ from database import among, chunks, insert_rows, update_rows
 from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
 from models.clock import add_months, due_after, iso, local_date
 from models.duties import met_by
-from models.errors import NotFound, Refused
+from models.errors import NotFound, R, Refused
 from models.languages import split_languages
 from models.registry import check_text
 from models.survey import Candidate, Overlaps, Survey, named
@@ -822,7 +822,7 @@ def _open_assessment(ctx: Ctx, account: Account) -> Assessment:
         )
     ).scalar_one_or_none()
     if not isinstance(found, Assessment):
-        raise NotFound("ACCOUNT", f"account {account.id} has no open assessment")
+        raise NotFound("ACCOUNT", R("account {id} has no open assessment"), id=str(account.id))
     return found
 
 
@@ -839,16 +839,18 @@ def decide(
     """The head (or officer-in-charge) decides: continue; continue with conditions (each an
     obligation with a deadline); or withdraw approval (3.8), which starts the closure."""
     if decision not in DECISIONS:
-        raise Refused("--decision", f"must be one of {', '.join(DECISIONS)}", "3.8")
+        raise Refused(
+            "--decision", R("must be one of {choices}"), "3.8", choices=", ".join(DECISIONS)
+        )
     account = account_for(ctx, ref, by=by, action="decide")
     why = check_text("--reason", reason, limit=4000, clause="3.2")
     conds = [check_text("--condition", c, limit=500, clause="3.2") for c in conditions or []]
     if decision == "conditions" and not conds:
         raise Refused(
-            "--condition", "continuing with conditions needs at least one condition", "3.2"
+            "--condition", R("continuing with conditions needs at least one condition"), "3.2"
         )
     if decision != "conditions" and conds:
-        raise Refused("--condition", "conditions go with --decision conditions", "3.2")
+        raise Refused("--condition", R("conditions go with --decision conditions"), "3.2")
     if not 1 <= within_days <= 365:
         raise Refused("--within", "must be 1 to 365 days")
     assessment = _open_assessment(ctx, account)
@@ -1119,7 +1121,7 @@ def list_assessments(ctx: Ctx, *, entity: str | None = None) -> list[dict[str, A
 def get_assessment(ctx: Ctx, assessment_id: int) -> Assessment:
     found = ctx.session.get(Assessment, assessment_id)
     if found is None:
-        raise NotFound("ID", f"no assessment {assessment_id}")
+        raise NotFound("ID", R("no assessment {id}"), id=str(assessment_id))
     return found
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.clock import due_after, iso, local_date
-from models.errors import NotAuthorized, NotFound, Refused
+from models.errors import NotAuthorized, NotFound, R, Refused
 from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
 from models.registry import ACKNOWLEDGED, MAX_AUDIENCE, MAX_PURPOSE, check_text
@@ -58,7 +58,7 @@ def get_request(ctx: Ctx, request_id: int | str, *, lock: bool = False) -> Accou
         query = query.with_for_update()
     found: AccountRequest | None = ctx.session.execute(query).scalar_one_or_none()
     if found is None:
-        raise NotFound("ID", f"no request {request_id}")
+        raise NotFound("ID", R("no request {id}"), id=str(request_id))
     return found
 
 
@@ -94,10 +94,19 @@ def _check_people(ctx: Ctx, data: RequestIn) -> None:
         person = ctx.session.get(Staff, data.evidence[role])
         if person is None:
             raise NotFound(
-                role, f"staff member {data.evidence[role]} is not in the registry", "3.2(c)"
+                role,
+                R("staff member {index} is not in the registry"),
+                "3.2(c)",
+                index=data.evidence[role],
             )
         if person.status != "active":
-            raise Refused(role, f"staff member {person.index_number} is {person.status}", "4.2")
+            raise Refused(
+                role,
+                R("staff member {index} is {status}"),
+                "4.2",
+                index=person.index_number,
+                status=person.status,
+            )
 
 
 def submit(ctx: Ctx, data: RequestIn, *, by: str) -> AccountRequest:
@@ -171,7 +180,9 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
     """The head of the requesting entity (or an officer-in-charge in period) decides, with
     reasons (2.1, 3.1(a)); a requester never decides their own request."""
     if decision not in DECISIONS:
-        raise Refused("--decision", f"must be one of {', '.join(DECISIONS)}", "3.1(a)")
+        raise Refused(
+            "--decision", R("must be one of {choices}"), "3.1(a)", choices=", ".join(DECISIONS)
+        )
     why = check_text("--reason", reason, limit=4000, clause="3.1(a)")
     request = get_request(ctx, request_id, lock=True)
     subject = f"request:{request.id}"
@@ -665,7 +676,7 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
         account.handle = check_handle(platform, handle)
         clean = normalise_url(url, platform)
     except PlatformError as exc:
-        raise Refused(f"--{exc.field}", exc.rule, "3.4(a)") from exc
+        raise Refused(f"--{exc.field}", exc.template, "3.4(a)", **exc.params) from exc
     clash = ctx.session.execute(
         select(col(Account.id)).where(
             col(Account.platform) == account.platform, col(Account.url) == clean

@@ -57,7 +57,7 @@ from services import (
 from services.context import Ctx, run
 from services.entities import get_entity, get_staff
 from services.subjects import platform_label
-from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, texts
+from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, refusal, texts
 
 T = TypeVar("T")
 #: A record id in a path: anything else (20 digits, text) is "not found", never a server error.
@@ -149,11 +149,11 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             now = parse_instant(as_of, field="as_of") if as_of else system_now()
             return run(engine, config, now, use_case)
         except (NotAuthorized, links.Spent) as exc:
-            raise Stop(403, str(exc), words=exc.words) from exc
+            raise Stop(403, str(exc), words=exc) from exc
         except NotFound as exc:
-            raise Stop(404, str(exc)) from exc
+            raise Stop(404, str(exc), words=exc) from exc
         except Refused as exc:
-            raise Stop(400, str(exc)) from exc
+            raise Stop(400, str(exc), words=exc) from exc
 
     async def acall(use_case: Callable[[Ctx], T]) -> T:
         """`call` from an async route: in a worker thread, never on the event loop (a batch or
@@ -268,8 +268,13 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:
         await session_of(request)
-        shown = render(exc.words, language(request)) if exc.words is not None else exc.message
-        return page(request, "message.html", exc.status, message=shown, stop=exc)
+        return page(request, "message.html", exc.status, message=said(request, exc), stop=exc)
+
+    def said(request: Request, stop: Stop) -> str:
+        """Why a request stopped, in its reader's language."""
+        if isinstance(stop.words, Refused):
+            return refusal(stop.words, language(request))
+        return render(stop.words, language(request)) if stop.words is not None else stop.message
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> Response:
@@ -403,17 +408,17 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         try:
             data = parse_request(_request_raw(form))
         except Refused as exc:
-            return _request_form(request, staff, form, 400, error=str(exc))
+            return _request_form(request, staff, form, 400, error=refusal(exc, language(request)))
         if form.get("action") != "submit":
             try:
                 found = await acall(lambda c: requests.preview(c, data, by=staff))
             except Stop as exc:
-                return _request_form(request, staff, form, exc.status, error=exc.message)
+                return _request_form(request, staff, form, exc.status, error=said(request, exc))
             return _request_form(request, staff, form, preview=found)
         try:
             made = await acall(lambda c: requests.submit(c, data, by=staff))
         except Stop as exc:
-            return _request_form(request, staff, form, exc.status, error=exc.message)
+            return _request_form(request, staff, form, exc.status, error=said(request, exc))
         assert made.id is not None
         carrier.add(made.id)
         return RedirectResponse(f"/requests/{made.id}?done=submitted", status_code=303)

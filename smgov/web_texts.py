@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from models.errors import Refused
 from models.languages import OFFICIAL_LANGUAGES
-from notifications.i18n import RTL, C, _, language_of, translations
+from notifications.i18n import RTL, C, T, _, language_of, render, translations
 
 WORDS: dict[str, str] = {
     "site": _("Institutional social media accounts"),
@@ -221,6 +222,35 @@ class Words(Mapping[str, str]):
     def word(self, text: str | None) -> str:
         """A text a service marked for the catalogs (an account's status), in the reader's words."""
         return self._catalog.gettext(text) if text else ""
+
+
+#: a refused field (a form's input, or the CLI flag the service names) -> the key of its label
+FIELD_LABELS = {
+    "language": "content_languages",
+    "decision": "decision_legend",
+    "reason": "reasons",
+    "condition": "conditions_label",
+    "vault_ref": "vault_ref",
+    "ID": "request",
+}
+#: how a refusal reads: the field's label, then the rule broken
+REFUSAL = _("{field}: {rule}")
+
+
+def refusal(refused: Refused, language: str) -> str:
+    """A service's refusal as a web page shows it in its reader's language: the field by its
+    label on the form, the rule from the catalogs (rules marked `models.errors.R`, their
+    parameters filled in the reader's way; a rule not in the catalogs stays as written), the
+    clause it comes from; a refusal the service put in words of its own (`words`), those."""
+    if refused.words is not None:
+        return render(refused.words, language)
+    key = refused.field.lstrip("-").replace("-", "_")
+    key = FIELD_LABELS.get(key, key)
+    label = T(language, WORDS[key]) if key in WORDS else refused.field
+    rule = T(language, refused.template, **refused.params)
+    if refused.clause and refused.clause not in label:
+        rule = f"{rule} ({refused.clause})"
+    return T(language, REFUSAL, field=label, rule=rule)
 
 
 def texts(language: str) -> Words:

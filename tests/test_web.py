@@ -235,16 +235,16 @@ def _file_request(page: Any, door: Door) -> int:
     return int(page.url.split("/requests/")[1].split("?")[0])
 
 
-def _preview_request(page: Any, door: Door, **given: str) -> None:
+def _preview_request(page: Any, door: Door, lang: str = "en", **given: str) -> None:
     """Fill the 3.2 request form (REQUEST, with `given` fields changed) and ask for the
-    survey and parity preview."""
+    survey and parity preview, in `lang` (the fields found by their ids in every language)."""
     values = {**REQUEST, **given}
-    page.goto(f"{door.url}/requests/new")
+    page.goto(f"{door.url}/requests/new?lang={lang}")
     if "entity" in given:  # another entity than the signed-in person's own
         page.fill("#entity", given["entity"])
-    page.get_by_label("Platform", exact=True).fill(values["platform"])
-    page.get_by_label("Handle").fill(values["handle"])
-    page.get_by_label("Languages (codes").fill("ar")
+    page.fill("#platform", values["platform"])
+    page.fill("#handle", values["handle"])
+    page.fill("#languages", "ar")
     for name in (
         "need",
         "purpose",
@@ -569,6 +569,45 @@ class TestLanguagesAndAccessibility:
         page.goto(f"{door.url}/requests/new?lang=en")
         check("request-form")
         ctx.close()
+
+    @pytest.mark.clause("2.3")
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_refusals_in_the_readers_language(self, door: Door, browser: Any) -> None:
+        """2.3: a rule a form breaks is said in its reader's language: the field by its label
+        on the form, the rule from the catalogs, its clause. In French, a handle with a space
+        on the request form (3.4(a)); in Russian, conditions with a plain "continue" on an
+        assessment (3.2); in Chinese, a request that does not exist. Nothing is written."""
+        with door.uow(system_now()) as ctx:  # existing at issuance: its 3.3 assessment is open
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+            (assessment,) = reassessment.list_assessments(ctx, entity="OHCHR")
+        page = browser.new_context().new_page()
+        _sign_in(page, door, "head.ohchr@un.example")
+        audited = door.audit_count()
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            _preview_request(page, door, lang="fr", handle="un rights")
+        assert answered.value.status == 400
+        assert page.inner_text("#error p:first-child") == (
+            "Identifiant (nom sur la plateforme) : "
+            "ne doit contenir ni espaces ni caractères de contrôle (3.4(a))"
+        )
+        page.goto(f"{door.url}/assessments/{assessment['id']}?lang=ru")
+        page.check("#decision-continue")
+        page.fill("#conditions", "parity in Arabic by June")
+        page.fill("#reason", "meets 3.2")
+        with page.expect_response(lambda r: r.request.method == "POST") as answered:
+            page.click("form[action$='/decide'] button[type=submit]")
+        assert answered.value.status == 400
+        assert page.inner_text("#message") == (
+            "Условия (по одному в строке): условия допускаются только при решении "
+            "«продолжить с условиями» (3.2)"
+        )
+        answer = page.goto(f"{door.url}/requests/987654?lang=zh")
+        assert answer is not None and answer.status == 404
+        assert page.inner_text("#message") == "申请：没有记录 987654"
+        assert door.audit_count() == audited
+        with door.uow(system_now()) as ctx:
+            assert reassessment.get_assessment(ctx, assessment["id"]).state == "open"
+            assert accounts.get_account(ctx, str(account_id)).state == "active"
 
     @pytest.mark.clause("4.2")
     @pytest.mark.clause("2.3")
