@@ -42,7 +42,7 @@ from models.errors import NotAuthorized, NotFound, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
-from notifications.i18n import due_words, instant, render
+from notifications.i18n import M, due_words, instant, render
 from notifications.signing import derived, web_key
 from services import (
     access,
@@ -326,13 +326,22 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         try:
             token = await oauth.idp.authorize_access_token(request)
         except OAuthError as exc:
-            raise Stop(401, f"sign-in: {exc.error}") from exc
+            failed = M("sign-in failed at the identity provider: {error}", error=str(exc.error))
+            raise Stop(401, f"sign-in: {exc.error}", words=failed) from exc
         claims = token.get("userinfo") or {}
         email = str(claims.get(config.oidc_email_claim) or "")
         if not email:
-            raise Stop(401, f"sign-in: the identity provider sent no {config.oidc_email_claim}")
+            raise Stop(
+                401,
+                f"sign-in: the identity provider sent no {config.oidc_email_claim}",
+                words=M(
+                    "sign-in: the identity provider sent no {claim}",
+                    claim=config.oidc_email_claim,
+                ),
+            )
         if claims.get("email_verified") is not True:
-            raise Stop(401, "sign-in: the identity provider has not verified this e-mail address")
+            unverified = M("sign-in: the identity provider has not verified this e-mail address")
+            raise Stop(401, unverified.msgid, words=unverified)
         person = await acall(lambda c: links.staff_by_email(c, email))
         lang = request.session.get("lang") or person.language
         await run_in_threadpool(sign_in_as, request, person.index_number, None, "oidc")

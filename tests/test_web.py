@@ -806,6 +806,15 @@ class TestSessionsAndScope:
         page.click("button[type=submit]:has-text('Authorize')")
         page.wait_for_selector("#message")
         assert "not verified" in page.inner_text("#message")
+        page.goto(f"{door.url}/verify?lang=es")  # the same refusal in its reader's words (2.3)
+        page.goto(f"{door.url}/signin")
+        page.fill("input[name=sub]", "head.ohchr@un.example")
+        page.click("button[type=submit]:has-text('Authorize')")
+        page.wait_for_selector("#message")
+        assert page.inner_text("#message") == (
+            "inicio de sesión: el proveedor de identidad no ha verificado esta dirección de "
+            "correo electrónico"
+        )
 
         # the redirect URI is SMGOV_PUBLIC_URL's, whatever Host the request names
         ask = urllib.request.Request(  # noqa: S310
