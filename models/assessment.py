@@ -7,7 +7,41 @@ import datetime as dt
 from collections import Counter
 from typing import NamedTuple
 
+from models.words import W
+
 CRITERIA = ("3.2(a)", "3.2(b)", "3.2(c)", "3.2(d)", "3.2(e)", "3.1(c)")
+#: The pieces smgov's findings and recommendations are written in (`prefill`, `recommend`): a
+#: note or a why is pieces joined by "; ", a piece may carry a label ("3.2(c): ...", a matched
+#: account's "ref (owner): ..."); the data keep the English, and a door shows each piece in its
+#: reader's words (`smgov.web_texts.said`). A `{piece}` is itself a piece.
+SAID = (
+    W("met"),
+    W("not met"),
+    W("not known"),
+    W("overlaps"),
+    W("no overlapping account found by the survey"),
+    W("purpose and intended audience recorded"),
+    W("purpose or audience missing"),
+    W("no authorized administrator"),
+    W("administrator {index} is {status}"),
+    W("no alternate"),
+    W("alternate {index} is {status}"),
+    W("administrator and alternate authorized and active"),
+    W("risk analysis on file"),
+    W("no risk analysis on file"),
+    W("editorial standards on file"),
+    W("no editorial standards on file"),
+    W("entry incomplete: {items}"),
+    W("entries not attested in the last {days} days"),
+    W("entry complete and recently attested"),
+    W("last post {days} days ago, {posts} posts a month, {followers} followers"),
+    W("last post {days} days ago, {posts} posts a month"),
+    W("last post {days} days ago, {followers} followers"),
+    W("last post {days} days ago"),
+    W("dormant and {criteria} not met: withdraw approval and close (3.8)"),
+    W("withdraw, or continue on condition of fixing — {piece}"),
+    W("every criterion smgov can see is met"),
+)
 FINDINGS = ("met", "not met", "not known")
 DECISIONS = ("continue", "conditions", "withdraw")
 DORMANT_DAYS = 180

@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 
+from models.words import W
+
 # numpy (~0.1 s to import) is imported by the functions that compute a survey's matrices, so a
 # command that surveys nothing (a decision, a campaign over no accounts) never loads it (issue 20)
 
@@ -186,6 +188,15 @@ def _match(
             _name_words(proposed.platform, round(name)),
         )
     return None
+
+
+#: The pieces a match's reason is written in (`_overlap_words`, `_name_words`; joined by "; "),
+#: which a door shows in its reader's words (`models.assessment.SAID`, `smgov.web_texts.said`).
+SAID = (
+    W("same platform ({platform}) and language ({languages})"),
+    W("purpose {purpose}% and audience {audience}% similar"),
+    W("confusingly similar name on {platform} ({name}%)"),
+)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -57,7 +57,7 @@ from services import (
 from services.context import Ctx, run
 from services.entities import get_entity, get_staff
 from services.subjects import platform_label
-from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, refusal, texts
+from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, refusal, said, texts
 
 T = TypeVar("T")
 #: A record id in a path: anything else (20 digits, text) is "not found", never a server error.
@@ -205,6 +205,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                     parse_instant(at) if isinstance(at, str) else at, lang, tz
                 ),
                 "platform": platform_label,
+                "said": lambda text: said(text, lang),
                 "languages": LANGUAGE_NAMES,
                 "user": who.staff if who else None,
                 "user_name": who.name if who else None,
@@ -268,9 +269,9 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:
         await session_of(request)
-        return page(request, "message.html", exc.status, message=said(request, exc), stop=exc)
+        return page(request, "message.html", exc.status, message=stop_words(request, exc), stop=exc)
 
-    def said(request: Request, stop: Stop) -> str:
+    def stop_words(request: Request, stop: Stop) -> str:
         """Why a request stopped, in its reader's language."""
         if isinstance(stop.words, Refused):
             return refusal(stop.words, language(request))
@@ -422,12 +423,14 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             try:
                 found = await acall(lambda c: requests.preview(c, data, by=staff))
             except Stop as exc:
-                return _request_form(request, staff, form, exc.status, error=said(request, exc))
+                return _request_form(
+                    request, staff, form, exc.status, error=stop_words(request, exc)
+                )
             return _request_form(request, staff, form, preview=found)
         try:
             made = await acall(lambda c: requests.submit(c, data, by=staff))
         except Stop as exc:
-            return _request_form(request, staff, form, exc.status, error=said(request, exc))
+            return _request_form(request, staff, form, exc.status, error=stop_words(request, exc))
         assert made.id is not None
         carrier.add(made.id)
         return RedirectResponse(f"/requests/{made.id}?done=submitted", status_code=303)

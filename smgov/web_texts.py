@@ -7,8 +7,10 @@ tests/test_i18n.py fails on any missing or fuzzy message. Arabic pages run right
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
+from models import assessment
 from models.errors import Refused
 from models.languages import OFFICIAL_LANGUAGES
 from notifications.i18n import RTL, C, T, _, language_of, render, translations
@@ -251,6 +253,49 @@ def refusal(refused: Refused, language: str) -> str:
     if refused.clause and refused.clause not in label:
         rule = f"{rule} ({refused.clause})"
     return T(language, REFUSAL, field=label, rule=rule)
+
+
+#: the pieces of smgov's own findings, recommendations and survey reasons, as patterns
+_PIECES: list[tuple[re.Pattern[str], str]] = []
+
+
+def _pieces() -> list[tuple[re.Pattern[str], str]]:
+    if not _PIECES:
+        from models import survey  # rapidfuzz's import, only for a page that shows smgov's words
+
+        for template in (*assessment.SAID, *survey.SAID):
+            parts = re.split(r"\{(\w+)\}", template)
+            pattern = "".join(
+                re.escape(part) if n % 2 == 0 else f"(?P<{part}>.+?)"
+                for n, part in enumerate(parts)
+            )
+            _PIECES.append((re.compile(pattern), template))
+    return _PIECES
+
+
+def _piece(text: str, language: str, missed: list[str]) -> str:
+    for pattern, template in _pieces():
+        found = pattern.fullmatch(text)
+        if found:
+            params = found.groupdict()
+            if "piece" in params:
+                params["piece"] = _piece(params["piece"], language, missed)
+            return T(language, template, **params)
+    label, colon, rest = text.partition(": ")
+    if colon and rest:  # a labelled piece: a criterion, a matched account, "overlaps"
+        if label in assessment.SAID:
+            label = T(language, label)
+        return T(language, REFUSAL, field=label, rule=_piece(rest, language, missed))
+    missed.append(text)
+    return text
+
+
+def said(text: str | None, language: str, missed: list[str] | None = None) -> str:
+    """A finding, a note, a recommendation's why or a survey's reason, as smgov wrote it in
+    English (`models.assessment.SAID`, `models.survey.SAID`), in the reader's words, piece by
+    piece; a piece it does not know (`missed`) stays as written."""
+    found: list[str] = [] if missed is None else missed
+    return "; ".join(_piece(piece, language, found) for piece in (text or "").split("; ") if piece)
 
 
 def texts(language: str) -> Words:

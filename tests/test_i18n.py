@@ -40,6 +40,7 @@ KEYWORDS = {
     "M": (1,),
     "MN": (1, 2),
     "R": (1,),
+    "W": (1,),
     "_": None,
     "gettext": None,
     "C": ((1, "c"), 2),
@@ -114,6 +115,74 @@ class TestCatalogs:
         monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
         with pytest.raises(AssertionError, match="untranslated"):
             TestCatalogs().test_catalog_complete("fr")
+
+
+class TestSmgovsOwnWords:
+    @pytest.mark.clause("2.3")
+    @pytest.mark.parametrize("lang", [lang for lang in OFFICIAL_LANGUAGES if lang != "en"])
+    def test_every_finding_and_reason_is_said_in_the_readers_words(self, lang: str) -> None:
+        """2.3: every piece of what smgov writes into an assessment (each finding, note and
+        recommendation's why, for evidence of every kind: overlaps by purpose and by name,
+        holders missing or separated, nothing on file, an incomplete entry, a dormant account)
+        is known to the catalogs and shown in the reader's words; the data keep the English."""
+        from models.assessment import Evidence, prefill, recommend
+        from models.survey import Candidate, Survey, named
+        from smgov.web_texts import WORDS, said
+
+        def account(ref: str, name: str, languages: str, purpose: str) -> Candidate:
+            audience = "the general public"
+            return Candidate(ref, "UNEP", "x", name, frozenset({languages}), purpose, audience)
+
+        survey = Survey(
+            [
+                account("account:1", "UNEP news", "en", "news on climate action for the public"),
+                account("account:2", "unepnewsroom", "en", "climate news for everyone"),
+            ]
+        )
+        (alike,) = survey.matches([account("account:9", "UN news", "en", "news on climate action")])
+        (named_so,) = survey.matches([account("account:8", "unepnewsroom", "fr", "x")])
+        matches = [*alike, *named_so]
+        overlaps = named(matches)
+        assert any("similar name" in o for o in overlaps) and any("audience" in o for o in overlaps)
+        full = Evidence(
+            "100001",
+            "active",
+            "100002",
+            "active",
+            (),
+            (),
+            10,
+            "news",
+            "public",
+            True,
+            True,
+            5,
+            4.0,
+            9,
+        )
+        cases = [
+            full,
+            full._replace(overlaps=overlaps, attested_days_ago=None, missing=("3.4(d)", "3.4(c)")),
+            full._replace(administrator=None, alternate=None, purpose="", risk_recorded=False),
+            full._replace(administrator_status="separated", alternate_status="reassigned"),
+            full._replace(editorial_recorded=False, last_post_days_ago=400, posts_per_month=None),
+            full._replace(overlaps=overlaps, last_post_days_ago=400, followers=None),
+            full._replace(posts_per_month=None, followers=None),
+        ]
+        written = []
+        for evidence in cases:
+            findings = prefill(evidence)
+            written.extend(f[key] for f in findings.values() for key in ("finding", "note"))
+            recommendation, why = recommend(findings)
+            assert recommendation in WORDS  # shown by its label on the page
+            written.append(why)
+        written.extend(m.reason for m in matches)
+        for text in written:
+            missed: list[str] = []
+            shown = said(text, lang, missed)
+            assert not missed, (text, missed)
+            assert shown != text, text
+        assert said("no alternate", "fr") == "aucun suppléant"
 
 
 class TestDates:

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from models.assessment import SAID
 from models.clock import system_now
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import parse_request
@@ -613,11 +614,12 @@ class TestLanguagesAndAccessibility:
     @pytest.mark.clause("2.3")
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_every_page_wholly_in_each_official_language(self, door: Door, browser: Any) -> None:
-        """2.3: the head's tasks, the decision page, the request form, the public check and the
-        dashboard are drawn wholly in each of the six official languages (ar and zh with real
-        glyphs from Debian's Noto fonts, Arabic right to left): no English word of the page's
-        furniture, no `request:N` key, no ISO instant in what people read; a screenshot of each
-        page in each language goes to test-artifacts/."""
+        """2.3: the head's tasks, the decision page, the request form, the public check, the
+        dashboard and an assessment with smgov's findings are drawn wholly in each of the six
+        official languages (ar and zh with real glyphs from Debian's Noto fonts, Arabic right
+        to left): no English word of the page's furniture or of smgov's findings, no
+        `request:N` key, no ISO instant in what people read; a screenshot of each page in each
+        language goes to test-artifacts/."""
         fonts = {
             lang: subprocess.run(
                 ["/usr/bin/fc-list", f":lang={lang}", "family"],
@@ -631,12 +633,16 @@ class TestLanguagesAndAccessibility:
         with door.uow(system_now()) as ctx:
             account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
             org.complete(ctx, account_id)
+            reassessment.start(ctx, entity="OHCHR")  # smgov's findings, pre-filled (3.2)
+            (assessment,) = reassessment.list_assessments(ctx, entity="OHCHR")
         request_id = _seed_request(door, by="100004")
         with door.uow(system_now()) as c:
             requests.carry_on(c, request_id)  # the head's duty to decide opens (3.1(a))
         page = browser.new_context().new_page()
         _sign_in(page, door, "head.ohchr@un.example")
-        english = {w for w in WORDS.values() if len(w) > 12 and "{" not in w}
+        findings = " ".join(f["note"] for f in assessment["findings"].values())
+        assert "no risk analysis on file" in findings  # smgov's words, English in the data
+        english = {w for w in (*WORDS.values(), *SAID) if len(w) > 12 and "{" not in w}
         scripts = {"ar": "[\u0600-\u06ff]", "zh": "[\u4e00-\u9fff]", "ru": "[\u0400-\u04ff]"}
         pages = {
             "tasks": "/tasks",
@@ -644,6 +650,7 @@ class TestLanguagesAndAccessibility:
             "request-form": "/requests/new",
             "verify": "/verify?url=x.com/unhumanrights",
             "dashboard": "/dashboard",
+            "assessment": f"/assessments/{assessment['id']}",
         }
         for lang in OFFICIAL_LANGUAGES:
             for name, path in pages.items():
