@@ -56,6 +56,15 @@ def _carry_on(request_id: int, as_of: str | None) -> dict[str, Any]:
         ) from exc
 
 
+#: a request's number, as every request command takes it
+RequestId = Annotated[
+    int,
+    typer.Argument(
+        metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
+    ),
+]
+
+
 @command(app, "new", example="smgov request new --file request.yaml --by 100004")
 def request_new(
     file: Annotated[
@@ -107,12 +116,7 @@ def request_new(
 
 @command(app, "resubmit", example="smgov request resubmit 3 --file request.yaml --by 100004")
 def request_resubmit(
-    request_id: Annotated[
-        int,
-        typer.Argument(
-            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
-        ),
-    ],
+    request_id: RequestId,
     file: Annotated[
         str,
         typer.Option(
@@ -133,12 +137,7 @@ def request_resubmit(
 
 @command(app, "withdraw", example='smgov request withdraw 3 --by 100004 --reason "merged with 4"')
 def request_withdraw(
-    request_id: Annotated[
-        int,
-        typer.Argument(
-            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
-        ),
-    ],
+    request_id: RequestId,
     by: ByOpt,
     reason: Annotated[
         str, typer.Option("--reason", metavar="TEXT", help="Why it is withdrawn.")
@@ -158,12 +157,7 @@ def request_withdraw(
     example='smgov request decide 3 --decision approve --reason "need shown" --by 100001',
 )
 def request_decide(
-    request_id: Annotated[
-        int,
-        typer.Argument(
-            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
-        ),
-    ],
+    request_id: RequestId,
     decision: Annotated[
         str,
         typer.Option("--decision", metavar="DECISION", help=f"The decision: {one_of(DECISIONS)}."),
@@ -215,12 +209,7 @@ def request_list(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
 
 @command(app, "show", example="smgov request show 3 --json")
 def request_show(
-    request_id: Annotated[
-        int,
-        typer.Argument(
-            metavar="ID", min=1, max=MAX_ID, help="The request's number (smgov request list)."
-        ),
-    ],
+    request_id: RequestId,
     as_json: JsonOpt = False,
     as_of: AsOfOpt = None,
 ) -> None:
