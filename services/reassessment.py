@@ -48,6 +48,7 @@ from models.tables import (
 )
 from services import obligations
 from services.accounts import AccountLike, account_for, account_rows, get_account, missing_for
+from services.audit import write_pending
 from services.authority import current_head, heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -129,14 +130,15 @@ def _scoped(ctx: Ctx, query: Any, account_id: Any, codes: Sequence[str]) -> Any:
 class _Read(NamedTuple):
     """What opening a batch of entities reads before it needs their accounts' survey: the
     accounts it assesses, their open assessments (id, unfilled), and what the evidence of those
-    it fills reads (holders with their status, requests' evidence, activity, the entry's gaps);
-    on SQLite with the connection and its `data_version` it was read at (`_version`)."""
+    it fills reads (holders with their status, whether their requests put a risk analysis and
+    editorial standards on file, activity, the entry's gaps); on SQLite with the connection and
+    its `data_version` it was read at (`_version`)."""
 
     codes: frozenset[str]
     accounts: list[AccountLike]
     kept: dict[int, tuple[int, bool]]
     holders: dict[int, Holders]
-    evidence: dict[int, dict[str, Any]]
+    on_file: dict[int, tuple[bool, bool]]  # (risk analysis, editorial standards) on file
     activity: dict[int, tuple[dt.date | None, float | None, int | None]]
     gaps: dict[int, list[str]]
     version: tuple[Any, int] | None
@@ -204,7 +206,7 @@ def _read_batch(ctx: Ctx, codes: Sequence[str]) -> _Read:
     filling = [a for a in accounts if a.id not in kept or kept[a.id][1]]
     wanted = {a.id for a in filling}
     holders: dict[int, Holders] = defaultdict(dict)
-    evidence: dict[int, dict[str, Any]] = {}
+    on_file: dict[int, tuple[bool, bool]] = {}  # the request's evidence: only what is on file
     activity: dict[int, tuple[dt.date | None, float | None, int | None]] = {}
     declared: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for chunk in chunks(sorted(codes)):
@@ -237,7 +239,11 @@ def _read_batch(ctx: Ctx, codes: Sequence[str]) -> _Read:
             ).order_by(col(AccountRequest.id))
         ):
             if account_id in wanted:
-                evidence[account_id] = json.loads(text)
+                evidence = json.loads(text)
+                on_file[account_id] = (
+                    bool(evidence.get("risk.risks")),
+                    bool(evidence.get("editorial")),
+                )
         for account_id, last_post, posts, followers in ctx.session.execute(
             _scoped(
                 ctx,
@@ -274,7 +280,7 @@ def _read_batch(ctx: Ctx, codes: Sequence[str]) -> _Read:
         for account_id, roles in holders.items()
     }
     gaps = missing_for(ctx, filling, granted=granted, declared=declared)
-    return _Read(frozenset(codes), accounts, kept, holders, evidence, activity, gaps, _version(ctx))
+    return _Read(frozenset(codes), accounts, kept, holders, on_file, activity, gaps, _version(ctx))
 
 
 def _evidence(
@@ -312,7 +318,7 @@ def _evidence(
         roles = read.holders.get(account.id, {})
         administrator, administrator_status = roles.get("administrator", nobody)
         alternate, alternate_status = roles.get("alternate", nobody)
-        on_file = read.evidence.get(account.id, {})
+        risk_recorded, editorial_recorded = read.on_file.get(account.id, (False, False))
         last_post, posts, followers = read.activity.get(account.id, (None, None, None))
         found[account.id] = Evidence(
             administrator=administrator,
@@ -324,8 +330,8 @@ def _evidence(
             attested_days_ago=attested_days_ago,
             purpose=account.purpose,
             audience=account.audience,
-            risk_recorded=bool(on_file.get("risk.risks")),
-            editorial_recorded=bool(on_file.get("editorial")),
+            risk_recorded=risk_recorded,
+            editorial_recorded=editorial_recorded,
             last_post_days_ago=(today - last_post).days if last_post else None,
             posts_per_month=posts,
             followers=followers,
@@ -480,22 +486,34 @@ class _Answer:
         return self._survey.ready(self._number)
 
 
-#: batches whose rows a campaign reads ahead while its first waits for the survey process
-#: (`ReadAhead`): about a second of reading each 10,000 accounts, a few tens of MB each
-READ_AHEAD = 8
+#: accounts whose rows a campaign reads ahead while a batch waits for the survey process
+#: (`ReadAhead`): a quarter of a second of reading and about 6 MB each 10,000 accounts
+READ_AHEAD = 80_000
 
 
 class ReadAhead:
     """A campaign opened a batch at a time (`batches`, `surveyed`): while a batch waits for the
     survey process (at the first, while it indexes the registry: seconds in which the campaign
     would do nothing), the batch's transaction reads what the next batches' openings read
-    (`_read_batch`), at most `READ_AHEAD` of them. A batch uses what was read for it only if
-    nothing was committed by anyone else since (on SQLite, `_version`); otherwise, and always
-    on PostgreSQL, where nothing is read ahead, it reads again in its own transaction."""
+    (`_read_batch`), the accounts of at most `READ_AHEAD`. A batch uses what was read for it
+    only if nothing was written since but the campaign's own batches: on SQLite, the same
+    connection with the same `data_version` (no other connection committed) and, between two
+    batches, the same `total_changes` (nothing else written through this connection either);
+    otherwise, and always on PostgreSQL, where nothing is read ahead, it reads again in its own
+    transaction. A read ahead that fails is let go: the batch it was for reads again itself."""
 
     def __init__(self, batches: Sequence[list[str]]) -> None:
         self._batches = list(batches)
         self._read: dict[int, _Read] = {}
+        self._after: tuple[Any, int, int] | None = None  # as the last batch left the connection
+
+    @staticmethod
+    def _state(ctx: Ctx) -> tuple[Any, int, int] | None:
+        version = _version(ctx)
+        if version is None:
+            return None
+        connection, data_version = version
+        return connection, data_version, int(connection.total_changes)
 
     def start(
         self,
@@ -507,24 +525,36 @@ class ReadAhead:
     ) -> dict[str, int]:
         """`start` for batch `number`, with what was read ahead for it, reading ahead for the
         next batches while it waits for its survey."""
+        state = self._state(ctx)
+        if state is None or state != self._after:
+            self._read.clear()  # written or committed since the last batch: nothing is current
         wait = overlaps
-        if isinstance(overlaps, _Answer) and _version(ctx) is not None:
+        if isinstance(overlaps, _Answer) and state is not None:
             wait = functools.partial(self._reading, ctx, number, overlaps)
-        return start(
+        self._after = None  # should this batch fail, nothing read before it is used again
+        opened = start(
             ctx,
             entities=self._batches[number],
             due=due,
             overlaps=wait,
             read=self._read.pop(number, None),
         )
+        write_pending(ctx.session)  # its audit events, else written at its commit
+        self._after = self._state(ctx)  # its own writes done: its commit changes neither
+        return opened
 
     def _reading(self, ctx: Ctx, number: int, answer: _Answer) -> Overlaps:
-        later = range(number + 1, min(len(self._batches), number + 1 + READ_AHEAD))
-        for ahead in later:
-            if answer.ready():
+        held = sum(len(read.accounts) for read in self._read.values())
+        for ahead in range(number + 1, len(self._batches)):
+            if answer.ready() or held >= READ_AHEAD:
                 break
             if ahead not in self._read:
-                self._read[ahead] = _read_batch(ctx, self._batches[ahead])
+                try:
+                    read = _read_batch(ctx, self._batches[ahead])
+                except Exception:  # a read ahead only saves time: let it go
+                    break  # the batch reads again in its own transaction, and fails there
+                self._read[ahead] = read
+                held += len(read.accounts)
         return answer()
 
 

@@ -233,7 +233,6 @@ FIELD_LABELS = {
     "reason": "reasons",
     "condition": "conditions_label",
     "vault_ref": "vault_ref",
-    "ID": "request",
 }
 #: how a refusal reads: the field's label, then the rule broken
 REFUSAL = _("{field}: {rule}")
@@ -290,12 +289,22 @@ def _piece(text: str, language: str, missed: list[str]) -> str:
     return text
 
 
-def said(text: str | None, language: str, missed: list[str] | None = None) -> str:
+#: longer than any piece smgov writes (a matched account's organization is at most 100
+#: characters): a longer text is shown as it is, never matched piece by piece
+_LONGEST = 400
+
+
+def said(text: object, language: str, missed: list[str] | None = None) -> str:
     """A finding, a note, a recommendation's why or a survey's reason, as smgov wrote it in
     English (`models.assessment.SAID`, `models.survey.SAID`), in the reader's words, piece by
     piece; a piece it does not know (`missed`) stays as written."""
     found: list[str] = [] if missed is None else missed
-    return "; ".join(_piece(piece, language, found) for piece in (text or "").split("; ") if piece)
+    written = text if isinstance(text, str) else "" if text is None else str(text)
+    return "; ".join(
+        _piece(piece, language, found) if len(piece) <= _LONGEST else piece
+        for piece in written.split("; ")
+        if piece
+    )
 
 
 def texts(language: str) -> Words:

@@ -461,6 +461,25 @@ def _findings_by_account(uow: Callable[..., Any], clause: str = "3.2(a)") -> dic
         }
 
 
+def _counted_reads(
+    monkeypatch: pytest.MonkeyPatch, failing: frozenset[str] = frozenset()
+) -> list[frozenset[str]]:
+    """The entities of each batch read (`_read_batch`), in order, the first read of `failing`
+    failing; the survey never ready when first asked, so every later batch is read ahead."""
+    reads: list[frozenset[str]] = []
+    read_batch = reassessment._read_batch
+
+    def counted(ctx: Any, codes: Any) -> Any:
+        reads.append(frozenset(codes))
+        if reads.count(failing) == 1:
+            raise ValueError("a read that fails")
+        return read_batch(ctx, codes)
+
+    monkeypatch.setattr(reassessment, "_read_batch", counted)
+    monkeypatch.setattr(reassessment._Answer, "ready", lambda _self: False)
+    return reads
+
+
 def _survey_processes() -> list[int]:
     """The survey processes this process started that are still there (a zombie included)."""
     found = []
@@ -517,49 +536,44 @@ class TestBatchedCampaign:
                 assert notes[account] == "overlaps: " + "; ".join(expected[account])
 
     @pytest.mark.clause("3.2(c)")
+    @pytest.mark.parametrize("writer", ["another connection", "the same connection"])
     def test_what_was_read_ahead_is_read_again_once_another_has_written(
         self,
         three_entities: dict[str, list[int]],
         uow: Callable[..., Any],
         db_url: str,
         monkeypatch: pytest.MonkeyPatch,
+        writer: str,
     ) -> None:
         """While the first batch waits for the survey process, its transaction reads what the
-        next batches' openings read (`ReadAhead`). A batch uses that read only if nobody else
-        has committed since (SQLite's data_version): B, unchanged since it was read ahead, is
-        not read again; an administrator granted to one of C's accounts by another connection
-        between the second and third batch makes C read again, and C's findings name her. On
-        PostgreSQL nothing is read ahead: each batch reads in its own transaction."""
+        next batches' openings read (`ReadAhead`). A batch uses that read only if nothing was
+        written since but the campaign's own batches: B, unchanged since it was read ahead, is
+        not read again; an administrator granted to one of C's accounts between the second and
+        third batch, by another connection (SQLite's data_version) or through the campaign's
+        own pooled connection (its total_changes), makes C read again, and C's findings name
+        her. On PostgreSQL nothing is read ahead: each batch reads in its own transaction."""
         from sqlalchemy import create_engine, text
 
-        reads: list[frozenset[str]] = []
-        read_batch = reassessment._read_batch
-
-        def counted(ctx: Any, codes: Any) -> Any:
-            reads.append(frozenset(codes))
-            return read_batch(ctx, codes)
-
-        monkeypatch.setattr(reassessment, "_read_batch", counted)
-        # the survey is never ready when asked first: every later batch is read ahead
-        monkeypatch.setattr(reassessment._Answer, "ready", lambda _self: False)
+        reads = _counted_reads(monkeypatch)
         batches = [["UNEA"], ["UNEB"], ["UNEC"]]
         ahead = reassessment.ReadAhead(batches)
         granted = three_entities["UNEC"][0]
-        other = create_engine(db_url)
+        grant = text(
+            "INSERT INTO written_authorization (account_id, staff_index, role, granted_by, "
+            "granted_at, reference) VALUES (:a, '402000', 'administrator', '402000', :t, 'memo')"
+        )
+        values = {"a": granted, "t": T0.replace(tzinfo=None)}
         for number, (_, overlaps) in enumerate(reassessment.surveyed(db_url, batches)):
             with uow(T0) as ctx:
                 ahead.start(ctx, number, overlaps)
-            if number == 1:
-                with other.begin() as conn:  # another writer, between two batches
-                    conn.execute(
-                        text(
-                            "INSERT INTO written_authorization (account_id, staff_index, role, "
-                            "granted_by, granted_at, reference) VALUES (:a, '402000', "
-                            "'administrator', '402000', :t, 'memo')"
-                        ),
-                        {"a": granted, "t": T0.replace(tzinfo=None)},
-                    )
-        other.dispose()
+            if number == 1 and writer == "the same connection":
+                with uow(T0) as ctx:
+                    ctx.session.execute(grant, values)
+            elif number == 1:
+                other = create_engine(db_url)
+                with other.begin() as conn:
+                    conn.execute(grant, values)
+                other.dispose()
         notes = _findings_by_account(uow, "3.2(c)")
         assert notes[granted] == "no alternate"  # the grant made after the read ahead
         assert notes[three_entities["UNEC"][1]] == "no authorized administrator; no alternate"
@@ -568,6 +582,28 @@ class TestBatchedCampaign:
             assert reads == [a, b, c, c]  # B and C read ahead; C again, B not
         else:
             assert reads == [a, b, c]  # nothing read ahead
+
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_a_read_ahead_that_fails_is_let_go(
+        self,
+        three_entities: dict[str, list[int]],
+        uow: Callable[..., Any],
+        db_url: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A read ahead only saves time: when reading C's rows ahead fails, the first batch
+        still commits, and C reads its rows in its own transaction; the campaign opens whole."""
+        reads = _counted_reads(monkeypatch, failing=frozenset({"UNEC"}))
+        batches = [["UNEA"], ["UNEB"], ["UNEC"]]
+        ahead = reassessment.ReadAhead(batches)
+        opened = []
+        for number, (_, overlaps) in enumerate(reassessment.surveyed(db_url, batches)):
+            with uow(T0) as ctx:
+                opened.append(ahead.start(ctx, number, overlaps)["campaigns"])
+        assert opened == [1, 1, 1]
+        assert len(_findings_by_account(uow)) == 9
+        a, b, c = (frozenset([code]) for code in ("UNEA", "UNEB", "UNEC"))
+        assert reads == [a, b, c, c]  # C failed ahead, then read again
 
     def test_a_survey_process_that_fails_writes_nothing(
         self, three_entities: dict[str, list[int]], uow: Callable[..., Any], tmp_path: Any
