@@ -197,6 +197,12 @@ SAID = (
     W("purpose {purpose}% and audience {audience}% similar"),
     W("confusingly similar name on {platform} ({name}%)"),
 )
+#: A candidate's ref (`account:12`, `request:3`, `survey:7`) as a door names it to people
+REFS = {
+    "account": W("account {number}"),
+    "request": W("request {number} (pending)"),
+    "survey": W("entry {number} of the UN system list"),
+}
 
 
 @functools.lru_cache(maxsize=65536)

@@ -57,7 +57,15 @@ from services import (
 from services.context import Ctx, run
 from services.entities import get_entity, get_staff
 from services.subjects import platform_label
-from smgov.web_texts import LANGUAGE_NAMES, best_language, direction, refusal, said, texts
+from smgov.web_texts import (
+    LANGUAGE_NAMES,
+    best_language,
+    direction,
+    ref_words,
+    refusal,
+    said,
+    texts,
+)
 
 T = TypeVar("T")
 #: A record id in a path: anything else (20 digits, text) is "not found", never a server error.
@@ -206,6 +214,7 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
                 ),
                 "platform": platform_label,
                 "said": lambda text: said(text, lang),
+                "ref_words": lambda ref: ref_words(ref, lang),
                 "languages": LANGUAGE_NAMES,
                 "user": who.staff if who else None,
                 "user_name": who.name if who else None,

@@ -272,6 +272,29 @@ def _pieces() -> list[tuple[re.Pattern[str], str]]:
     return _PIECES
 
 
+_REF = re.compile(r"(account|request|survey):(\d+)")
+
+
+def ref_words(ref: object, language: str) -> str:
+    """A surveyed account's ref (`account:12`) as people read it ("account 12", in their
+    language); anything else as it is."""
+    from models.survey import REFS
+
+    text = "" if ref is None else str(ref)
+    found = _REF.fullmatch(text)
+    return T(language, REFS[found[1]], number=found[2]) if found else text
+
+
+def _label(label: str, language: str) -> str:
+    """A piece's label: a word smgov writes, a matched account's `ref (owner)`, or a clause."""
+    if label in assessment.SAID:
+        return T(language, label)
+    ref, space, owner = label.partition(" (")
+    if space and _REF.fullmatch(ref):
+        return f"{ref_words(ref, language)} ({owner}"
+    return label
+
+
 def _piece(text: str, language: str, missed: list[str]) -> str:
     for pattern, template in _pieces():
         found = pattern.fullmatch(text)
@@ -282,9 +305,8 @@ def _piece(text: str, language: str, missed: list[str]) -> str:
             return T(language, template, **params)
     label, colon, rest = text.partition(": ")
     if colon and rest:  # a labelled piece: a criterion, a matched account, "overlaps"
-        if label in assessment.SAID:
-            label = T(language, label)
-        return T(language, REFUSAL, field=label, rule=_piece(rest, language, missed))
+        field = _label(label, language)
+        return T(language, REFUSAL, field=field, rule=_piece(rest, language, missed))
     missed.append(text)
     return text
 

@@ -127,7 +127,7 @@ class TestSmgovsOwnWords:
         is known to the catalogs and shown in the reader's words; the data keep the English."""
         from models.assessment import Evidence, prefill, recommend
         from models.survey import Candidate, Survey, named
-        from smgov.web_texts import WORDS, said
+        from smgov.web_texts import WORDS, ref_words, said
 
         def account(ref: str, name: str, languages: str, purpose: str) -> Candidate:
             audience = "the general public"
@@ -183,6 +183,9 @@ class TestSmgovsOwnWords:
             assert not missed, (text, missed)
             assert shown != text, text
         assert said("no alternate", "fr") == "aucun suppléant"
+        note = said(prefill(full._replace(overlaps=overlaps))["3.2(a)"]["note"], lang)
+        assert not re.search(r"\b(account|request|survey):\d", note), note  # refs in words
+        assert ref_words("survey:7", lang) != "survey:7"
 
 
 class TestDates:
