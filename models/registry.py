@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from models.errors import R, Refused
+from models.words import WC
 
 #: 1.1(c): the kinds of entity a head of entity heads.
 ENTITY_KINDS: tuple[str, ...] = (
@@ -31,6 +32,8 @@ ACCOUNT_STATES: tuple[str, ...] = (
 )
 ROLES: tuple[str, ...] = ("administrator", "alternate", "publisher")
 STAFF_STATUSES: tuple[str, ...] = ("active", "separated", "reassigned")
+#: each status as people read it (in the context "staff"; a door translates it)
+STAFF_STATUS_WORDS = (WC("staff", "active"), WC("staff", "separated"), WC("staff", "reassigned"))
 
 MAX_NAME = 200
 MAX_PURPOSE = 4000

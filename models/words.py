@@ -7,3 +7,8 @@ from __future__ import annotations
 
 def W(text: str) -> str:  # noqa: N802  # gettext-style marker, extracted by name
     return text
+
+
+def WC(context: str, text: str) -> tuple[str, str]:  # noqa: N802  # idem, with its context
+    """`W` for a word that reads differently elsewhere ("active" staff, an "active" account)."""
+    return context, text

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
 LOCALE=notifications/locale
-KEYWORDS=(-k T:2 -k N:2,3 -k M:1 -k MN:1,2 -k R:1 -k W:1 -k _ -k gettext -k ngettext:1,2 -k C:1c,2)
+KEYWORDS=(-k T:2 -k N:2,3 -k M:1 -k MN:1,2 -k R:1 -k W:1 -k WC:1c,2 -k _ -k gettext -k ngettext:1,2 -k C:1c,2)
 case "${1:-extract}" in
   extract)
     "$PYBABEL" extract -F babel.cfg "${KEYWORDS[@]}" --no-default-keywords --omit-header \

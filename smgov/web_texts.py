@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from models import assessment
+from models import assessment, registry
 from models.errors import Refused
 from models.languages import OFFICIAL_LANGUAGES
 from notifications.i18n import RTL, C, T, _, language_of, render, translations
@@ -248,7 +249,7 @@ def refusal(refused: Refused, language: str) -> str:
     key = refused.field.lstrip("-").replace("-", "_")
     key = FIELD_LABELS.get(key, key)
     label = T(language, WORDS[key]) if key in WORDS else refused.field
-    rule = T(language, refused.template, **refused.params)
+    rule = T(language, refused.template, **_statuses(refused.params, language))
     if refused.clause and refused.clause not in label:
         rule = f"{rule} ({refused.clause})"
     return T(language, REFUSAL, field=label, rule=rule)
@@ -295,11 +296,23 @@ def _label(label: str, language: str) -> str:
     return label
 
 
+#: a staff member's status, as the catalogs hold it in context
+_STATUS = {text: (context, text) for context, text in registry.STAFF_STATUS_WORDS}
+
+
+def _statuses(params: dict[str, Any], language: str) -> dict[str, Any]:
+    """`params` with a staff member's status (`status`) in the reader's words."""
+    status = params.get("status")
+    if isinstance(status, str) and status in _STATUS:
+        return {**params, "status": translations(language).pgettext(*_STATUS[status])}
+    return params
+
+
 def _piece(text: str, language: str, missed: list[str]) -> str:
     for pattern, template in _pieces():
         found = pattern.fullmatch(text)
         if found:
-            params = found.groupdict()
+            params = _statuses(found.groupdict(), language)
             if "piece" in params:
                 params["piece"] = _piece(params["piece"], language, missed)
             return T(language, template, **params)

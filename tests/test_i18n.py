@@ -41,6 +41,7 @@ KEYWORDS = {
     "MN": (1, 2),
     "R": (1,),
     "W": (1,),
+    "WC": ((1, "c"), 2),
     "_": None,
     "gettext": None,
     "C": ((1, "c"), 2),
@@ -183,6 +184,8 @@ class TestSmgovsOwnWords:
             assert not missed, (text, missed)
             assert shown != text, text
         assert said("no alternate", "fr") == "aucun suppléant"
+        gone = said(prefill(cases[3])["3.2(c)"]["note"], lang)
+        assert "separated" not in gone and "reassigned" not in gone, gone  # statuses in words
         note = said(prefill(full._replace(overlaps=overlaps))["3.2(a)"]["note"], lang)
         assert not re.search(r"\b(account|request|survey):\d", note), note  # refs in words
         assert ref_words("survey:7", lang) != "survey:7"
