@@ -200,7 +200,7 @@ SAID = (
 #: A candidate's ref (`account:12`, `request:3`, `survey:7`) as a door names it to people
 REFS = {
     "account": W("account {number}"),
-    "request": W("request {number} (pending)"),
+    "request": W("request {number}"),
     "survey": W("entry {number} of the UN system list"),
 }
 

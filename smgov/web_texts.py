@@ -273,7 +273,7 @@ def _pieces() -> list[tuple[re.Pattern[str], str]]:
     return _PIECES
 
 
-_REF = re.compile(r"(account|request|survey):(\d+)")
+_REF = re.compile(r"([a-z]+):([0-9]+)")
 
 
 def ref_words(ref: object, language: str) -> str:
@@ -283,7 +283,9 @@ def ref_words(ref: object, language: str) -> str:
 
     text = "" if ref is None else str(ref)
     found = _REF.fullmatch(text)
-    return T(language, REFS[found[1]], number=found[2]) if found else text
+    if found is None or found[1] not in REFS:
+        return text
+    return T(language, REFS[found[1]], number=found[2])
 
 
 def _label(label: str, language: str) -> str:
@@ -304,7 +306,8 @@ def _statuses(params: dict[str, Any], language: str) -> dict[str, Any]:
     """`params` with a staff member's status (`status`) in the reader's words."""
     status = params.get("status")
     if isinstance(status, str) and status in _STATUS:
-        return {**params, "status": translations(language).pgettext(*_STATUS[status])}
+        catalog = translations(language_of(language))
+        return {**params, "status": catalog.pgettext(*_STATUS[status])}
     return params
 
 

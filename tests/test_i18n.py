@@ -63,8 +63,9 @@ def _fields(text: str) -> set[str]:
 
 class TestCatalogs:
     def test_template_matches_the_code(self) -> None:
-        """smgov.pot holds exactly the texts the code and templates mark (scripts/i18n.sh
-        extract): a text added without re-extracting fails here."""
+        """smgov.pot holds exactly the texts the code and templates mark, each in its context
+        (scripts/i18n.sh extract): a text added or moved to another context without
+        re-extracting fails here."""
         found: set[Any] = set()
         method_map = []
         options: dict[str, dict[str, str]] = {}
@@ -73,14 +74,14 @@ class TestCatalogs:
             if head:
                 method_map.append((head.group(2), head.group(1)))
                 options[head.group(2)] = {}
-        for _, _, message, _, _ in extract_from_dir(
+        for _, _, message, _, context in extract_from_dir(
             str(ROOT),
             method_map=method_map,
             options_map=options,
             keywords=KEYWORDS,  # type: ignore[arg-type]  # babel's own keyword spec form
         ):
-            found.add(message)
-        template = _ids(_catalog(i18n.LOCALE_DIR / "smgov.pot"))
+            found.add((context, message))
+        template = {(m.context, m.id) for m in _catalog(i18n.LOCALE_DIR / "smgov.pot") if m.id}
         assert found == template
 
     @pytest.mark.parametrize("lang", OFFICIAL_LANGUAGES)
@@ -127,8 +128,10 @@ class TestSmgovsOwnWords:
         holders missing or separated, nothing on file, an incomplete entry, a dormant account)
         is known to the catalogs and shown in the reader's words; the data keep the English."""
         from models.assessment import Evidence, prefill, recommend
+        from models.errors import R, Refused
+        from models.registry import STAFF_STATUS_WORDS, STAFF_STATUSES
         from models.survey import Candidate, Survey, named
-        from smgov.web_texts import WORDS, ref_words, said
+        from smgov.web_texts import WORDS, ref_words, refusal, said
 
         def account(ref: str, name: str, languages: str, purpose: str) -> Candidate:
             audience = "the general public"
@@ -186,6 +189,12 @@ class TestSmgovsOwnWords:
         assert said("no alternate", "fr") == "aucun suppléant"
         gone = said(prefill(cases[3])["3.2(c)"]["note"], lang)
         assert "separated" not in gone and "reassigned" not in gone, gone  # statuses in words
+        refused = Refused(
+            "alternate", R("staff member {index} is {status}"), index="6", status="separated"
+        )
+        assert "separated" not in refusal(refused, lang)  # in refusals too
+        assert {text for _, text in STAFF_STATUS_WORDS} == set(STAFF_STATUSES)  # every one
+        assert said("administrator 5 is separated", "de") == "administrator 5 is separated"
         note = said(prefill(full._replace(overlaps=overlaps))["3.2(a)"]["note"], lang)
         assert not re.search(r"\b(account|request|survey):\d", note), note  # refs in words
         assert ref_words("survey:7", lang) != "survey:7"
