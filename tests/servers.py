@@ -23,9 +23,12 @@ import logging
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["HTTPSEndpoint", "Received", "ReceivedPost", "SMTPServer"]
+__all__ = ["HTTPSEndpoint", "Received", "ReceivedPost", "SMTPServer", "start_api"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,43 @@ def _free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def start_api(
+    env: dict[str, str], log: Path, *, wait: float = 60.0, public: bool = False
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`smgov api` as a user starts it, on a free loopback port, in a session of its own, its
+    output to `log` (a file: a pipe nobody reads blocks it once full); returns the process and
+    its port once /health answers. Another process may take the free port before the api binds
+    it ("address already in use"): the api is then started again on another port, which is not
+    what any test is about. `public`: its SMGOV_PUBLIC_URL is the address it listens on. Raises
+    with the api's last output if it stops or does not answer within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        port = _free_port()
+        url = f"http://{HOST}:{port}"
+        with log.open("wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "smgov.cli", "api", "--port", str(port)],
+                env={**env, "SMGOV_PUBLIC_URL": url} if public else env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        while proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):  # noqa: S310
+                    return proc, port
+            except OSError:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    break
+                time.sleep(0.2)
+        said = log.read_bytes()
+        if b"address already in use" not in said or time.monotonic() > deadline:
+            tail = said[-2000:].decode(errors="replace")
+            raise RuntimeError(f"smgov api did not start (exit {proc.returncode}): {tail}")
 
 
 def _bind_listening_socket(host: str, port: int) -> socket.socket:

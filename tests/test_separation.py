@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -23,8 +22,7 @@ from models.clock import system_now
 from smgov.api import sign
 from tests import org
 from tests.conftest import Result
-from tests.prefect_server import free_port
-from tests.servers import SMTPServer
+from tests.servers import SMTPServer, start_api
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -92,28 +90,11 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 class _Api:
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        # its output to a file: a pipe nobody reads blocks the api once it is full
         self.output = ""  # what it wrote, once stopped
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop(), after the process)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "smgov.cli", "api", "--port", str(self.port)],
-            env={**env, **{k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self.log = Path(tempfile.mkdtemp()) / "api.log"
+        self.proc, self.port = start_api(
+            {**env, **{k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}}, self.log
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1):  # noqa: S310
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.log.seek(0)
-                    tail = self.log.read()[-2000:].decode(errors="replace")
-                    raise RuntimeError(f"smgov api did not start: {tail}") from None
-                time.sleep(0.2)
 
     @property
     def url(self) -> str:
@@ -145,9 +126,8 @@ class _Api:
         """Stop the api; what it wrote is then in `output`."""
         self.proc.terminate()
         self.proc.wait(timeout=30)
-        self.log.seek(0)
-        self.output = self.log.read().decode(errors="replace")
-        self.log.close()
+        self.output = self.log.read_text(errors="replace")
+        shutil.rmtree(self.log.parent)
 
 
 @pytest.fixture

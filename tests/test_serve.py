@@ -21,6 +21,7 @@ from models.clock import due_after, system_now
 from services import obligations
 from services.entities import get_entity
 from tests import org
+from tests.servers import start_api
 
 
 def _alive(pgid: int) -> bool:
@@ -199,38 +200,20 @@ def test_api_stops_every_process_it_started(
     SIGINT sent to the api's own process (not its group) stops it promptly."""
     import urllib.request
 
-    from tests.prefect_server import free_port
-
     env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     output = tmp_path / "api.log"
-
-    def started() -> tuple[subprocess.Popen[bytes], int]:
-        port = free_port()
-        with output.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "smgov.cli", "api", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return proc, port
-
-    api, port = started()
+    api, port = start_api(env, output, wait=120)
     try:
         ready = False
         deadline = time.monotonic() + 120
         while not ready and time.monotonic() < deadline:
-            time.sleep(0.3)
-            if api.poll() is not None and b"address already in use" in output.read_bytes():
-                api, port = started()  # another test took the free port first: not ours to test
-                continue
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
                     ready = json.load(r)["intake"] == "ready"
             except OSError:
-                continue
+                pass
+            time.sleep(0.3)
         said = output.read_text(errors="replace")[-2000:]
         assert ready, f"smgov api never finished its start-up run (exit {api.poll()}): {said}"
         assert _tree(api.pid) == set(), "smgov api started a process"

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 import warnings
@@ -34,8 +33,7 @@ from notifications import signing
 from services import accounts, entities, links, reassessment, requests
 from smgov.web_texts import WORDS, texts
 from tests import org
-from tests.prefect_server import free_port
-from tests.servers import SMTPServer
+from tests.servers import SMTPServer, start_api
 from tests.test_secrets import _dump_database
 
 with warnings.catch_warnings():
@@ -155,8 +153,6 @@ def door(
     """`smgov api` as a user starts it, on a fresh organization, mailing a real SMTP server."""
     with uow(org.T0) as ctx:
         org.seed(ctx)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "api.log"
     with SMTPServer() as smtp:
         env = {
@@ -165,34 +161,17 @@ def door(
             "SMGOV_SMTP_HOST": "127.0.0.1",
             "SMGOV_SMTP_PORT": str(smtp.port),
             "SMGOV_SMTP_TLS": "none",
-            "SMGOV_PUBLIC_URL": base,
             "SMGOV_SESSION_SECRET": SESSION_SECRET,
             "SMGOV_OIDC_ISSUER": identity_provider,
             "SMGOV_OIDC_CLIENT_ID": "smgov",
             "SMGOV_OIDC_CLIENT_SECRET": OIDC_SECRET,
         }
-        with log.open("wb") as sink:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "smgov.cli", "api", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                deadline = time.monotonic() + 60
-                while True:
-                    assert proc.poll() is None, log.read_text()
-                    try:
-                        with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
-                            break
-                    except OSError:
-                        assert time.monotonic() < deadline, log.read_text()
-                        time.sleep(0.2)
-                yield Door(base, smtp, engine, uow, log, identity_provider)
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=20)
+        proc, port = start_api(env, log, public=True)
+        try:
+            yield Door(f"http://127.0.0.1:{port}", smtp, engine, uow, log, identity_provider)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
 
 
 def _shot(page: Any, name: str) -> Path:
