@@ -236,7 +236,9 @@ def _batches(rows: Iterable[T], values: Callable[[T], Iterable[Any]]) -> Iterato
     chars = 0
     for row in rows:
         batch.append(row)
-        chars += sum(len(v) for v in values(row) if type(v) is str)
+        for value in values(row):
+            if type(value) is str:
+                chars += len(value)
         if len(batch) >= BATCH_ROWS or chars >= BATCH_CHARS:
             yield batch
             batch, chars = [], 0
@@ -324,25 +326,24 @@ def _processed(
     processors = [table.c[name].type.bind_processor(dialect) for name in names]
     wanted = set(names)
     # a batch repeats a few values (one instant for all, a due instant per entity): each
-    # distinct value of a processed column is processed once
-    work: list[tuple[str, Any, dict[Any, Any]]] = [
-        (name, process, {}) for name, process in zip(names, processors, strict=True)
+    # distinct value of a processed column is processed once; the others are taken as they are
+    work: list[tuple[int, Any, dict[Any, Any]]] = [
+        (at, process, {}) for at, process in enumerate(processors) if process is not None
     ]
     for row in rows:
         if row.keys() != wanted:
             raise ValueError(f"{table.name}: rows differ in their columns")
-        values = []
-        for name, process, cache in work:
-            value = row[name]
-            if process is not None and value is not None:
-                try:
-                    value = cache[value]
-                except KeyError:
-                    if len(cache) > 4096:
-                        cache.clear()
-                    cache[value] = processed = process(value)
-                    value = processed
-                except TypeError:  # not hashable: processed each time
-                    value = process(value)
-            values.append(value)
+        values = [row[name] for name in names]
+        for at, process, cache in work:
+            value = values[at]
+            if value is None:
+                continue
+            try:
+                values[at] = cache[value]
+            except KeyError:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[value] = values[at] = process(value)
+            except TypeError:  # not hashable: processed each time
+                values[at] = process(value)
         yield values

@@ -113,7 +113,8 @@ def parse_request(raw: Any) -> RequestIn:
     """Validate a request; every missing 3.2 item is named by its clause in one refusal."""
     if not isinstance(raw, dict):
         raise Refused("--file", "must be a YAML mapping (see smgov request new --template)")
-    missing = []
+    missing: list[str] = []
+    fields: list[str] = []  # the same, by field: a door names each by its label on the form
     evidence: dict[str, str] = {}
     for name, clause, what in EVIDENCE:
         value = _get(raw, name)
@@ -122,10 +123,13 @@ def parse_request(raw: Any) -> RequestIn:
         )
         if not text or text == "...":
             missing.append(f"{clause} {what}")
+            fields.append(name)
             continue
         evidence[name] = check_text(name, text, limit=LIMIT, clause=clause)
     if missing:
-        raise Refused("request", R("missing {items}"), "3.2", items="; ".join(missing))
+        raise Refused(
+            "request", R("missing {items}"), "3.2", items="; ".join(missing), fields=fields
+        )
     if evidence["risk.rating"].lower() not in RISK_RATINGS:
         raise Refused("risk.rating", R("must be low, medium or high"), "3.2(d)")
     evidence["risk.rating"] = evidence["risk.rating"].lower()

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import IO, Any, NamedTuple
 
+import orjson
 from sqlalchemy import func, literal, select, update
 from sqlmodel import col
 
@@ -785,7 +786,7 @@ def _open_assessments(
         filled.append(
             {
                 "id": kept[account.id][0],
-                "findings": json.dumps(findings),
+                "findings": orjson.dumps(findings).decode(),
                 "recommendation": recommendation,
                 "why": why,
             }
@@ -804,7 +805,7 @@ def _open_assessments(
                 "state": "open",
                 "due_at": opening[account.entity_code][2],
                 "opened_at": ctx.now,
-                "findings": json.dumps(findings),
+                "findings": orjson.dumps(findings).decode(),
                 "recommendation": recommendation,
                 "why": why,
             }

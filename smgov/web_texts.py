@@ -303,11 +303,16 @@ _STATUS = {text: (context, text) for context, text in registry.STAFF_STATUS_WORD
 
 
 def _statuses(params: dict[str, Any], language: str) -> dict[str, Any]:
-    """`params` with a staff member's status (`status`) in the reader's words."""
+    """`params` in the reader's words: a staff member's status (`status`); the form's fields a
+    refusal lists (`fields`, e.g. the 3.2 evidence a request lacks), as `items`, each by its
+    label on the form."""
     status = params.get("status")
     if isinstance(status, str) and status in _STATUS:
         catalog = translations(language_of(language))
-        return {**params, "status": catalog.pgettext(*_STATUS[status])}
+        params = {**params, "status": catalog.pgettext(*_STATUS[status])}
+    fields = params.get("fields")
+    if isinstance(fields, list | tuple) and fields and all(f in WORDS for f in fields):
+        params = {**params, "items": "; ".join(T(language, WORDS[f]) for f in fields)}
     return params
 
 

@@ -130,7 +130,9 @@ class TestSmgovsOwnWords:
         from models.assessment import Evidence, prefill, recommend
         from models.errors import R, Refused
         from models.registry import STAFF_STATUS_WORDS, STAFF_STATUSES
+        from models.requests import parse_request
         from models.survey import Candidate, Survey, named
+        from notifications.i18n import T
         from smgov.web_texts import WORDS, ref_words, refusal, said
 
         def account(ref: str, name: str, languages: str, purpose: str) -> Candidate:
@@ -193,6 +195,11 @@ class TestSmgovsOwnWords:
             "alternate", R("staff member {index} is {status}"), index="6", status="separated"
         )
         assert "separated" not in refusal(refused, lang)  # in refusals too
+        with pytest.raises(Refused) as lacking:  # a request lacking two items of evidence
+            parse_request({"purpose": "news", "risk": {"rating": "low"}})
+        listed = refusal(lacking.value, lang)
+        assert T(lang, WORDS["need"]) in listed and T(lang, WORDS["editorial"]) in listed
+        assert "demonstrated need" not in listed and "editorial standards" not in listed, listed
         assert {text for _, text in STAFF_STATUS_WORDS} == set(STAFF_STATUSES)  # every one
         assert said("administrator 5 is separated", "de") == "administrator 5 is separated"
         note = said(prefill(full._replace(overlaps=overlaps))["3.2(a)"]["note"], lang)
