@@ -44,7 +44,11 @@ class EventIn:
 def parse_event(raw: dict[str, Any]) -> EventIn:
     """Validate one event (webhook JSON, CSV row or CLI options); refusals name the field."""
 
-    def text(name: str, *, required: bool = True, limit: int = 100) -> str | None:
+    def text(
+        name: str, *, required: bool = True, limit: int = 100, number: bool = True
+    ) -> str | None:
+        """Field `name` as text (`number`: a whole number is taken as its digits, e.g. an
+        index number an HR system sends unquoted)."""
         value = raw.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -52,6 +56,8 @@ def parse_event(raw: dict[str, Any]) -> EventIn:
             return None
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise Refused(name, "must be text")
+        if isinstance(value, int) and not number:
+            raise Refused(name, "must be a date written as text (YYYY-MM-DD), not a number")
         if isinstance(value, int) and abs(value) >= 10**limit:  # str() of a huge int raises
             raise Refused(name, f"must be at most {limit} printable characters")
         out = str(value).strip()
@@ -64,7 +70,7 @@ def parse_event(raw: dict[str, Any]) -> EventIn:
     if kind not in EVENT_TYPES:
         raise Refused("type", f"must be one of {', '.join(EVENT_TYPES)}", "4.2")
     staff = check_code("staff", text("staff") or "")
-    effective = parse_date(text("effective") or "", field="effective")
+    effective = parse_date(text("effective", number=False) or "", field="effective")
     if not dt.date(2000, 1, 1) <= effective <= dt.date(2100, 12, 31):
         raise Refused("effective", "must lie between 2000 and 2100")
     new_entity = text("new_entity", required=False, limit=20)

@@ -82,8 +82,10 @@ POLICY: tuple[Rule, ...] = (
     _r("staff", "request.submit", "3.2", "ask for a new account for their own entity"),
     _r("registry-officer", "request.submit", "1.1(b)", "ask for a new account for any entity"),
     # deciding for an entity: requests, assessments, withdrawal, conditions, attestation
-    _r("head", "decide", "3.1(a)", "approve, assess, withdraw (3.8), attest, meet conditions"),
+    _r("head", "decide", "3.1(a)", "approve, assess, withdraw (3.8), attest"),
     _r("officer-in-charge", "decide", "3.1(a)", "as the head, for the period"),
+    _r("head", "duty.confirm", "3.2", "confirm a condition of continuation met", "not-self"),
+    _r("officer-in-charge", "duty.confirm", "3.2", "as the head, for the period", "not-self"),
     # written authorization (3.7) and its withdrawal (4.2)
     _r("head", "authorize", "3.7", "authorize staff in writing", "not-self"),
     _r("officer-in-charge", "authorize", "3.7", "authorize staff in writing", "not-self"),

@@ -123,6 +123,16 @@ def control(c: str) -> bool:
     return ord(c) < 32 or 127 <= ord(c) < 160
 
 
+def check_authorizable(field: str, index: str, status: str) -> None:
+    """4.2: only active staff are given a role on an account: a separated or reassigned staff
+    member's privileges are withdrawn, never granted (by the head's authorization, 3.7, by
+    the approval of a request naming them, or by an inventory entry)."""
+    if status != "active":
+        raise Refused(
+            field, R("staff member {index} is {status}"), "4.2", index=index, status=status
+        )
+
+
 def check_text(
     field: str, value: str | None, *, limit: int, clause: str | None = None, required: bool = True
 ) -> str:

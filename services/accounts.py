@@ -33,6 +33,7 @@ from models.registry import (
     ROLES,
     EntryFacts,
     PersonFacts,
+    check_authorizable,
     check_speaks_for,
     check_text,
     issuance_of,
@@ -123,7 +124,10 @@ def get_account(ctx: Ctx, ref: str) -> Account:
         number = row_id(text)
         account = ctx.session.get(Account, number) if number is not None else None
     else:
-        account = find_by_url(ctx, text)
+        try:
+            account = find_by_url(ctx, text)
+        except Refused:  # neither a number nor an address: it names no account
+            account = None
     if account is None:
         raise NotFound("ACCOUNT", R("no registered account is {ref}"), ref=ref)
     return account
@@ -423,13 +427,7 @@ def authorize(
         subject=f"account:{account.id}",
         target=person.index_number,
     )
-    if person.status != "active":
-        raise Refused(
-            "--staff",
-            f"staff member {person.index_number} is {person.status}; only "
-            "active staff may be authorized",
-            "4.2",
-        )
+    check_authorizable("--staff", person.index_number, person.status)
     ref_text = check_text("--reference", reference, limit=MAX_REFERENCE, clause="3.7")
     holders = _holders(ctx, account.id)
     other = {"administrator": "alternate", "alternate": "administrator"}.get(role)

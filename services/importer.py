@@ -27,6 +27,7 @@ from models.registry import (
     DECISION_DAYS,
     MAX_AUDIENCE,
     MAX_PURPOSE,
+    check_authorizable,
     check_speaks_for,
     check_text,
     issuance_of,
@@ -160,8 +161,7 @@ class _Checker:
                 status = self.staff.get(index)
                 if status is None:
                     raise Refused(role, f"staff member {index} is not in the registry", "3.4(d)")
-                if status != "active":
-                    raise Refused(role, f"staff member {index} is {status}", "4.2")
+                check_authorizable(role, index, status)
             people.append(index)
         if people[0] and people[0] == people[1]:
             raise Refused(

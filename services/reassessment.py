@@ -899,6 +899,7 @@ def decide(
         account.state = "active"
         ctx.session.add(account)
         today = local_date(ctx.now, entity.timezone)
+        fulfils = _condition_holder(ctx, account, entity.code) if conds else "registry"
         for number, text in enumerate(conds, start=1):
             obligations.open_obligation(
                 ctx,
@@ -907,8 +908,7 @@ def decide(
                 kind="assessment-condition",
                 subject=f"account:{account.id}",
                 entity=entity,
-                assignee=current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
-                or "registry",
+                assignee=fulfils,
                 due_at=due_after(today, within_days, entity.timezone),
                 actor=by,
                 detail=text,
@@ -921,6 +921,28 @@ def decide(
         after={"assessment": assessment.id, "reason": why, "conditions": conds},
     )
     return assessment
+
+
+def _condition_holder(ctx: Ctx, account: Account, entity_code: str) -> str:
+    """Who is chased for a condition of continuation (3.2): the account's administrator in
+    force, else its alternate (they run the account, 3.7), else the head, else the registry
+    team. The head or officer-in-charge confirms it met (`meet`), never the person chased."""
+    for role in ("administrator", "alternate"):
+        held = ctx.session.execute(
+            select(col(Authorization.staff_index))
+            .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
+            .where(
+                col(Authorization.account_id) == account.id,
+                col(Authorization.role) == role,
+                col(Authorization.revoked_at).is_(None),
+                col(Staff.status) == "active",
+            )
+            .order_by(col(Authorization.id).desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if held is not None:
+            return str(held)
+    return current_head(session=ctx.session, entity_code=entity_code, at=ctx.now) or "registry"
 
 
 #: duties a withdrawal leaves open: the credentials stay in custody until the account is closed
@@ -1159,7 +1181,8 @@ def get_assessment(ctx: Ctx, assessment_id: int) -> Assessment:
 def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
     """The head (or officer-in-charge) confirms a duty with no state of its own is met — a
     condition of continuation (3.2). Every other kind is met by the state smgov checks
-    (models.duties): refused, naming the command that meets it. Never the assignee alone."""
+    (models.duties): refused, naming the command that meets it. Never the assignee alone: the
+    policy's `duty.confirm` is not-self, the duty's assignee being the person acted upon."""
     ob = ctx.session.get(Obligation, obligation_id)
     if ob is None:
         raise NotFound("ID", f"no obligation {obligation_id}")
@@ -1174,9 +1197,10 @@ def meet(ctx: Ctx, *, obligation_id: int, by: str, note: str) -> Obligation:
     require(
         ctx,
         actor=by,
-        action="decide",
+        action="duty.confirm",
         entity_code=ob.entity_code,
         subject=f"obligation:{ob.id}",
+        target=ob.assignee,
     )
     obligations.close(ctx, ob, state="met", reason=check_text("--note", note, limit=500), actor=by)
     return ob

@@ -89,8 +89,8 @@ NEXT_STEP: dict[str, tuple[Msg, str]] = {
         "smgov entity attest {entity} --by {by}",
     ),
     "assessment-condition": (
-        M("Meet the condition, then record it: {command}"),
-        "smgov obligation meet {obligation} --by {by} --note TEXT",
+        M("Meet the condition; your head of entity then confirms it met: {command}"),
+        "smgov obligation meet {obligation} --by {head} --note TEXT",
     ),
     "close-account": (
         M("Close the account on its platform, then record it: {command}"),
@@ -122,8 +122,17 @@ class QueueReport:
     registry_configured: bool = True  # false: nothing could be escalated to the registry team
 
 
-def next_step(kind: str, *, obligation: int, subject: Named, entity: str, by: str | None) -> Msg:
-    """The next step of one duty, its command filled with real values."""
+def next_step(
+    kind: str,
+    *,
+    obligation: int,
+    subject: Named,
+    entity: str,
+    by: str | None,
+    head: str | None = None,
+) -> Msg:
+    """The next step of one duty, its command filled with real values (`head`: the entity's
+    head, who confirms what the assignee cannot confirm alone)."""
     message, command = NEXT_STEP[kind]
     filled = command.format(
         account=subject.account_id or "",
@@ -131,6 +140,7 @@ def next_step(kind: str, *, obligation: int, subject: Named, entity: str, by: st
         entity=entity,
         obligation=obligation,
         by=by or "",
+        head=head or "HEAD",
     )
     if not by:  # the registry team acts under an officer's own index number
         filled = filled.replace(" --by ", " ").rstrip()
@@ -309,6 +319,7 @@ def queue_due(ctx: Ctx, *, only: set[int] | None = None) -> QueueReport:
                     subject=subject_named,
                     entity=entity,
                     by=None if assignee == "registry" else assignee,
+                    head=head,
                 ),
                 link=None,
                 escalation=escalation(plan.days_left, to_head, assignee != "registry"),

@@ -20,7 +20,13 @@ from models.clock import due_after, iso, local_date
 from models.errors import NotAuthorized, NotFound, R, Refused
 from models.languages import OFFICIAL_LANGUAGES, join_languages, split_languages
 from models.platforms import PlatformError, check_handle, normalise_url, parse_platform
-from models.registry import ACKNOWLEDGED, MAX_AUDIENCE, MAX_PURPOSE, check_text
+from models.registry import (
+    ACKNOWLEDGED,
+    MAX_AUDIENCE,
+    MAX_PURPOSE,
+    check_authorizable,
+    check_text,
+)
 from models.requests import DECISIONS, RequestIn, transition
 from models.tables import (
     Account,
@@ -89,24 +95,20 @@ def _record(ctx: Ctx, request: AccountRequest, *, event: str, by: str, reason: s
     )
 
 
-def _check_people(ctx: Ctx, data: RequestIn) -> None:
+def _check_people(ctx: Ctx, evidence: dict[str, str]) -> None:
+    """The administrator and alternate a request names are staff of the registry, active: at
+    submission, and again when the head approves (4.2: whoever has been separated or
+    reassigned since is not authorized by the approval)."""
     for role in ("administrator", "alternate"):
-        person = ctx.session.get(Staff, data.evidence[role])
+        person = ctx.session.get(Staff, evidence[role])
         if person is None:
             raise NotFound(
                 role,
                 R("staff member {index} is not in the registry"),
                 "3.2(c)",
-                index=data.evidence[role],
+                index=evidence[role],
             )
-        if person.status != "active":
-            raise Refused(
-                role,
-                R("staff member {index} is {status}"),
-                "4.2",
-                index=person.index_number,
-                status=person.status,
-            )
+        check_authorizable(role, person.index_number, person.status)
 
 
 def submit(ctx: Ctx, data: RequestIn, *, by: str) -> AccountRequest:
@@ -119,7 +121,7 @@ def submit(ctx: Ctx, data: RequestIn, *, by: str) -> AccountRequest:
         entity_code=entity.code,
         subject=f"entity:{entity.code}",
     )
-    _check_people(ctx, data)
+    _check_people(ctx, data.evidence)
     request = AccountRequest(
         entity_code=entity.code,
         platform=data.platform,
@@ -148,7 +150,7 @@ def resubmit(ctx: Ctx, request_id: int, data: RequestIn, *, by: str) -> AccountR
         )
     if data.entity != request.entity_code:
         raise Refused("entity", "a resubmitted request keeps its entity")
-    _check_people(ctx, data)
+    _check_people(ctx, data.evidence)
     request.platform, request.handle = data.platform, data.handle
     request.languages, request.evidence = join_languages(data.languages), json.dumps(data.evidence)
     request.survey = None  # the flow surveys again
@@ -216,6 +218,7 @@ def decide(ctx: Ctx, request_id: int, *, decision: str, reason: str, by: str) ->
                 target=evidence.get(role),
                 audit_as="request.decide",
             )
+        _check_people(ctx, evidence)
     _record(ctx, request, event=decision, by=by, reason=why)
     if decision != "return":
         request.decided_at, request.decided_by = ctx.now, by

@@ -423,15 +423,56 @@ def _email_filter(node: Any) -> ColumnElement[bool]:
     raise BadFilter("filter", f"cannot filter emails on {node}")
 
 
+#: The longest SCIM filter the registry reads, and the most comparisons one may hold: an
+#: identity provider asks for a person or two (`userName eq "..."`); a longer filter is refused
+#: as invalid before the database sees it (SQLite refuses a LIKE pattern over 50,000 bytes and
+#: an expression over 1,000 deep with an error, which must never reach the client as a 500).
+MAX_FILTER_CHARS = 2_000
+MAX_FILTER_TERMS = 50
+
+
+def check_filter(raw: str) -> str:
+    """A SCIM filter's text within `MAX_FILTER_CHARS` (before it is parsed)."""
+    if len(raw) > MAX_FILTER_CHARS:
+        raise BadFilter("filter", f"is longer than {MAX_FILTER_CHARS:,} characters")
+    return raw
+
+
+def _terms(node: Any) -> int:
+    """How many comparisons a filter's syntax tree holds (counted without recursion: a hostile
+    filter may nest deeper than Python's stack)."""
+    from scim2_models.path.expressions import LogicalExpr, Not, ValuePath
+
+    count, stack = 0, [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, LogicalExpr):
+            stack.extend(item.terms)
+        elif isinstance(item, Not):
+            stack.append(item.expr)
+        elif isinstance(item, ValuePath):
+            stack.append(item.val_filter)
+        else:
+            count += 1
+    return count
+
+
 def filter_clause(node: Any) -> ColumnElement[bool]:
-    """SQL for a SCIM filter's syntax tree (scim2_models.path.expressions)."""
+    """SQL for a SCIM filter's syntax tree (scim2_models.path.expressions), of at most
+    `MAX_FILTER_TERMS` comparisons."""
+    if _terms(node) > MAX_FILTER_TERMS:
+        raise BadFilter("filter", f"holds more than {MAX_FILTER_TERMS} comparisons")
+    return _clause(node)
+
+
+def _clause(node: Any) -> ColumnElement[bool]:
     from scim2_models.path.expressions import Comparison, LogicalExpr, Not, Present, ValuePath
 
     if isinstance(node, LogicalExpr):
-        parts = [filter_clause(t) for t in node.terms]
+        parts = [_clause(t) for t in node.terms]
         return and_(*parts) if node.op.value == "and" else or_(*parts)
     if isinstance(node, Not):
-        return not_(filter_clause(node.expr))
+        return not_(_clause(node.expr))
     if isinstance(node, ValuePath):
         if node.attr_path.attr.lower() != "emails":
             raise BadFilter("filter", f"cannot filter on {node.attr_path}")

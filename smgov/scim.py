@@ -476,7 +476,7 @@ def router(config: Settings, engine: Engine, on_events: Events) -> APIRouter:
             where = None
             if raw:
                 try:
-                    parsed = ScimFilter[UserResource](raw)
+                    parsed = ScimFilter[UserResource](staff_service.check_filter(raw))
                     ast = parsed.ast
                 except SCIMException:
                     raise

@@ -38,7 +38,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from models.assessment import DECISIONS as ASSESSMENT_DECISIONS
 from models.clock import parse_instant, system_now
-from models.errors import NotAuthorized, NotFound, Refused
+from models.errors import NotAuthorized, NotFound, R, Refused
 from models.languages import OFFICIAL_LANGUAGES
 from models.requests import EVIDENCE, RISK_RATINGS, parse_request
 from models.settings import Settings
@@ -266,6 +266,10 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
         origin = request.headers.get("origin") or _origin_of(request.headers.get("referer"))
         if own_origin and origin and origin != own_origin:
             raise refused
+        try:  # read whole once (the form parser reads it again from memory)
+            (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:  # bytes a parser would read as Latin-1: never stored
+            raise _not_text("form") from None
         form = await request.form()
         given = form.get("csrf")
         expected = str(request.session.get("csrf") or "")
@@ -273,7 +277,16 @@ def install(app: FastAPI, config: Settings, engine: Engine) -> None:
             raise refused
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise refused
-        return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        for name, value in fields.items():  # %-escaped bytes that are not UTF-8 read as U+FFFD
+            if "\ufffd" in name or "\ufffd" in value:
+                raise _not_text(name if "\ufffd" not in name else "form")
+        return fields
+
+    def _not_text(field: str) -> Stop:
+        """A form whose bytes are not UTF-8 text: refused whole, nothing recorded."""
+        words = Refused(field, R("must be text in UTF-8"))
+        return Stop(400, str(words), words=words)
 
     @app.exception_handler(Stop)
     async def stopped(request: Request, exc: Stop) -> Response:

@@ -14,7 +14,7 @@ from typing import Any
 from models import assessment, registry
 from models.errors import Refused
 from models.languages import OFFICIAL_LANGUAGES
-from notifications.i18n import RTL, C, T, _, language_of, render, translations
+from notifications.i18n import RTL, C, T, _, language_of, locale, render, translations
 
 WORDS: dict[str, str] = {
     "site": _("Institutional social media accounts"),
@@ -316,11 +316,29 @@ def _statuses(params: dict[str, Any], language: str) -> dict[str, Any]:
     return params
 
 
+#: the pieces' parameters that are quantities (days, followers, posts a month, percentages),
+#: written in the reader's way (CLDR: "12 000" in French); never an index number or a ref
+_QUANTITIES = frozenset({"days", "followers", "posts", "purpose", "audience", "name"})
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _quantities(params: dict[str, Any], language: str) -> dict[str, Any]:
+    from babel.numbers import format_decimal
+
+    where = locale(language_of(language))
+    return {
+        key: format_decimal(float(value) if "." in value else int(value), locale=where)
+        if key in _QUANTITIES and isinstance(value, str) and _QUANTITY.fullmatch(value)
+        else value
+        for key, value in params.items()
+    }
+
+
 def _piece(text: str, language: str, missed: list[str]) -> str:
     for pattern, template in _pieces():
         found = pattern.fullmatch(text)
         if found:
-            params = _statuses(found.groupdict(), language)
+            params = _quantities(_statuses(found.groupdict(), language), language)
             if "piece" in params:
                 params["piece"] = _piece(params["piece"], language, missed)
             return T(language, template, **params)

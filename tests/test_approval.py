@@ -117,7 +117,6 @@ def _audit(url: str) -> list[tuple[str, str]]:
 
 class TestEndToEnd:
     @pytest.mark.clause("2.1")
-    @pytest.mark.clause("3.5")
     @pytest.mark.clause("3.7")
     def test_request_to_active_account(
         self, office: dict[str, str], smgov: Smgov, smtp: SMTPServer, tmp_path: Path, db_url: str
@@ -327,6 +326,37 @@ class TestWhoDecides:
             "2026-02-12",
         )
         assert again.code == 2 and "returned" in again.err, "no transition from returned"
+
+
+class TestSeparatedBeforeTheDecision:
+    @pytest.mark.clause("4.2")
+    @pytest.mark.clause("3.7")
+    def test_approval_never_authorizes_who_has_left(
+        self, office: dict[str, str], smgov: Smgov, tmp_path: Path, db_url: str
+    ) -> None:
+        """4.2: the administrator a request names is separated after it was submitted; the
+        head's approval, which would authorize her (3.7), is refused naming her and her status,
+        and nothing is written: the request stays submitted, no account, no authorization."""
+        asked = ("--by", "100004", "--as-of", "2026-02-02")
+        assert smgov("request", "new", "--file", _file(tmp_path), *asked).code == 0
+        separated = smgov(
+            "hr", "event", "--type", "separation", "--staff", "100002",
+            "--effective", "2026-02-03", "--id", "SEP-100002", "--as-of", "2026-02-03",
+        )  # fmt: skip
+        assert separated.code == 0, separated.err
+        decided = smgov(
+            "request", "decide", "1", "--decision", "approve", "--reason", "fine",
+            "--by", "100001", "--as-of", "2026-02-04",
+        )  # fmt: skip
+        assert decided.code == 2, decided.out
+        assert decided.err == "error: administrator: staff member 100002 is separated (4.2)\n"
+        engine = create_engine(db_url)
+        with engine.connect() as conn:
+            state = conn.execute(text("SELECT state FROM account_request")).scalar_one()
+            held = conn.execute(text("SELECT count(*) FROM written_authorization")).scalar_one()
+            made = conn.execute(text("SELECT count(*) FROM account")).scalar_one()
+        engine.dispose()
+        assert (state, held, made) == ("submitted", 0, 2)  # the two registered before
 
 
 class TestIncompleteRequest:

@@ -119,8 +119,8 @@ class TestOfficerInCharge:
     @pytest.mark.clause("3.1(a)")
     def test_nobody_appoints_or_extends_themselves(self, uow: Uow) -> None:
         """An officer-in-charge is appointed for a bounded period by the head; they cannot
-        re-appoint or extend themselves (to 2099 or otherwise), and the head cannot appoint
-        without an end or beyond the policy's bound (3.1)."""
+        re-appoint or extend themselves (to 2099 or otherwise), the head cannot appoint
+        themselves, nor anyone without an end or beyond the policy's bound (3.1)."""
         _registry(uow)
         with uow(T1) as ctx:
             entities.appoint(
@@ -143,6 +143,16 @@ class TestOfficerInCharge:
                     starts_on=dt.date(2026, 1, 22),
                     ends_on=ends,
                 )
+        with uow(T1) as ctx, pytest.raises(NotAuthorized) as refused:  # the head as well
+            entities.appoint(
+                ctx,
+                code="OHCHR",
+                staff_index="100001",
+                role="officer-in-charge",
+                by="100001",
+                ends_on=dt.date(2026, 2, 28),
+            )
+        assert "for themselves" in str(refused.value)
         for ends in (None, dt.date(2099, 12, 31)):
             with uow(T2) as ctx, pytest.raises(NotAuthorized) as refused:
                 entities.appoint(

@@ -140,15 +140,18 @@ class TestEventFields:
     @example({"event_id": 10**4350, "type": "separation", "staff": "1", "effective": "2026-03-01"})
     @example({"event_id": "E", "type": "return", "staff": "\u202e100002", "effective": 20260301})
     @example({"event_id": "a\u007fb", "type": "return", "staff": "1", "effective": "2026-03-01"})
+    @example({"event_id": "E", "type": "separation", "staff": "100002", "effective": 20261201})
     @example({"event_id": "a\u0085b", "type": "return", "staff": "1", "effective": "2026-03-01"})
     def test_any_json_is_an_event_or_a_refusal(self, raw: dict[str, Any]) -> None:
         """Whatever types and text an HR system sends, an event is either accepted with clean
-        fields or refused naming the field — never an unexpected exception (4.2)."""
+        fields (its effective date given as text) or refused naming the field — never an
+        unexpected exception (4.2)."""
         event = attempt(parse_event, raw)
         if isinstance(event, Refused):
             assert event.field in {"event_id", "type", "staff", "effective", "new_entity"}
             return
         assert isinstance(event, EventIn)
+        assert isinstance(raw["effective"], str), "a date is text: a number is no date"
         assert event.staff.isascii()
         assert dt.date(2000, 1, 1) <= event.effective_on <= dt.date(2100, 12, 31)
         # printable: no C0 control, no DEL, no C1 control (U+0080 to U+009F)

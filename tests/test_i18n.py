@@ -18,6 +18,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from sqlalchemy import text as sql
 
 from models.clock import due_after
@@ -205,6 +206,11 @@ class TestSmgovsOwnWords:
         note = said(prefill(full._replace(overlaps=overlaps))["3.2(a)"]["note"], lang)
         assert not re.search(r"\b(account|request|survey):\d", note), note  # refs in words
         assert ref_words("survey:7", lang) != "survey:7"
+        active = said("last post 400 days ago, 2.5 posts a month, 12000 followers", lang)
+        where = i18n.locale(lang)  # quantities the reader's way: "12 000", "2,5" in French
+        assert format_decimal(12000, locale=where) in active, active
+        assert format_decimal(2.5, locale=where) in active and "12000" not in active, active
+        assert "100001" in said("administrator 100001 is separated", lang)  # an index as it is
 
 
 class TestDates:
@@ -268,7 +274,9 @@ class TestNextStep:
         """Each kind's next step names the exact command with the duty's own account, request,
         entity, obligation and acting person — never a placeholder — in every language."""
         subject = Named("X UN — https://x.com/UN", account_id=15, request_id=7)
-        step = next_step(kind, obligation=42, subject=subject, entity="OHCHR", by="100001")
+        step = next_step(
+            kind, obligation=42, subject=subject, entity="OHCHR", by="100002", head="100001"
+        )
         command = dict(step.params)["command"]
         assert command.startswith("smgov ") and not PLACEHOLDER.search(command), command
         assert re.search(r"\b(15|7|OHCHR|42)\b", command) or kind == "inventory-campaign"
@@ -661,7 +669,7 @@ class TestDigestCap:
                 sql("SELECT body FROM outbox WHERE recipient = 'a@un.example'")
             ).scalars()
         assert len(re.findall(r"^\d+\. \[3\.2\]", body, re.M)) == 1
-        assert "smgov obligation meet 2 --by 100002" in body, "the more urgent: due first"
+        assert "smgov obligation meet 2 --by HEAD" in body, "the more urgent: due first"
         assert "… and 1 more duty, by entity, most urgent first:" in body
         assert "Entity OHCHR (OHCHR): 1 duty (most urgent: 12 days overdue)" in body
 

@@ -233,14 +233,17 @@ class TestImport:
         never two, however the campaign and the import are ordered."""
         path = _csv(tmp_path / "one.csv", _rows(2))
         smgov("account", "import", str(path), "--by", "100001", "--as-of", "2026-01-20")
+
+        def assessed(day: str) -> list[dict[str, Any]]:
+            duties = smgov("obligation", "list", "--as-of", day, "--json").json()
+            return [o for o in duties if o["kind"] == "initial-assessment"]
+
+        imported = assessed("2026-01-20")  # the import alone opens them: no campaign needed
+        assert sorted(o["subject"] for o in imported) == ["account:1", "account:2"]
         smgov(
             "campaign", "start", "inventory", "--issued-on", "2026-01-15", "--as-of", "2026-01-21"
         )
-        assessments = [
-            o
-            for o in smgov("obligation", "list", "--as-of", "2026-01-22", "--json").json()
-            if o["kind"] == "initial-assessment"
-        ]
+        assessments = assessed("2026-01-22")
         assert sorted(o["subject"] for o in assessments) == ["account:1", "account:2"]
         assert {o["clause"] for o in assessments} == {"3.3"}
 

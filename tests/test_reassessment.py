@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from models.assessment import stagger
+from models.errors import NotAuthorized
 from models.survey import overlaps_of
 from models.tables import AuditEvent, Authorization, Obligation, Staff
 from services import accounts, entities, reassessment
@@ -347,6 +348,9 @@ class TestDecisions:
             ).json()
             if o["kind"] == "assessment-condition"
         )
+        assert condition["assignee"] == "300002", "the administrator meets it, the head confirms"
+        held = smgov("obligation", "meet", str(condition["id"]), "--by", "300002", "--note", "ok")
+        assert held.code == 2 and held.err.startswith("error: --by: 300002 may not"), held.err
         assert (
             smgov(
                 "obligation",
@@ -368,6 +372,48 @@ class TestDecisions:
             for m in smtp.messages[start:]
             if "assessment" in m.body.lower() and "condition" in m.body.lower()
         ]
+
+
+class TestConfirmingConditions:
+    @pytest.mark.clause("3.3")
+    @pytest.mark.clause("3.1(a)")
+    def test_nobody_confirms_a_condition_of_their_own(self, uow: Callable[..., Any]) -> None:
+        """3.3: a condition of continuation on an account without administrator or alternate
+        is the head's own duty; the head cannot confirm it met (nobody certifies for
+        themselves): an officer-in-charge in office can, and the refusal wrote nothing."""
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))  # existing at issuance
+        at = org.T0 + dt.timedelta(days=1)
+        with uow(at) as ctx:
+            reassessment.decide(
+                ctx,
+                ref=str(account_id),
+                decision="conditions",
+                reason="keep it",
+                conditions=["name an administrator"],
+                by="100001",
+            )
+            entities.appoint(
+                ctx,
+                code="OHCHR",
+                staff_index="100004",
+                role="officer-in-charge",
+                by="100001",
+                starts_on=at.date(),
+                ends_on=at.date() + dt.timedelta(days=30),
+            )
+        with uow(at) as ctx:
+            duty = ctx.session.exec(
+                select(Obligation).where(col(Obligation.kind) == "assessment-condition")
+            ).one()
+            assert duty.assignee == "100001"  # nobody holds the account: the head is chased
+        with uow(at) as ctx, pytest.raises(NotAuthorized, match=r"100001 may not duty\.confirm"):
+            reassessment.meet(ctx, obligation_id=duty.id or 0, by="100001", note="done")
+        with uow(at) as ctx:
+            assert ctx.session.get(Obligation, duty.id).state == "open"
+            reassessment.meet(ctx, obligation_id=duty.id or 0, by="100004", note="seen it")
+            assert ctx.session.get(Obligation, duty.id).state == "met"
 
 
 class TestStaggering:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import MetaData, create_engine, select
@@ -186,6 +187,11 @@ class TestRegisterAndComplete:
             ("2.1", "decide-unapproved", "account:1", "100001", "open"),
             ("3.5", "new-account-entry", "account:1", "100001", "open"),
         ]
+        created = dt.date.fromisoformat(org("account", "show", "1", "--json").json()["created_on"])
+        (entry,) = [o for o in obligations if o["kind"] == "new-account-entry"]
+        due = dt.datetime.fromisoformat(entry["due_at"]).astimezone(ZoneInfo("Europe/Zurich"))
+        assert due.date() == created + dt.timedelta(days=10), (created, due)  # the 10th day
+        assert (due + dt.timedelta(microseconds=1)).time() == dt.time(0), due  # its end, local
 
     @pytest.mark.clause("3.5")
     def test_completing_meets_the_obligation(self, org: Smgov) -> None:
@@ -305,6 +311,9 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("id past 64 bits: account", ["account", "show", "9" * 26], "ACCOUNT"),
     ("id past 64 bits: acknowledge", ["acknowledge", "9" * 20, "--by", "100001"], "ACCOUNT"),
     ("superscript digit: account", ["account", "show", "\u00b2"], "ACCOUNT"),
+    # neither a number nor an address: the refusal named an option the command does not have
+    ("word for an account", ["account", "show", "abc"], "ACCOUNT"),
+    ("word for an account: acknowledge", ["acknowledge", "abc", "--by", "100001"], "ACCOUNT"),
     (
         "C1 control in a name",
         ["entity", "add", "NEWX", "--name", "Bad\u0085Name", "--kind", "office"],

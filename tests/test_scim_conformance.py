@@ -331,6 +331,11 @@ BAD = [
     ("GET", "/Users?filter=userName eq", None, 400, "invalidFilter"),
     ("GET", '/Users?filter=userName eq "x" and', None, 400, "invalidFilter"),
     ("GET", '/Users?filter=title eq "x"', None, 400, "invalidFilter"),
+    # hostile filters the database refused with an error (a 500): a LIKE pattern of 50,000
+    # characters, 1,000 comparisons; and 60 comparisons, short, over the bound of 50
+    ("GET", '/Users?filter=userName sw "' + "a" * 50_000 + '"', None, 400, "invalidFilter"),
+    ("GET", "/Users?filter=" + " or ".join(["userName pr"] * 1_000), None, 400, "invalidFilter"),
+    ("GET", "/Users?filter=" + " or ".join(["userName pr"] * 60), None, 400, "invalidFilter"),
     ("GET", "/Users?startIndex=one", None, 400, "invalidValue"),
     # beyond a 64-bit integer: the database driver overflowed (500) before the bound
     ("GET", "/Users?startIndex=9223372036854775809", None, 400, "invalidValue"),

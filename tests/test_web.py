@@ -821,6 +821,37 @@ class TestSessionsAndScope:
         assert "evil.example" not in location
 
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_a_form_that_is_not_utf8_changes_nothing(self, door: Door, browser: Any) -> None:
+        """A decision posted as bytes that are not UTF-8 (raw, or %-escaped) is refused with a
+        400 naming the rule, and nothing is recorded: never stored as Latin-1 or as U+FFFD."""
+        with door.uow(system_now()) as ctx:  # existing at issuance: its 3.3 assessment is open
+            account_id = org.account(
+                ctx, url="x.com/unhr_utf8", handle="unhr_utf8", created_on=dt.date(2025, 6, 1)
+            )
+            (assessment,) = [
+                a
+                for a in reassessment.list_assessments(ctx, entity="OHCHR")
+                if a["account"] == account_id
+            ]
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        _sign_in(page, door, "head.ohchr@un.example")
+        page.goto(f"{door.url}/assessments/{assessment['id']}")
+        csrf = page.input_value("input[name=csrf]")
+        audited = door.audit_count()
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        link = f"{door.url}/assessments/{assessment['id']}/decide"
+        for body in (b"&reason=%ff%fe", b"&reason=\xff\xfe"):
+            answer = ctx.request.post(
+                link, data=b"csrf=" + csrf.encode() + b"&decision=continue" + body, headers=form
+            )
+            assert answer.status == 400, (body, answer.status)
+            assert "must be text in UTF-8" in answer.text(), answer.text()
+        assert door.audit_count() == audited
+        with door.uow(system_now()) as uow_ctx:
+            assert reassessment.get_assessment(uow_ctx, assessment["id"]).state == "open"
+        ctx.close()
+
     def test_reading_is_scoped_to_the_reader(self, door: Door, browser: Any) -> None:
         """1.1(b), 3.1: a staff member reads what they filed, their entity's pages only with a
         role there; another entity's head gets 404 (as for an id that does not exist) on its
