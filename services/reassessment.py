@@ -899,7 +899,7 @@ def decide(
         account.state = "active"
         ctx.session.add(account)
         today = local_date(ctx.now, entity.timezone)
-        fulfils = _condition_holder(ctx, account, entity.code) if conds else "registry"
+        fulfils = _condition_holder(ctx, account) if conds else "registry"
         for number, text in enumerate(conds, start=1):
             obligations.open_obligation(
                 ctx,
@@ -923,10 +923,11 @@ def decide(
     return assessment
 
 
-def _condition_holder(ctx: Ctx, account: Account, entity_code: str) -> str:
+def _condition_holder(ctx: Ctx, account: Account) -> str:
     """Who is chased for a condition of continuation (3.2): the account's administrator in
-    force, else its alternate (they run the account, 3.7), else the head, else the registry
-    team. The head or officer-in-charge confirms it met (`meet`), never the person chased."""
+    force, else its alternate (they run the account, 3.7), else, for an account nobody holds,
+    the registry team (4.2). The head or officer-in-charge confirms it met (`meet`), never the
+    person chased."""
     for role in ("administrator", "alternate"):
         held = ctx.session.execute(
             select(col(Authorization.staff_index))
@@ -942,7 +943,7 @@ def _condition_holder(ctx: Ctx, account: Account, entity_code: str) -> str:
         ).scalar_one_or_none()
         if held is not None:
             return str(held)
-    return current_head(session=ctx.session, entity_code=entity_code, at=ctx.now) or "registry"
+    return "registry"
 
 
 #: duties a withdrawal leaves open: the credentials stay in custody until the account is closed

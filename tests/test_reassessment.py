@@ -378,21 +378,16 @@ class TestConfirmingConditions:
     @pytest.mark.clause("3.3")
     @pytest.mark.clause("3.1(a)")
     def test_nobody_confirms_a_condition_of_their_own(self, uow: Callable[..., Any]) -> None:
-        """3.3: a condition of continuation on an account without administrator or alternate
-        is the head's own duty; the head cannot confirm it met (nobody certifies for
-        themselves): an officer-in-charge in office can, and the refusal wrote nothing."""
+        """3.3: a condition of continuation is its account's administrator's duty; where the
+        head is that administrator (authorized by an officer-in-charge), the head cannot
+        confirm it met (nobody certifies for themselves): the officer-in-charge can, and the
+        refusal wrote nothing. An account nobody holds leaves it to the registry team."""
+        at = org.T0 + dt.timedelta(days=1)
         with uow(org.T0) as ctx:
             org.seed(ctx)
-            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))  # existing at issuance
-        at = org.T0 + dt.timedelta(days=1)
-        with uow(at) as ctx:
-            reassessment.decide(
-                ctx,
-                ref=str(account_id),
-                decision="conditions",
-                reason="keep it",
-                conditions=["name an administrator"],
-                by="100001",
+            held = org.account(ctx, created_on=dt.date(2025, 6, 1))  # existing at issuance
+            orphan = org.account(
+                ctx, url="x.com/unhr_orphan", handle="unhr_orphan", created_on=dt.date(2025, 6, 1)
             )
             entities.appoint(
                 ctx,
@@ -404,10 +399,28 @@ class TestConfirmingConditions:
                 ends_on=at.date() + dt.timedelta(days=30),
             )
         with uow(at) as ctx:
-            duty = ctx.session.exec(
-                select(Obligation).where(col(Obligation.kind) == "assessment-condition")
-            ).one()
-            assert duty.assignee == "100001"  # nobody holds the account: the head is chased
+            accounts.authorize(
+                ctx, ref=str(held), staff="100001", role="administrator", by="100004", reference="W"
+            )
+            for account_id in (held, orphan):
+                reassessment.decide(
+                    ctx,
+                    ref=str(account_id),
+                    decision="conditions",
+                    reason="keep it",
+                    conditions=["publish an editorial policy"],
+                    by="100004",
+                )
+        with uow(at) as ctx:
+            duties = {
+                o.subject: o
+                for o in ctx.session.exec(
+                    select(Obligation).where(col(Obligation.kind) == "assessment-condition")
+                )
+            }
+            duty = duties[f"account:{held}"]
+            assert duty.assignee == "100001"  # the head holds the account as its administrator
+            assert duties[f"account:{orphan}"].assignee == "registry"
         with uow(at) as ctx, pytest.raises(NotAuthorized, match=r"100001 may not duty\.confirm"):
             reassessment.meet(ctx, obligation_id=duty.id or 0, by="100001", note="done")
         with uow(at) as ctx:
