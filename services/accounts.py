@@ -543,6 +543,66 @@ def open_acknowledgements(ctx: Ctx, grants: Sequence[Authorization], *, actor: s
     obligations.open_many(ctx, duties, actor=actor)
 
 
+def open_declared_duties(ctx: Ctx) -> int:
+    """3.7: every account in use whose declared people still await the head's written
+    authorization has its duty `authorize-declared` open, as an import opens it. What a sweep
+    does before reminding: a registry whose import grants were turned into declarations by the
+    upgrade (migration 0010) had none, and its heads were never reminded. Set-based: two reads,
+    then one `open_many` for the accounts lacking their duty. Returns how many it opened."""
+    pending = set(
+        ctx.session.execute(
+            select(col(DeclaredPerson.account_id))
+            .join(Account, col(Account.id) == col(DeclaredPerson.account_id))
+            .where(
+                col(DeclaredPerson.confirmed_at).is_(None),
+                col(Account.state).not_in(("withdrawn", "closed")),
+            )
+            .distinct()
+        ).scalars()
+    )
+    if not pending:
+        return 0
+    reminded = set(
+        ctx.session.execute(
+            select(col(Obligation.subject)).where(
+                col(Obligation.kind) == "authorize-declared", col(Obligation.state) == "open"
+            )
+        ).scalars()
+    )
+    lacking = sorted(a for a in pending if f"account:{a}" not in reminded)
+    if not lacking:
+        return 0
+    owners = dict(
+        ctx.session.execute(
+            select(col(Account.id), col(Account.entity_code)).where(col(Account.id).in_(lacking))
+        ).all()
+    )
+    entities = {
+        e.code: e
+        for e in ctx.session.execute(
+            select(Entity).where(col(Entity.code).in_(set(owners.values())))
+        ).scalars()
+    }
+    heads = heads_of(session=ctx.session, entity_codes=list(entities), at=ctx.now)
+    duties = []
+    for account_id in lacking:
+        entity = entities[owners[account_id]]
+        duties.append(
+            obligations.Duty(
+                f"authorize-declared:{account_id}",
+                "3.7",
+                "authorize-declared",
+                f"account:{account_id}",
+                entity,
+                heads.get(entity.code) or "registry",
+                due_after(local_date(ctx.now, entity.timezone), DECISION_DAYS, entity.timezone),
+                "declared, not yet authorized in writing: smgov authorize "
+                f"{account_id} --declared --by HEAD --reference REF",
+            )
+        )
+    return len(obligations.open_many(ctx, duties, actor="smgov"))
+
+
 def authorize_declared(
     ctx: Ctx, *, ref: str | None, entity: str | None, by: str, reference: str
 ) -> list[Authorization]:

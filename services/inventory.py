@@ -24,7 +24,7 @@ from models.tables import Account, Campaign, Entity, Obligation
 from notifications.i18n import due_words
 from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
-from services.accounts import account_rows, missing_for
+from services.accounts import account_rows, missing_for, open_declared_duties
 from services.authority import heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -418,14 +418,17 @@ def stale_entities(ctx: Ctx) -> list[str]:
 
 def housekeeping(ctx: Ctx) -> dict[str, int]:
     """What every sweep does before reminding: meet finished inventory duties, close campaigns
-    whose deadline passed, open attestation duties coming due."""
+    whose deadline passed, open attestation duties coming due, and the head's duty to
+    authorize declared people wherever it is missing (3.7)."""
     from services.reassessment import close_due as close_reassessments
 
     met = refresh(ctx)
     closed = len(close_due(ctx)) + close_reassessments(ctx)
     attest_opened = open_attestations(ctx)
+    declared = open_declared_duties(ctx)
     return {
         "inventory_met": met,
         "campaigns_closed": closed,
         "attestations_opened": attest_opened,
+        "declared_duties_opened": declared,
     }

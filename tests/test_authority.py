@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from models.clock import local_date
 from models.errors import NotAuthorized
 from models.hr import EventIn
 from models.policy import POLICY, markdown_table
-from models.tables import EntityRole, Obligation, Outbox
+from models.tables import DeclaredPerson, EntityRole, Obligation, Outbox
 from services import accounts, entities, separation
 from services.authority import current_head, may
 from tests import org
@@ -501,6 +502,61 @@ class TestWrittenAuthorizationOnlyFromTheHead:
         refused = smgov("authorize", "1", "--declared", "--by", "100001", "--reference", "R")
         assert refused.code == 2 and "themselves" in refused.err
         assert smgov("staff", "show", "100002", "--json").json()["authorizations"] == []
+
+
+class TestDeclaredWithoutTheirDuty:
+    @pytest.mark.clause("3.7")
+    def test_a_sweep_opens_the_heads_duty_for_people_declared_without_it(self, uow: Uow) -> None:
+        """3.7: people declared with no duty for the head to authorize them (as the upgrade
+        that turned import grants into declarations left them) get that duty at the next sweep,
+        once, the head's, due in 10 days; once the head authorizes them in writing it is met
+        and no sweep opens it again."""
+        from services.inventory import housekeeping
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+            for role, index in (("administrator", "100002"), ("alternate", "100003")):
+                ctx.session.add(  # as migration 0010 writes them: no duty opened
+                    DeclaredPerson(
+                        account_id=account_id,
+                        staff_index=index,
+                        role=role,
+                        declared_by="100001",
+                        declared_at=org.T0,
+                        source="3.4 inventory import, row 1",
+                    )
+                )
+
+        def duties(ctx: Any) -> list[Obligation]:
+            return list(
+                ctx.session.execute(
+                    select(Obligation).where(col(Obligation.kind) == "authorize-declared")
+                ).scalars()
+            )
+
+        with uow(T1) as ctx:
+            assert duties(ctx) == []
+            assert housekeeping(ctx)["declared_duties_opened"] == 1
+        with uow(T1) as ctx:
+            (duty,) = duties(ctx)
+            assert (duty.clause, duty.subject, duty.assignee, duty.state) == (
+                "3.7",
+                f"account:{account_id}",
+                "100001",
+                "open",
+            )
+            assert local_date(duty.due_at, "Europe/Zurich") == local_date(
+                T1, "Europe/Zurich"
+            ) + dt.timedelta(days=10)
+            assert housekeeping(ctx)["declared_duties_opened"] == 0  # once
+        with uow(T2) as ctx:
+            accounts.authorize_declared(
+                ctx, ref=str(account_id), entity=None, by="100001", reference="W/9"
+            )
+        with uow(T2) as ctx:
+            assert [d.state for d in duties(ctx)] == ["met"]
+            assert housekeeping(ctx)["declared_duties_opened"] == 0
 
 
 class TestAcknowledgementAtEveryGrant:
