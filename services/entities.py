@@ -131,16 +131,17 @@ def add_staff(
     return staff
 
 
-def _end_roles(ctx: Ctx, entity_code: str, role: str) -> None:
-    ctx.session.execute(
-        update(EntityRole)
-        .where(
-            col(EntityRole.entity_code) == entity_code,
-            col(EntityRole.role) == role,
-            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
-        )
-        .values(ends_at=ctx.now)
+def _end_roles(ctx: Ctx, entity_code: str, role: str) -> list[str]:
+    """End now every appointment to `role` at the entity still running or yet to start (one
+    yet to start ends before it begins); returns whose were ended."""
+    where = (
+        col(EntityRole.entity_code) == entity_code,
+        col(EntityRole.role) == role,
+        or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
     )
+    ended = list(ctx.session.execute(select(col(EntityRole.staff_index)).where(*where)).scalars())
+    ctx.session.execute(update(EntityRole).where(*where).values(ends_at=ctx.now))
+    return ended
 
 
 def _require_active(staff: Staff, field: str) -> None:
@@ -151,8 +152,10 @@ def _require_active(staff: Staff, field: str) -> None:
 
 
 def set_head(ctx: Ctx, *, code: str, staff_index: str, by: str = OPERATOR) -> EntityRole:
-    """Name the head of entity (1.1(c)); the previous head's role ends now and their open duties
-    (and those the registry team held while the post was vacant) pass to the new head.
+    """Name the head of entity (1.1(c)); the previous head's role ends now, and so does any
+    officer-in-charge's appointment (one made while the post was vacant never outlives the
+    vacancy); their open duties (and those the registry team held meanwhile) pass to the new
+    head.
 
     The operator names heads only while the registry has no registry officer; afterwards a
     registry officer does, with --by, never naming themselves (models.policy)."""
@@ -169,6 +172,9 @@ def set_head(ctx: Ctx, *, code: str, staff_index: str, by: str = OPERATOR) -> En
     _require_active(staff, "--staff")
     before = head_in_office(session=ctx.session, entity_code=entity.code, at=ctx.now)
     _end_roles(ctx, entity.code, "head")
+    # an officer-in-charge acts for a head who is absent or whose post is vacant (3.1): never
+    # beside a head just named, who appoints one again if need be
+    acting = _end_roles(ctx, entity.code, "officer-in-charge")
     role = EntityRole(
         entity_code=entity.code,
         staff_index=staff.index_number,
@@ -191,7 +197,7 @@ def set_head(ctx: Ctx, *, code: str, staff_index: str, by: str = OPERATOR) -> En
         action="entity.set-head",
         subject=f"entity:{entity.code}",
         before={"head": before},
-        after={"head": staff.index_number, "duties_moved": moved},
+        after={"head": staff.index_number, "duties_moved": moved, "acting_ended": acting},
     )
     return role
 

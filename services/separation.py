@@ -247,10 +247,26 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         held[auth.staff_index].append(auth)
 
     revocations: list[dict[str, Any]] = []
+    leaving: list[HREvent] = []  # the events that end what the person held (not a return)
     for event in events:
         person = staff[event.staff_index]
-        before = {"status": person.status, "entity": person.entity_code}
+        before = {
+            "status": person.status,
+            "entity": person.entity_code,
+            "registry_officer": person.registry_officer,
+        }
         moved_to = entity_codes.get((event.new_entity or "").upper())
+        # a return restores a separated or reassigned person; one naming another entity for
+        # someone still active moves them: a reassignment, whatever its name (4.2)
+        moves = (
+            event.type == "return"
+            and person.status == "active"
+            and moved_to is not None
+            and moved_to != person.entity_code
+        )
+        if event.type != "return" or moves:
+            leaving.append(event)
+            person.registry_officer = False  # a post like any other: never back on return
         if event.type == "return":
             person.status = "active"
             if moved_to is not None:
@@ -269,7 +285,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         person.modified_at = now
         session.add(person)
         revoked = []
-        if event.type != "return":  # a return restores status only: authorize again (3.7)
+        if event in leaving:  # a return restores status only: authorize again (3.7)
             for auth in held.pop(event.staff_index, []):
                 revocations.append(
                     {
@@ -295,6 +311,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
                 "effective_on": event.effective_on.isoformat(),
                 "status": person.status,
                 "entity": person.entity_code,
+                "registry_officer": person.registry_officer,
                 "revoked": revoked,
             },
         )
@@ -309,7 +326,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         reason="authorization withdrawn (4.2)",
         actor=HR_ACTOR,
     )
-    report.vacated = _vacate_posts(ctx, [e for e in events if e.type != "return"])
+    report.vacated = _vacate_posts(ctx, leaving)
     return report
 
 

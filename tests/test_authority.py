@@ -295,6 +295,101 @@ class TestHeads:
             assert set(_open_duties(ctx).values()) == {"100002"}
 
 
+class TestPostsEndWithTheirHolder:
+    @pytest.mark.clause("3.1(a)")
+    def test_a_new_head_ends_the_acting_appointment(self, uow: Uow) -> None:
+        """3.1(a): an officer-in-charge a registry officer appointed while the head's post was
+        vacant acts no longer once a head is named: the new head decides, the officer-in-charge
+        does not (before, the appointment outlived the vacancy and ranked above the head)."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            separation.record(
+                ctx,
+                [EventIn("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None)],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T1) as ctx:
+            entities.appoint(
+                ctx,
+                code="OHCHR",
+                staff_index="100003",
+                role="officer-in-charge",
+                by="900001",
+                ends_on=dt.date(2026, 3, 31),
+            )
+        with uow(T2) as ctx:
+            assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) == "100003"
+            entities.set_head(ctx, code="OHCHR", staff_index="100002", by="900001")
+        with uow(T3) as ctx:
+            assert current_head(session=ctx.session, entity_code="OHCHR", at=T3) == "100002"
+            for actor, allowed in (("100002", True), ("100003", False)):
+                verdict = may(ctx.session, actor=actor, action="decide", entity_code="OHCHR", at=T3)
+                assert verdict.allowed is allowed, actor
+
+    @pytest.mark.clause("4.2")
+    def test_a_registry_officer_who_moves_or_leaves_is_one_no_longer(self, uow: Uow) -> None:
+        """4.2: a registry officer reassigned to another entity, or separated and then back,
+        holds the registry's privileges no longer (they came back on return before): naming a
+        head is refused to both."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            entities.add_staff(
+                ctx,
+                index="900003",
+                name="Third officer",
+                email="ro3@un.example",
+                entity="DGC",
+                registry_officer=True,
+                by="900001",
+            )
+            separation.record(
+                ctx,
+                [
+                    EventIn("E-MOVE", "reassignment", "900001", dt.date(2026, 1, 21), "OHCHR"),
+                    EventIn("E-OUT", "separation", "900003", dt.date(2026, 1, 21), None),
+                ],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T2) as ctx:
+            separation.record(
+                ctx,
+                [EventIn("E-BACK", "return", "900003", dt.date(2026, 1, 22), None)],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T3) as ctx:
+            for officer in ("900001", "900003"):
+                verdict = may(
+                    ctx.session, actor=officer, action="set-head", entity_code="OHCHR", at=T3
+                )
+                assert not verdict.allowed, officer
+
+    @pytest.mark.clause("4.2")
+    def test_a_return_that_moves_an_active_person_withdraws_what_they_held(self, uow: Uow) -> None:
+        """4.2: an HR "return" naming another entity for someone still active moves them, as a
+        reassignment does: their written authorization is withdrawn and a head's post is left
+        vacant (before, both survived the move)."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            account_id = org.account(ctx)
+            org.complete(ctx, account_id)
+            separation.record(
+                ctx,
+                [
+                    EventIn("E-R1", "return", "100002", dt.date(2026, 1, 21), "DGC"),
+                    EventIn("E-R2", "return", "100001", dt.date(2026, 1, 21), "DGC"),
+                ],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T2) as ctx:
+            held = accounts.list_accounts(ctx)[0]
+            assert held["administrator"] is None, held
+            assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) is None
+
+
 def _csv(tmp_path: Path, *rows: str) -> str:
     path = tmp_path / "inventory.csv"
     header = (
