@@ -123,6 +123,24 @@ def control(c: str) -> bool:
     return ord(c) < 32 or 127 <= ord(c) < 160
 
 
+#: 3.4: the days after the bulletin's issuance within which the accounts existing then are
+#: entered in the central database
+INVENTORY_DAYS = 60
+
+
+def enters_as_existing(
+    created_on: dt.date, issuance: dt.date, entered_on: dt.date, *, by_head: bool
+) -> bool:
+    """2.1, 3.3, 3.4: whether an account created before the bulletin's issuance is entered as
+    existing then (official, under its 3.3 assessment). Its creation date is the entry's own
+    claim: within the inventory's 60 days, or entered by the head (or officer-in-charge) who
+    answers for it, it stands; entered later by anyone else, the account is unapproved until
+    the head decides (2.1, 3.2), as one created since."""
+    if created_on >= issuance:
+        return False
+    return by_head or entered_on <= issuance + dt.timedelta(days=INVENTORY_DAYS)
+
+
 def check_authorizable(field: str, index: str, status: str) -> None:
     """4.2: only active staff are given a role on an account: a separated or reassigned staff
     member's privileges are withdrawn, never granted (by the head's authorization, 3.7, by

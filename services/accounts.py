@@ -36,6 +36,7 @@ from models.registry import (
     check_authorizable,
     check_speaks_for,
     check_text,
+    enters_as_existing,
     issuance_of,
     missing_items,
     personal_hints,
@@ -198,9 +199,11 @@ def register(
     """Enter an institutional account in the central database (1.1(b), 3.4, 3.5).
 
     Nothing is official without the head's act (2.1, 3.2): an account that existed at the
-    bulletin's issuance is entered *active*, under its 3.3 assessment; one created on or after it
-    is entered *unapproved* — visible, not official — and the head's decision duty opens: only an
-    approved request (services.requests) or a withdrawal (3.8) meets it."""
+    bulletin's issuance is entered *active*, under its 3.3 assessment (within the inventory's 60
+    days, or by the head: `models.registry.enters_as_existing`); one created on or after it, or
+    claimed older by someone else after those 60 days, is entered *unapproved* — visible, not
+    official — and the head's decision duty opens: only an approved request
+    (services.requests) or a withdrawal (3.8) meets it."""
     issuance = issuance_of(ctx.settings.issuance_date)
     owner = get_entity(ctx, entity)
     require(
@@ -234,6 +237,14 @@ def register(
         raise Refused(
             "--url", f"{clean_url} is already registered as account {existing.id}", "1.1(b)"
         )
+    as_existing = enters_as_existing(
+        created_on or today,
+        issuance,
+        today,
+        by_head=may(
+            ctx.session, actor=by, action="decide", entity_code=owner.code, at=ctx.now
+        ).allowed,
+    )
     account = Account(
         entity_code=owner.code,
         platform=code,
@@ -243,7 +254,7 @@ def register(
         languages=join_languages(langs),
         purpose=clean_purpose,
         audience=clean_audience,
-        state="active" if (created_on or today) < issuance else "unapproved",
+        state="active" if as_existing else "unapproved",
         created_on=created_on or today,
         registered_at=ctx.now,
         updated_at=ctx.now,
@@ -259,7 +270,7 @@ def register(
     refresh_entry_obligation(ctx, account, actor=by)
     if account.state == "unapproved":
         open_decision_duties(ctx, [account], actor=by)
-    elif account.created_on is not None and account.created_on < issuance:
+    else:  # existing at issuance (`as_existing`): its initial assessment (3.3)
         head = current_head(session=ctx.session, entity_code=owner.code, at=ctx.now)
         open_initial_assessments(
             ctx,

@@ -30,6 +30,7 @@ from models.registry import (
     check_authorizable,
     check_speaks_for,
     check_text,
+    enters_as_existing,
     issuance_of,
 )
 from models.tables import (
@@ -42,7 +43,7 @@ from models.tables import (
     Staff,
 )
 from services import obligations
-from services.authority import acting_person, current_head, require
+from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 
 COLUMNS = (
@@ -216,8 +217,10 @@ def import_accounts(
 
     An import grants nothing (3.7): the administrator and alternate it names are *declared*
     (3.4(d) complete) and the head's duty to authorize them in writing opens. Accounts created on
-    or after the bulletin's issuance are *unapproved* and open the head's decision (2.1, 3.2);
-    those existing at issuance open their 3.3 assessment. No issuance date: refused (5.1)."""
+    or after the bulletin's issuance (or claimed older, after the inventory's 60 days, by
+    someone other than the head: `models.registry.enters_as_existing`) are *unapproved* and open
+    the head's decision (2.1, 3.2); those existing at issuance open their 3.3 assessment. No
+    issuance date: refused (5.1)."""
     issuance_of(ctx.settings.issuance_date)
     checker = _Checker(ctx, by=by, default_entity=entity)
     report = ImportReport()
@@ -299,6 +302,15 @@ class _Writer:
         def created_of(r: _Row) -> dt.date:
             return r.created_on or local_date(now, self.entities[r.entity].timezone)
 
+        heads = {  # whether the importer answers for the entity as its head (or acting head)
+            code: may(ctx.session, actor=self.by, action="decide", entity_code=code, at=now).allowed
+            for code in {r.entity for r in rows}
+        }
+
+        def as_existing(r: _Row) -> bool:  # 2.1, 3.3, 3.4: `enters_as_existing`
+            today = local_date(now, self.entities[r.entity].timezone)
+            return enters_as_existing(created_of(r), issuance, today, by_head=heads[r.entity])
+
         ctx.session.execute(
             insert(Account),
             [
@@ -311,7 +323,7 @@ class _Writer:
                     "languages": r.languages,
                     "purpose": r.purpose,
                     "audience": r.audience,
-                    "state": "active" if created_of(r) < issuance else "unapproved",
+                    "state": "active" if as_existing(r) else "unapproved",
                     "created_on": created_of(r),
                     "registered_at": now,
                     "updated_at": now,
@@ -350,7 +362,7 @@ class _Writer:
                         f"{account_id} --declared --by HEAD --reference REF",
                     )
                 )
-            if created_of(r) >= issuance:
+            if not as_existing(r):
                 duties.append(
                     obligations.obligation_values(
                         key=f"approve-account:{account_id}",
@@ -392,7 +404,7 @@ class _Writer:
                         }
                     )
             created = created_of(r)
-            existing = created < issuance
+            existing = created < issuance  # its entry's clock: 3.4 (60 days), else 3.5
             if not (r.administrator and r.alternate):
                 incomplete += 1
                 clause, kind, due = (
@@ -414,7 +426,7 @@ class _Writer:
                         policy=self.policy,
                     )
                 )
-            if existing:
+            if as_existing(r):  # official, existing at issuance: its 3.3 assessment
                 due = due_after(issuance, 60, entity.timezone)
                 assessments.append(
                     {

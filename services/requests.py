@@ -97,8 +97,9 @@ def _record(ctx: Ctx, request: AccountRequest, *, event: str, by: str, reason: s
 
 def _check_people(ctx: Ctx, evidence: dict[str, str]) -> None:
     """The administrator and alternate a request names are staff of the registry, active: at
-    submission, and again when the head approves (4.2: whoever has been separated or
-    reassigned since is not authorized by the approval)."""
+    submission, and again when the head approves (4.2: whoever is no longer active since,
+    separated or reassigned out of the registry's entities, is not authorized by the
+    approval)."""
     for role in ("administrator", "alternate"):
         person = ctx.session.get(Staff, evidence[role])
         if person is None:
@@ -676,10 +677,18 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
         raise Refused("--created-on", f"{created_on} lies after the effective date")
     try:
         platform = parse_platform(account.platform)
-        account.handle = check_handle(platform, handle)
+        reported = check_handle(platform, handle)
         clean = normalise_url(url, platform)
     except PlatformError as exc:
         raise Refused(f"--{exc.field}", exc.template, "3.4(a)", **exc.params) from exc
+    if reported.casefold() != account.handle.casefold():  # names are case-blind on platforms
+        raise Refused(
+            "--handle",
+            f"the head approved the account {account.handle}: an account under another name "
+            "needs a request of its own",
+            "3.2",
+        )
+    account.handle = reported
     clash = ctx.session.execute(
         select(col(Account.id)).where(
             col(Account.platform) == account.platform, col(Account.url) == clean

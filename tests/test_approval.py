@@ -169,6 +169,14 @@ class TestEndToEnd:
         assert smgov("account", "show", "3", "--json").json()["state"] == "approved"
         for index in ("100002", "100003"):
             assert smgov("acknowledge", "3", "--by", index, "--as-of", "2026-02-04").code == 0
+        other = smgov(
+            "account", "created", "3", "--handle", "UNRightsOther",
+            "--url", "https://twitter.com/UNRightsOther", "--created-on", "2026-02-05",
+            "--by", "100002", "--as-of", "2026-02-05",
+        )  # fmt: skip
+        assert other.code == 2, "the head approved @UNRightsArabic, not another account (3.2)"
+        assert other.err.startswith("error: --handle: the head approved the account UNRights")
+        assert smgov("account", "show", "3", "--json").json()["url"] is None
         made = smgov(
             "account",
             "created",

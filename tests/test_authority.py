@@ -529,6 +529,52 @@ class TestNothingOfficialWithoutTheHead:
         assert smgov("account", "list", "--json").json() == []
 
 
+class TestClaimedOlderThanTheBulletin:
+    @pytest.mark.clause("2.1")
+    @pytest.mark.clause("3.4")
+    def test_a_late_claim_of_existing_at_issuance_waits_for_the_head(self, uow: Uow) -> None:
+        """2.1, 3.3, 3.4: an account entered as created before the bulletin's issuance is
+        official (under its 3.3 assessment) when entered within the inventory's 60 days, or by
+        the head; a delegate's entry after those 60 days claiming an old date is unapproved,
+        not official, and opens the head's decision (before, the claim alone made it official)."""
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            entities.appoint(ctx, code="OHCHR", staff_index="100004", role="delegate", by="100001")
+        cases = (  # (when, by, address): 2026-01-15 + 60 days is 16 March
+            (dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC), "100004", "x.com/in_time"),
+            (dt.datetime(2026, 3, 18, 12, tzinfo=dt.UTC), "100004", "x.com/too_late"),
+            (dt.datetime(2026, 3, 18, 12, tzinfo=dt.UTC), "100001", "x.com/by_the_head"),
+        )
+        states = []
+        for when, by, url in cases:
+            with uow(when) as ctx:
+                account = accounts.register(
+                    ctx,
+                    entity="OHCHR",
+                    platform="x",
+                    handle=url.split("/")[1],
+                    url=url,
+                    languages=["en"],
+                    purpose="Human rights news",
+                    audience="General public",
+                    by=by,
+                    created_on=dt.date(2024, 1, 1),
+                )
+                states.append(account.state)
+        assert states == ["active", "unapproved", "active"]
+        with uow(dt.datetime(2026, 3, 18, 13, tzinfo=dt.UTC)) as ctx:
+            open_kinds = {
+                (o.subject, o.kind)
+                for o in ctx.session.execute(
+                    select(Obligation).where(col(Obligation.state) == "open")
+                ).scalars()
+            }
+            late = accounts.get_account(ctx, "x.com/too_late")
+            assert (f"account:{late.id}", "decide-unapproved") in open_kinds
+            assert (f"account:{late.id}", "initial-assessment") not in open_kinds
+            assert accounts.verify_url(ctx, "x.com/too_late")["official"] is False
+
+
 class TestWrittenAuthorizationOnlyFromTheHead:
     @pytest.mark.clause("3.7")
     @pytest.mark.clause("3.4(d)")
