@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 from sqlalchemy import func, null, select
@@ -805,6 +805,19 @@ def missing_for(
     return gaps
 
 
+def incomplete_entries(ctx: Ctx, codes: Collection[str]) -> Counter[str]:
+    """3.4: per entity of `codes`, how many of its accounts in use (neither withdrawn nor
+    closed) lack an item of their entry, read from the entries (`missing_for`, a few
+    statements whatever their number): what an inventory is met by (`refresh_inventory`)."""
+    scope = (
+        col(Account.entity_code).in_(sorted(codes)),
+        col(Account.state).not_in(("withdrawn", "closed")),
+    )
+    rows = account_rows(ctx, *scope, dated=False)
+    gaps = missing_for(ctx, rows, scope=scope)
+    return Counter(a.entity_code for a in rows if gaps[a.id])
+
+
 def missing(ctx: Ctx, account: Account) -> list[str]:
     assert account.id is not None  # callers pass flushed accounts
     return missing_for(ctx, [account])[account.id]
@@ -874,7 +887,7 @@ def refresh_entry_obligations(
             )
         )
     if met:
-        refresh_inventory(ctx)  # the entity's inventory may be done now
+        refresh_inventory(ctx, incomplete_entries)  # the entity's inventory may be done now
     opened = obligations.open_many(ctx, duties, actor=actor)
     ids = {int(key.partition(":")[2]): row.id for key, row in open_now.items()}
     ids.update({int(key.partition(":")[2]): oid for key, oid in opened.items()})

@@ -43,6 +43,7 @@ from models.tables import (
     Staff,
 )
 from services import obligations
+from services.accounts import incomplete_entries
 from services.authority import acting_person, current_head, may, require
 from services.context import Ctx
 
@@ -262,7 +263,7 @@ def import_accounts(
     if report.imported:
         from services.inventory_duties import refresh  # an entity's inventory may be done now
 
-        refresh(ctx)
+        refresh(ctx, incomplete_entries)
     if report.imported or report.rejected:
         ctx.audit(
             actor=by,

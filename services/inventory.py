@@ -24,7 +24,12 @@ from models.tables import Account, Campaign, Entity, Obligation
 from notifications.i18n import due_words
 from notifications.templates import MN, Alert, Day, M, render_alerts
 from services import obligations
-from services.accounts import account_rows, missing_for, open_declared_duties
+from services.accounts import (
+    account_rows,
+    incomplete_entries,
+    missing_for,
+    open_declared_duties,
+)
 from services.authority import heads_of, require
 from services.context import Ctx
 from services.entities import get_entity
@@ -368,7 +373,7 @@ def attest(ctx: Ctx, *, code: str, by: str) -> Entity:
         before={"attested_at": before},
         after={"attested_at": iso(ctx.now), "incomplete_entries": incomplete},
     )
-    refresh(ctx)
+    refresh(ctx, incomplete_entries)
     return entity
 
 
@@ -422,7 +427,7 @@ def housekeeping(ctx: Ctx) -> dict[str, int]:
     authorize declared people wherever it is missing (3.7)."""
     from services.reassessment import close_due as close_reassessments
 
-    met = refresh(ctx)
+    met = refresh(ctx, incomplete_entries)
     closed = len(close_due(ctx)) + close_reassessments(ctx)
     attest_opened = open_attestations(ctx)
     declared = open_declared_duties(ctx)

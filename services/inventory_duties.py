@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +113,15 @@ def open_initial_assessments(ctx: Ctx, openings: Sequence[Opening], *, before: d
     return opened
 
 
-def refresh(ctx: Ctx) -> int:
-    """Meet every open inventory duty whose entity is done (set-based); returns how many."""
+#: per entity of the codes given, how many of its accounts in use lack an item of their entry
+#: (3.4), read from the entries themselves (`services.accounts.incomplete_entries`)
+Lacking = Callable[[Ctx, Collection[str]], Counter[str]]
+
+
+def refresh(ctx: Ctx, lacking: Lacking) -> int:
+    """Meet every open inventory duty whose entity is done (set-based); returns how many. Done
+    is the entries' state (`lacking`), never only the absence of an open entry duty: an entry
+    that became incomplete without one (a declared administrator separated) keeps it open."""
     open_duties = ctx.session.execute(
         select(Obligation, Entity)
         .join(Entity, col(Entity.code) == col(Obligation.entity_code))
@@ -137,6 +144,7 @@ def refresh(ctx: Ctx) -> int:
             )
         ).scalars()
     )
+    incomplete.update(lacking(ctx, codes))
     met = 0
     for ob, entity in open_duties:
         attested = entity.attested_at is not None and entity.attested_at >= ob.created_at

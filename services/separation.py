@@ -26,7 +26,15 @@ from sqlmodel import col
 from database import among, chunks, update_rows
 from models.clock import due_after, start_of_local_day
 from models.hr import EventIn
-from models.tables import Account, Authorization, Entity, EntityRole, HREvent, Staff
+from models.tables import (
+    Account,
+    Authorization,
+    DeclaredPerson,
+    Entity,
+    EntityRole,
+    HREvent,
+    Staff,
+)
 from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
 from services import obligations
 from services.accounts import refresh_entry_obligations
@@ -423,12 +431,36 @@ def follow_up(ctx: Ctx) -> ApplyReport:
         )
     if touched:
         _after_revocation(ctx, touched, report)
+    _declared_gone(ctx, {e.staff_index for e in events}, report)
     for event in events:
         event.state = "applied"
         session.add(event)
     report.applied = len(events)
     session.flush()
     return report
+
+
+def _declared_gone(ctx: Ctx, people: set[str], report: ApplyReport) -> None:
+    """The accounts where these people are declared, not yet authorized (an import named
+    them, 3.4(d)): an entry whose declared administrator or alternate has left is incomplete
+    again, so its entry duty opens (3.4) and the inventory it belongs to is not met."""
+    session = ctx.session
+    accounts = list(
+        session.execute(
+            select(Account).where(
+                col(Account.id).in_(
+                    select(col(DeclaredPerson.account_id)).where(
+                        among(session, col(DeclaredPerson.staff_index), people),
+                        col(DeclaredPerson.confirmed_at).is_(None),
+                    )
+                ),
+                col(Account.state).not_in(("withdrawn", "closed")),
+            )
+        ).scalars()
+    )
+    if accounts:
+        opened = refresh_entry_obligations(ctx, accounts, actor=HR_ACTOR)
+        report.obligations.update(opened.values())
 
 
 def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyReport) -> None:

@@ -334,3 +334,78 @@ class TestChangesAndAttestation:
             if o["kind"] == "inventory-campaign"
         }
         assert duties == {"entity:ESCAP": "met", "entity:UNHQ": "open"}
+
+
+class TestInventoryMetByTheEntries:
+    @pytest.mark.clause("3.4")
+    @pytest.mark.clause("4.2")
+    def test_a_declared_administrator_who_leaves_reopens_the_entry(
+        self, uow: Callable[..., Any]
+    ) -> None:
+        """3.4, 4.2: an imported entry whose declared administrator is separated is incomplete
+        again: a duty to update it opens at once, and the entity's inventory is not met when its
+        other entry is completed, were that duty gone: what meets it is the entries' state
+        (before, it closed "every entry complete" with that entry incomplete, nobody reminded)."""
+        import datetime as dt
+
+        from sqlmodel import col, select
+
+        from models.hr import EventIn
+        from models.tables import DeclaredPerson, Obligation
+        from services import accounts, inventory, obligations, separation
+        from tests import org
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            inventory.start_inventory(ctx, issued_on=dt.date(2026, 1, 15))
+            declared = org.account(ctx, created_on=dt.date(2024, 1, 1))
+            other = org.account(
+                ctx, url="x.com/unhr_other", handle="unhr_other", created_on=dt.date(2024, 1, 1)
+            )
+            for role, index in (("administrator", "100002"), ("alternate", "100003")):
+                ctx.session.add(  # as an import declares them (3.4(d)), awaiting the head
+                    DeclaredPerson(
+                        account_id=declared,
+                        staff_index=index,
+                        role=role,
+                        declared_by="100001",
+                        declared_at=org.T0,
+                        source="3.4 inventory import, row 1",
+                    )
+                )
+            ctx.session.flush()
+            accounts.refresh_entry_obligations(
+                ctx, [accounts.get_account(ctx, str(declared))], actor="100001"
+            )
+
+        def open_duties(ctx: Any) -> set[tuple[str, str]]:
+            rows = ctx.session.execute(
+                select(col(Obligation.kind), col(Obligation.subject)).where(
+                    col(Obligation.state) == "open"
+                )
+            )
+            return {(kind, subject) for kind, subject in rows}
+
+        t1 = org.T0 + dt.timedelta(days=1)
+        entry = {
+            ("inventory-entry", f"account:{declared}"),
+            ("update-entry", f"account:{declared}"),
+        }
+        with uow(t1) as ctx:
+            assert not entry & open_duties(ctx)  # complete: no entry duty
+            separation.record(
+                ctx,
+                [EventIn("E-OUT", "separation", "100002", dt.date(2026, 1, 21), None)],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(t1) as ctx:
+            assert entry & open_duties(ctx)  # incomplete again (3.4(d)): its entry duty opens
+            # and were that duty gone, the entry itself still says it is incomplete
+            duty = obligations.find_open(ctx, f"entry:{declared}")
+            assert duty is not None
+            obligations.close(ctx, duty, state="withdrawn", reason="test", actor="smgov")
+            org.complete(ctx, other, admin="100004")  # the other entry complete: inventory done?
+            inventory.housekeeping(ctx)
+        with uow(t1) as ctx:
+            assert ("inventory-campaign", "entity:OHCHR") in open_duties(ctx)
