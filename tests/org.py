@@ -106,3 +106,22 @@ def settle_authority(ctx: Any) -> int:
         )
     ).scalars()
     return obligations.withdraw_keys(ctx, list(keys), reason="not under test", actor="test")
+
+
+def declare(ctx: Any, account_id: int, admin: str = "100002", alternate: str = "100003") -> None:
+    """The account's administrator and alternate declared, as an import (or the upgrade that
+    turned import grants into declarations, migration 0010) writes them: rows only, no duty."""
+    from models.tables import DeclaredPerson
+
+    for role, index in (("administrator", admin), ("alternate", alternate)):
+        ctx.session.add(
+            DeclaredPerson(
+                account_id=account_id,
+                staff_index=index,
+                role=role,
+                declared_by="100001",
+                declared_at=T0,
+                source="3.4 inventory import, row 1",
+            )
+        )
+    ctx.session.flush()

@@ -17,7 +17,7 @@ from models.clock import local_date
 from models.errors import NotAuthorized
 from models.hr import EventIn
 from models.policy import POLICY, markdown_table
-from models.tables import DeclaredPerson, EntityRole, Obligation, Outbox
+from models.tables import EntityRole, Obligation, Outbox
 from services import accounts, entities, separation
 from services.authority import current_head, may
 from tests import org
@@ -657,17 +657,7 @@ class TestDeclaredWithoutTheirDuty:
         with uow(org.T0) as ctx:
             org.seed(ctx)
             account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
-            for role, index in (("administrator", "100002"), ("alternate", "100003")):
-                ctx.session.add(  # as migration 0010 writes them: no duty opened
-                    DeclaredPerson(
-                        account_id=account_id,
-                        staff_index=index,
-                        role=role,
-                        declared_by="100001",
-                        declared_at=org.T0,
-                        source="3.4 inventory import, row 1",
-                    )
-                )
+            org.declare(ctx, account_id)  # as migration 0010 writes them: no duty opened
 
         def duties(ctx: Any) -> list[Obligation]:
             return list(

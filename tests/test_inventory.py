@@ -351,7 +351,7 @@ class TestInventoryMetByTheEntries:
         from sqlmodel import col, select
 
         from models.hr import EventIn
-        from models.tables import DeclaredPerson, Obligation
+        from models.tables import Obligation
         from services import accounts, inventory, obligations, separation
         from tests import org
 
@@ -362,18 +362,7 @@ class TestInventoryMetByTheEntries:
             other = org.account(
                 ctx, url="x.com/unhr_other", handle="unhr_other", created_on=dt.date(2024, 1, 1)
             )
-            for role, index in (("administrator", "100002"), ("alternate", "100003")):
-                ctx.session.add(  # as an import declares them (3.4(d)), awaiting the head
-                    DeclaredPerson(
-                        account_id=declared,
-                        staff_index=index,
-                        role=role,
-                        declared_by="100001",
-                        declared_at=org.T0,
-                        source="3.4 inventory import, row 1",
-                    )
-                )
-            ctx.session.flush()
+            org.declare(ctx, declared)  # as an import declares them (3.4(d)), awaiting the head
             accounts.refresh_entry_obligations(
                 ctx, [accounts.get_account(ctx, str(declared))], actor="100001"
             )
