@@ -73,6 +73,9 @@ POLICY: tuple[Rule, ...] = (
     _r("officer-in-charge", "registry.write", "3.1(c)", "enter and update the entity's entries"),
     _r("delegate", "registry.write", "3.1(c)", "enter and update the entity's entries (proposes)"),
     _r("registry-officer", "registry.write", "1.1(b)", "keep the database for every entity"),
+    # an official account's handle or address: the head approved it there (2.1, 3.2)
+    _r("head", "account.readdress", "3.2", "change an official account's handle or address"),
+    _r("officer-in-charge", "account.readdress", "3.2", "as the head, for the period"),
     # reading for a person (pages, reports, tasks)
     _r("head", "read", "3.1(b)", "read the entity's records"),
     _r("officer-in-charge", "read", "3.1(b)", "read the entity's records"),

@@ -316,6 +316,10 @@ _UPDATABLE = {
 }
 
 
+#: what says where an account is on its platform (3.4(a))
+_ADDRESS = ("handle", "url")
+
+
 def update(
     ctx: Ctx, *, ref: str, by: str, changes: dict[str, Any], changed_on: dt.date | None = None
 ) -> Account:
@@ -360,6 +364,19 @@ def update(
             raise Refused(
                 "--url", f"{new['url']} is already registered as account {clash}", "1.1(b)"
             )
+    moved = any(field in new and new[field] != getattr(account, field) for field in _ADDRESS)
+    if moved and account.state in OFFICIAL_STATES:
+        # 2.1, 3.2: the head approved the account where it is; pointing its entry elsewhere
+        # would carry that approval to whatever account is there: the head's (or acting
+        # head's) act, never a delegate's or the registry's alone
+        require(
+            ctx,
+            actor=by,
+            action="account.readdress",
+            entity_code=account.entity_code,
+            subject=f"account:{account.id}",
+            audit_as="account.update",
+        )
     before = account_view(ctx, account)
     assert account.id is not None  # loaded from the database
     changed = False

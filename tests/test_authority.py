@@ -575,6 +575,35 @@ class TestClaimedOlderThanTheBulletin:
             assert accounts.verify_url(ctx, "x.com/too_late")["official"] is False
 
 
+class TestAnOfficialAccountStaysWhereTheHeadApprovedIt:
+    @pytest.mark.clause("2.1")
+    @pytest.mark.clause("3.1(a)")
+    def test_only_the_head_moves_an_official_entry(self, uow: Uow) -> None:
+        """2.1, 3.2: the entry of an official account points where the head approved it: a
+        delegate or a registry officer changing its handle or address is refused, nothing
+        changes and the new address is no registered account; they
+        still update its other items, and the head moves it (before, a delegate's edit carried
+        the head's approval to another account)."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            entities.appoint(ctx, code="OHCHR", staff_index="100004", role="delegate", by="100001")
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+        for by in ("100004", "900001"):
+            with uow(T2) as ctx, pytest.raises(NotAuthorized, match=r"account\.readdress"):
+                accounts.update(
+                    ctx, ref=str(account_id), by=by, changes={"url": "x.com/somebody_else"}
+                )
+        with uow(T2) as ctx:
+            assert accounts.verify_url(ctx, "x.com/somebody_else")["registered"] is False
+            assert accounts.get_account(ctx, str(account_id)).url == "https://x.com/unhumanrights"
+            accounts.update(ctx, ref=str(account_id), by="100004", changes={"audience": "All"})
+        with uow(T3) as ctx:
+            accounts.update(
+                ctx, ref=str(account_id), by="100001", changes={"url": "x.com/unhr_new"}
+            )
+            assert accounts.verify_url(ctx, "x.com/unhr_new")["official"] is True
+
+
 class TestWrittenAuthorizationOnlyFromTheHead:
     @pytest.mark.clause("3.7")
     @pytest.mark.clause("3.4(d)")
