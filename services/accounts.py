@@ -572,24 +572,35 @@ def open_acknowledgements(ctx: Ctx, grants: Sequence[Authorization], *, actor: s
 
 
 def open_declared_duties(ctx: Ctx) -> int:
-    """3.7: every account in use whose declared people still await the head's written
-    authorization has its duty `authorize-declared` open, as an import opens it. What a sweep
-    does before reminding: a registry whose import grants were turned into declarations by the
-    upgrade (migration 0010) had none, and its heads were never reminded. Set-based: two reads,
-    then one `open_many` for the accounts lacking their duty. Returns how many it opened."""
-    pending = set(
+    """3.7: every account in use with a declared person the head can still authorize (active,
+    their role not held in writing by anyone) has its duty `authorize-declared` open, as an
+    import opens it; one with none left (the roles given in writing otherwise, or the people
+    gone, 4.2) has it withdrawn: nothing is left that would meet it. What a sweep does before
+    reminding: a registry whose import grants were turned into declarations by the upgrade
+    (migration 0010) had none, and its heads were never reminded. Set-based: three reads, one
+    `open_many`, one `close_keys`. Returns how many it opened."""
+    held = set(
         ctx.session.execute(
-            select(col(DeclaredPerson.account_id))
+            select(col(Authorization.account_id), col(Authorization.role)).where(
+                col(Authorization.revoked_at).is_(None),
+                col(Authorization.role).in_(("administrator", "alternate")),
+            )
+        ).all()
+    )
+    pending = {
+        account_id
+        for account_id, role in ctx.session.execute(
+            select(col(DeclaredPerson.account_id), col(DeclaredPerson.role))
             .join(Account, col(Account.id) == col(DeclaredPerson.account_id))
+            .join(Staff, col(Staff.index_number) == col(DeclaredPerson.staff_index))
             .where(
                 col(DeclaredPerson.confirmed_at).is_(None),
                 col(Account.state).not_in(("withdrawn", "closed")),
+                col(Staff.status) == "active",
             )
-            .distinct()
-        ).scalars()
-    )
-    if not pending:
-        return 0
+        )
+        if (account_id, role) not in held
+    }
     reminded = set(
         ctx.session.execute(
             select(col(Obligation.subject)).where(
@@ -597,6 +608,18 @@ def open_declared_duties(ctx: Ctx) -> int:
             )
         ).scalars()
     )
+    spent = [s for s in reminded if int(s.partition(":")[2] or 0) not in pending]
+    if spent:
+        obligations.close_keys(
+            ctx,
+            [f"authorize-declared:{s.partition(':')[2]}" for s in spent],
+            state="withdrawn",
+            reason="nobody declared awaits authorization: the roles are held in writing, or "
+            "the people have left (3.7, 4.2)",
+            actor="smgov",
+        )
+    if not pending:
+        return 0
     lacking = sorted(a for a in pending if f"account:{a}" not in reminded)
     if not lacking:
         return 0

@@ -174,7 +174,9 @@ def set_head(ctx: Ctx, *, code: str, staff_index: str, by: str = OPERATOR) -> En
     _end_roles(ctx, entity.code, "head")
     # an officer-in-charge acts for a head who is absent or whose post is vacant (3.1): never
     # beside a head just named, who appoints one again if need be
-    acting = _end_roles(ctx, entity.code, "officer-in-charge")
+    acting = (
+        _end_roles(ctx, entity.code, "officer-in-charge") if before != staff.index_number else []
+    )
     role = EntityRole(
         entity_code=entity.code,
         staff_index=staff.index_number,

@@ -134,6 +134,8 @@ def next_step(
     """The next step of one duty, its command filled with real values (`head`: the entity's
     head, who confirms what the assignee cannot confirm alone)."""
     message, command = NEXT_STEP[kind]
+    if not by:  # the registry team acts under an officer's own index number
+        command = command.replace(" --by {by}", "")
     filled = command.format(
         account=subject.account_id or "",
         request=subject.request_id or "",
@@ -142,8 +144,6 @@ def next_step(
         by=by or "",
         head=head or "HEAD",
     )
-    if not by:  # the registry team acts under an officer's own index number
-        filled = filled.replace(" --by ", " ").rstrip()
     return Msg(message.msgid, (("command", filled),))
 
 

@@ -393,6 +393,13 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
     assert request.id is not None
     ev = json.loads(request.evidence)
     opened: set[int] = set()
+    # 4.2: whoever is no longer active when the grants are written (the decision checked them,
+    # but a separation may be applied between the decision and this step) is not authorized
+    granted = [
+        role
+        for role in ("administrator", "alternate")
+        if (person := ctx.session.get(Staff, ev[role])) is not None and person.status == "active"
+    ]
     last = ctx.session.execute(
         select(RequestTransition)
         .where(col(RequestTransition.request_id) == request.id)
@@ -429,6 +436,8 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 held.revoked_at, held.revoked_by = ctx.now, last.by
                 held.revoked_reason = f"superseded by REQ-{request.id}"
                 ctx.session.add(held)
+            if role not in granted:
+                continue
             grant = Authorization(
                 account_id=adopted.id,
                 staff_index=ev[role],
@@ -458,6 +467,7 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 "administrator": ev["administrator"],
                 "alternate": ev["alternate"],
                 "reference": f"REQ-{request.id}",
+                "withheld": [r for r in ("administrator", "alternate") if r not in granted],
                 "entered_before": True,
             },
         )
@@ -490,7 +500,7 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 granted_at=ctx.now,
                 reference=f"REQ-{request.id}",
             )
-            for role in ("administrator", "alternate")
+            for role in granted
         ]
         ctx.session.add_all(grants)
         ctx.session.flush()
@@ -504,6 +514,7 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 "administrator": ev["administrator"],
                 "alternate": ev["alternate"],
                 "reference": f"REQ-{request.id}",
+                "withheld": [r for r in ("administrator", "alternate") if r not in granted],
             },
         )
     directory = Directory(
@@ -687,6 +698,19 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
             f"the head approved the account {account.handle}: an account under another name "
             "needs a request of its own",
             "3.2",
+        )
+    from services.lookalikes import handle_of_url  # the look-alike data, only when needed
+
+    if handle_of_url(clean).casefold() != account.handle.casefold():
+        # an address that does not end with the approved name may be another account: the
+        # head's (or acting head's) to give, as for an official entry (`account.readdress`)
+        require(
+            ctx,
+            actor=by,
+            action="account.readdress",
+            entity_code=account.entity_code,
+            subject=f"account:{account.id}",
+            audit_as="account.created",
         )
     account.handle = reported
     clash = ctx.session.execute(

@@ -274,7 +274,6 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         )
         if event.type != "return" or moves:
             leaving.append(event)
-            person.registry_officer = False  # a post like any other: never back on return
         if event.type == "return":
             person.status = "active"
             if moved_to is not None:
@@ -288,6 +287,8 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
                 person.directory_department = None
             else:
                 person.status = "reassigned"  # moved to a unit the registry does not hold
+        if person.status != "active" or person.entity_code != before["entity"]:
+            person.registry_officer = False  # a post like any other: never back on return
         person.status_effective_at = event.effective_at
         person.version += 1  # the directory's copy (SCIM ETag) is stale now
         person.modified_at = now

@@ -177,6 +177,12 @@ class TestEndToEnd:
         assert other.code == 2, "the head approved @UNRightsArabic, not another account (3.2)"
         assert other.err.startswith("error: --handle: the head approved the account UNRights")
         assert smgov("account", "show", "3", "--json").json()["url"] is None
+        elsewhere = smgov(
+            "account", "created", "3", "--handle", "UNRightsArabic",
+            "--url", "https://twitter.com/SomebodyElse", "--created-on", "2026-02-05",
+            "--by", "100002", "--as-of", "2026-02-05",
+        )  # fmt: skip
+        assert elsewhere.code == 2 and "account.readdress" in elsewhere.err, elsewhere.err
         made = smgov(
             "account",
             "created",

@@ -390,6 +390,82 @@ class TestPostsEndWithTheirHolder:
             assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) is None
 
 
+class TestWhatTheReviewOfTheseChecksFound:
+    @pytest.mark.clause("4.2")
+    def test_a_separation_between_the_decision_and_its_grants_withholds_them(
+        self, uow: Uow
+    ) -> None:
+        """4.2: the head approves a request; the named administrator's separation is applied
+        before the approval flow writes the grants: she is not authorized (the alternate is),
+        and the entry lacks its administrator (3.4(d))."""
+        from models.requests import parse_request
+        from services import requests
+        from tests.test_approval import REQUEST
+
+        _registry(uow)
+        with uow(T1) as ctx:
+            made = requests.submit(
+                ctx, parse_request({**REQUEST, "administrator": "100002"}), by="100004"
+            )
+            assert made.id is not None
+            request_id = made.id
+        with uow(T1) as ctx:
+            requests.carry_on(ctx, request_id)  # the survey and the head's duty
+            requests.decide(ctx, request_id, decision="approve", reason="ok", by="100001")
+            separation.record(
+                ctx,
+                [EventIn("E-GONE", "separation", "100002", dt.date(2026, 1, 21), None)],
+                source="cli",
+            )
+        with uow(T1) as ctx:
+            separation.apply_due(ctx)
+        with uow(T1) as ctx:
+            requests.carry_on(ctx, request_id)  # the grants, after the separation
+        with uow(T1) as ctx:
+            (account,) = accounts.list_accounts(ctx)
+            assert account["administrator"] is None and account["alternate"] == "100003"
+
+    @pytest.mark.clause("4.2")
+    def test_a_registry_officer_moved_within_their_entity_stays_one(self, uow: Uow) -> None:
+        """4.2: a "reassignment" that leaves a registry officer in their own entity and active
+        withdraws their authorizations as any reassignment does, but not the post they still
+        hold: they still name heads (a move to another entity or a separation ends it)."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            separation.record(
+                ctx,
+                [EventIn("E-SAME", "reassignment", "900001", dt.date(2026, 1, 21), "DGC")],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T2) as ctx:
+            assert may(
+                ctx.session, actor="900001", action="set-head", entity_code="OHCHR", at=T2
+            ).allowed
+
+    @pytest.mark.clause("3.7")
+    def test_no_duty_to_authorize_the_declared_once_the_roles_are_held(self, uow: Uow) -> None:
+        """3.7: declared people whose roles the head has since given in writing to others
+        leave nothing to authorize: a sweep opens no duty for them, and withdraws one left
+        open (it could only be met by undoing the head's own grants)."""
+        from services.inventory import housekeeping
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+            org.declare(ctx, account_id)
+        with uow(T1) as ctx:
+            assert housekeeping(ctx)["declared_duties_opened"] == 1
+            org.complete(ctx, account_id, admin="100004", alternate="100003")
+            housekeeping(ctx)
+        with uow(T1) as ctx:
+            duties = ctx.session.execute(
+                select(col(Obligation.state)).where(col(Obligation.kind) == "authorize-declared")
+            ).scalars()
+            assert list(duties) == ["withdrawn"]
+            assert housekeeping(ctx)["declared_duties_opened"] == 0
+
+
 def _csv(tmp_path: Path, *rows: str) -> str:
     path = tmp_path / "inventory.csv"
     header = (

@@ -284,6 +284,17 @@ class TestNextStep:
             text = i18n.render(step, lang)
             assert command in text and "{" not in text
 
+    def test_a_condition_the_registry_team_holds_names_the_heads_command(self) -> None:
+        """A condition of continuation on an account nobody holds is the registry team's to
+        chase: its next step still names the head who confirms it, with `--by` (before, the
+        registry's missing `--by` removed it and left the head's index a stray argument)."""
+        subject = Named("X UN — https://x.com/UN", account_id=15)
+        step = next_step(
+            "assessment-condition", obligation=42, subject=subject, entity="OHCHR", by=None,
+            head="100001",
+        )  # fmt: skip
+        assert dict(step.params)["command"] == "smgov obligation meet 42 --by 100001 --note TEXT"
+
 
 # -- one reminder to a head of entity in each language, over real SMTP -------------------------
 
