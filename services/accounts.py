@@ -320,6 +320,21 @@ _UPDATABLE = {
 _ADDRESS = ("handle", "url")
 
 
+def require_readdress(ctx: Ctx, account: Account, *, by: str, audit_as: str) -> None:
+    """2.1, 3.2: the head approved the account where it is; pointing it elsewhere would carry
+    that approval to whatever account is there: the head's (or acting head's) act, never a
+    delegate's or the registry's alone (policy `account.readdress`; the refusal audited as
+    `audit_as`)."""
+    require(
+        ctx,
+        actor=by,
+        action="account.readdress",
+        entity_code=account.entity_code,
+        subject=f"account:{account.id}",
+        audit_as=audit_as,
+    )
+
+
 def update(
     ctx: Ctx, *, ref: str, by: str, changes: dict[str, Any], changed_on: dt.date | None = None
 ) -> Account:
@@ -366,17 +381,7 @@ def update(
             )
     moved = any(field in new and new[field] != getattr(account, field) for field in _ADDRESS)
     if moved and account.state in OFFICIAL_STATES:
-        # 2.1, 3.2: the head approved the account where it is; pointing its entry elsewhere
-        # would carry that approval to whatever account is there: the head's (or acting
-        # head's) act, never a delegate's or the registry's alone
-        require(
-            ctx,
-            actor=by,
-            action="account.readdress",
-            entity_code=account.entity_code,
-            subject=f"account:{account.id}",
-            audit_as="account.update",
-        )
+        require_readdress(ctx, account, by=by, audit_as="account.update")
     before = account_view(ctx, account)
     assert account.id is not None  # loaded from the database
     changed = False

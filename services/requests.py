@@ -40,7 +40,12 @@ from models.tables import (
 from notifications.i18n import Msg
 from notifications.templates import MN, Alert, M, render_alerts
 from services import obligations
-from services.accounts import get_account, open_acknowledgements, refresh_entry_obligation
+from services.accounts import (
+    get_account,
+    open_acknowledgements,
+    refresh_entry_obligation,
+    require_readdress,
+)
 from services.authority import acting_person, current_head, may, require
 from services.candidates import candidates_in
 from services.context import Ctx
@@ -702,16 +707,8 @@ def created(ctx: Ctx, *, ref: str, handle: str, url: str, created_on: dt.date, b
     from services.lookalikes import handle_of_url  # the look-alike data, only when needed
 
     if handle_of_url(clean).casefold() != account.handle.casefold():
-        # an address that does not end with the approved name may be another account: the
-        # head's (or acting head's) to give, as for an official entry (`account.readdress`)
-        require(
-            ctx,
-            actor=by,
-            action="account.readdress",
-            entity_code=account.entity_code,
-            subject=f"account:{account.id}",
-            audit_as="account.created",
-        )
+        # an address that does not end with the approved name may be another account
+        require_readdress(ctx, account, by=by, audit_as="account.created")
     account.handle = reported
     clash = ctx.session.execute(
         select(col(Account.id)).where(
