@@ -33,6 +33,7 @@ from models.tables import (
     Entity,
     EntityRole,
     HREvent,
+    Obligation,
     Staff,
 )
 from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
@@ -433,12 +434,55 @@ def follow_up(ctx: Ctx) -> ApplyReport:
     if touched:
         _after_revocation(ctx, touched, report)
     _declared_gone(ctx, {e.staff_index for e in events}, report)
+    _conditions_passed_on(ctx, {e.staff_index for e in events if e.type != "return"})
     for event in events:
         event.state = "applied"
         session.add(event)
     report.applied = len(events)
     session.flush()
     return report
+
+
+def _conditions_passed_on(ctx: Ctx, people: set[str]) -> None:
+    """The conditions of continuation (3.2) these people were chased for, as an account's
+    administrator or alternate, pass to its holder in force, administrator first, else to the
+    registry team (4.2): never left with someone who has gone, whom nobody reminds."""
+    session = ctx.session
+    duties = list(
+        session.execute(
+            select(Obligation).where(
+                col(Obligation.kind) == "assessment-condition",
+                col(Obligation.state) == "open",
+                among(session, col(Obligation.assignee), people),
+            )
+        ).scalars()
+    )
+    for duty in duties:
+        number = duty.subject.partition(":")[2]
+        holders = dict(
+            session.execute(
+                select(col(Authorization.role), col(Authorization.staff_index))
+                .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
+                .where(
+                    col(Authorization.account_id) == (int(number) if number.isdigit() else -1),
+                    col(Authorization.revoked_at).is_(None),
+                    col(Authorization.role).in_(("administrator", "alternate")),
+                    col(Staff.status) == "active",
+                )
+                .order_by(col(Authorization.id))
+            ).all()
+        )
+        after = holders.get("administrator") or holders.get("alternate") or "registry"
+        ctx.audit(
+            actor=HR_ACTOR,
+            action="obligation.reassign",
+            subject=f"obligation:{duty.id}",
+            before={"assignee": duty.assignee},
+            after={"assignee": after},
+        )
+        duty.assignee, duty.next_stage_at = after, ctx.now
+        session.add(duty)
+    session.flush()
 
 
 def _declared_gone(ctx: Ctx, people: set[str], report: ApplyReport) -> None:

@@ -428,6 +428,42 @@ class TestConfirmingConditions:
             reassessment.meet(ctx, obligation_id=duty.id or 0, by="100004", note="seen it")
             assert ctx.session.get(Obligation, duty.id).state == "met"
 
+    @pytest.mark.clause("3.3")
+    @pytest.mark.clause("4.2")
+    def test_a_condition_passes_on_when_its_holder_leaves(self, uow: Callable[..., Any]) -> None:
+        """3.3, 4.2: the administrator chased for a condition of continuation is separated:
+        the condition passes to the account's alternate, who is still there (before, it stayed
+        with the person gone, whom nobody reminds)."""
+        from models.hr import EventIn
+        from services import separation
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
+        at = org.T0 + dt.timedelta(days=1)
+        with uow(at) as ctx:
+            reassessment.decide(
+                ctx,
+                ref=str(account_id),
+                decision="conditions",
+                reason="keep it",
+                conditions=["publish an editorial policy"],
+                by="100001",
+            )
+            separation.record(
+                ctx,
+                [EventIn("E-ADMIN", "separation", "100002", at.date(), None)],
+                source="cli",
+            )
+        with uow(at) as ctx:
+            separation.apply_due(ctx)
+        with uow(at) as ctx:
+            duty = ctx.session.exec(
+                select(Obligation).where(col(Obligation.kind) == "assessment-condition")
+            ).one()
+            assert (duty.assignee, duty.state) == ("100003", "open")
+
 
 class TestStaggering:
     def test_forty_entities_spread(self) -> None:
