@@ -427,6 +427,29 @@ def update(
     return account
 
 
+def condition_holder(ctx: Ctx, account_id: int) -> str:
+    """Who is chased for a condition of continuation (3.2): the account's administrator in
+    force, else its alternate (they run the account, 3.7), else, for an account nobody holds,
+    the registry team (4.2). The head or officer-in-charge confirms it met (`meet`), never the
+    person chased."""
+    for role in ("administrator", "alternate"):
+        held = ctx.session.execute(
+            select(col(Authorization.staff_index))
+            .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
+            .where(
+                col(Authorization.account_id) == account_id,
+                col(Authorization.role) == role,
+                col(Authorization.revoked_at).is_(None),
+                col(Staff.status) == "active",
+            )
+            .order_by(col(Authorization.id).desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if held is not None:
+            return str(held)
+    return "registry"
+
+
 def _holders(ctx: Ctx, account_id: int) -> dict[str, Authorization]:
     rows = (
         ctx.session.execute(

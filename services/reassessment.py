@@ -48,7 +48,14 @@ from models.tables import (
     Staff,
 )
 from services import obligations
-from services.accounts import AccountLike, account_for, account_rows, get_account, missing_for
+from services.accounts import (
+    AccountLike,
+    account_for,
+    account_rows,
+    condition_holder,
+    get_account,
+    missing_for,
+)
 from services.audit import write_pending
 from services.authority import current_head, heads_of, require
 from services.context import Ctx
@@ -899,7 +906,7 @@ def decide(
         account.state = "active"
         ctx.session.add(account)
         today = local_date(ctx.now, entity.timezone)
-        fulfils = _condition_holder(ctx, account) if conds else "registry"
+        fulfils = condition_holder(ctx, account.id or 0) if conds else "registry"
         for number, text in enumerate(conds, start=1):
             obligations.open_obligation(
                 ctx,
@@ -921,29 +928,6 @@ def decide(
         after={"assessment": assessment.id, "reason": why, "conditions": conds},
     )
     return assessment
-
-
-def _condition_holder(ctx: Ctx, account: Account) -> str:
-    """Who is chased for a condition of continuation (3.2): the account's administrator in
-    force, else its alternate (they run the account, 3.7), else, for an account nobody holds,
-    the registry team (4.2). The head or officer-in-charge confirms it met (`meet`), never the
-    person chased."""
-    for role in ("administrator", "alternate"):
-        held = ctx.session.execute(
-            select(col(Authorization.staff_index))
-            .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
-            .where(
-                col(Authorization.account_id) == account.id,
-                col(Authorization.role) == role,
-                col(Authorization.revoked_at).is_(None),
-                col(Staff.status) == "active",
-            )
-            .order_by(col(Authorization.id).desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if held is not None:
-            return str(held)
-    return "registry"
 
 
 #: duties a withdrawal leaves open: the credentials stay in custody until the account is closed

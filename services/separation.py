@@ -38,7 +38,7 @@ from models.tables import (
 )
 from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
 from services import obligations
-from services.accounts import refresh_entry_obligations
+from services.accounts import condition_holder, refresh_entry_obligations
 from services.authority import current_head
 from services.context import Ctx
 from services.entities import move_duties
@@ -459,20 +459,7 @@ def _conditions_passed_on(ctx: Ctx, people: set[str]) -> None:
     )
     for duty in duties:
         number = duty.subject.partition(":")[2]
-        holders = dict(
-            session.execute(
-                select(col(Authorization.role), col(Authorization.staff_index))
-                .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
-                .where(
-                    col(Authorization.account_id) == (int(number) if number.isdigit() else -1),
-                    col(Authorization.revoked_at).is_(None),
-                    col(Authorization.role).in_(("administrator", "alternate")),
-                    col(Staff.status) == "active",
-                )
-                .order_by(col(Authorization.id))
-            ).all()
-        )
-        after = holders.get("administrator") or holders.get("alternate") or "registry"
+        after = condition_holder(ctx, int(number)) if number.isdigit() else "registry"
         ctx.audit(
             actor=HR_ACTOR,
             action="obligation.reassign",
