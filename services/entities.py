@@ -131,6 +131,35 @@ def add_staff(
     return staff
 
 
+def name_registry_officer(ctx: Ctx, *, index: str, by: str) -> Staff:
+    """Name a staff member already in the registry a registry officer (1.1(b)): a registry
+    officer's act, never for themselves (models.policy: `name.registry-officer`), audited; only
+    active staff (4.2). The way back for one whose post ended with a move or a separation: it
+    is never given back by a return."""
+    staff = get_staff(ctx, index)
+    require(
+        ctx,
+        actor=by,
+        action="name.registry-officer",
+        entity_code=None,
+        subject=f"staff:{staff.index_number}",
+        target=staff.index_number,
+    )
+    _require_active(staff, "INDEX")
+    if staff.registry_officer:
+        raise Refused("INDEX", f"staff member {staff.index_number} is a registry officer already")
+    staff.registry_officer = True
+    ctx.session.add(staff)
+    ctx.session.flush()
+    ctx.audit(
+        actor=by,
+        action="staff.registry-officer",
+        subject=f"staff:{staff.index_number}",
+        after={"registry_officer": True},
+    )
+    return staff
+
+
 def _end_roles(ctx: Ctx, entity_code: str, role: str) -> list[str]:
     """End now every appointment to `role` at the entity still running or yet to start (one
     yet to start ends before it begins); returns whose were ended."""

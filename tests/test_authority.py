@@ -19,7 +19,7 @@ from models.hr import EventIn
 from models.policy import POLICY, markdown_table
 from models.tables import EntityRole, Obligation, Outbox
 from services import accounts, entities, separation
-from services.authority import current_head, may
+from services.authority import OPERATOR, current_head, may
 from tests import org
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,6 +365,33 @@ class TestPostsEndWithTheirHolder:
                     ctx.session, actor=officer, action="set-head", entity_code="OHCHR", at=T3
                 )
                 assert not verdict.allowed, officer
+
+    @pytest.mark.clause("4.2")
+    def test_a_registry_officer_is_named_again_never_by_themselves(self, uow: Uow) -> None:
+        """1.1(b), 4.2: a registry officer whose post ended with a separation is named one
+        again by an act of its own (`staff update --registry-officer`), never their own: with no
+        registry officer left, the operator names them, and they name heads again."""
+        _registry(uow)
+        with uow(T1) as ctx:
+            separation.record(
+                ctx,
+                [
+                    EventIn("E-OUT", "separation", "900001", dt.date(2026, 1, 21), None),
+                    EventIn("E-BACK", "return", "900001", dt.date(2026, 1, 22), None),
+                ],
+                source="cli",
+            )
+            separation.apply_due(ctx)
+        with uow(T3) as ctx:
+            separation.apply_due(ctx)  # the return, effective the day after
+        with uow(T3) as ctx, pytest.raises(NotAuthorized):
+            entities.name_registry_officer(ctx, index="900001", by="900001")
+        with uow(T3) as ctx:
+            entities.name_registry_officer(ctx, index="900001", by=OPERATOR)
+        with uow(T3) as ctx:
+            assert may(
+                ctx.session, actor="900001", action="set-head", entity_code="OHCHR", at=T3
+            ).allowed
 
     @pytest.mark.clause("4.2")
     def test_a_return_that_moves_an_active_person_withdraws_what_they_held(self, uow: Uow) -> None:

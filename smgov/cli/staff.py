@@ -131,14 +131,45 @@ def staff_update(
     language: Annotated[
         str | None, typer.Option("--language", metavar="LANG", help=LANGUAGE_HELP)
     ] = None,
+    registry_officer: Annotated[
+        bool,
+        typer.Option(
+            "--registry-officer",
+            help="Name them a registry officer again (a move or a separation ended it).",
+        ),
+    ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="INDEX",
+            help="Staff index number of the registry officer naming them (--registry-officer).",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Change a staff member's details; a new entity is a reassignment through the HR inbox
-    (their written authorizations are withdrawn, 4.2)."""
+    (their written authorizations are withdrawn, 4.2); `--registry-officer --by INDEX` names
+    them a registry officer (1.1(b))."""
     from services import staff as staff_service
+    from services.authority import OPERATOR
 
-    if name is None and email is None and entity is None and language is None:
-        raise Refused("INDEX", "name what changes: --name, --email, --entity or --language")
+    details = (name, email, entity, language)
+    if all(x is None for x in details) and not registry_officer:
+        raise Refused(
+            "INDEX",
+            "name what changes: --name, --email, --entity, --language or --registry-officer",
+        )
+    if registry_officer:
+        from services import entities
+
+        run(
+            lambda c: entities.name_registry_officer(c, index=index, by=by or OPERATOR),
+            as_of=as_of,
+        )
+        typer.echo(T(lang(), "staff member {index} is a registry officer", index=index))
+        if all(x is None for x in details):
+            return
     change = run(
         lambda c: staff_service.update_staff(
             c, index, name=name, email=email, entity=entity, language=language
