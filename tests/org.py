@@ -125,3 +125,13 @@ def declare(ctx: Any, account_id: int, admin: str = "100002", alternate: str = "
             )
         )
     ctx.session.flush()
+
+
+def hr(ctx: Any, *events: tuple[str, str, str, dt.date, str | None]) -> None:
+    """HR events (event id, type, staff, effective day, new entity) recorded as the intake
+    records them, then applied as far as they are due."""
+    from models.hr import EventIn
+    from services import separation
+
+    separation.record(ctx, [EventIn(*event) for event in events], source="cli")
+    separation.apply_due(ctx)

@@ -191,12 +191,7 @@ class TestOfficerInCharge:
                 )
             assert "vacant" in str(refused.value)
         with uow(T1) as ctx:
-            separation.record(
-                ctx,
-                [EventIn("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None)],
-                source="cli",
-            )
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None))
         with uow(T2) as ctx:
             assert set(_open_duties(ctx).values()) == {"registry"}
             with pytest.raises(NotAuthorized):
@@ -303,12 +298,7 @@ class TestPostsEndWithTheirHolder:
         does not (before, the appointment outlived the vacancy and ranked above the head)."""
         _registry(uow)
         with uow(T1) as ctx:
-            separation.record(
-                ctx,
-                [EventIn("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None)],
-                source="cli",
-            )
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None))
         with uow(T1) as ctx:
             entities.appoint(
                 ctx,
@@ -343,22 +333,13 @@ class TestPostsEndWithTheirHolder:
                 registry_officer=True,
                 by="900001",
             )
-            separation.record(
+            org.hr(
                 ctx,
-                [
-                    EventIn("E-MOVE", "reassignment", "900001", dt.date(2026, 1, 21), "OHCHR"),
-                    EventIn("E-OUT", "separation", "900003", dt.date(2026, 1, 21), None),
-                ],
-                source="cli",
+                ("E-MOVE", "reassignment", "900001", dt.date(2026, 1, 21), "OHCHR"),
+                ("E-OUT", "separation", "900003", dt.date(2026, 1, 21), None),
             )
-            separation.apply_due(ctx)
         with uow(T2) as ctx:
-            separation.record(
-                ctx,
-                [EventIn("E-BACK", "return", "900003", dt.date(2026, 1, 22), None)],
-                source="cli",
-            )
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-BACK", "return", "900003", dt.date(2026, 1, 22), None))
         with uow(T3) as ctx:
             for officer in ("900001", "900003"):
                 verdict = may(
@@ -373,15 +354,11 @@ class TestPostsEndWithTheirHolder:
         registry officer left, the operator names them, and they name heads again."""
         _registry(uow)
         with uow(T1) as ctx:
-            separation.record(
+            org.hr(
                 ctx,
-                [
-                    EventIn("E-OUT", "separation", "900001", dt.date(2026, 1, 21), None),
-                    EventIn("E-BACK", "return", "900001", dt.date(2026, 1, 22), None),
-                ],
-                source="cli",
+                ("E-OUT", "separation", "900001", dt.date(2026, 1, 21), None),
+                ("E-BACK", "return", "900001", dt.date(2026, 1, 22), None),
             )
-            separation.apply_due(ctx)
         with uow(T3) as ctx:
             separation.apply_due(ctx)  # the return, effective the day after
         with uow(T3) as ctx, pytest.raises(NotAuthorized):
@@ -402,15 +379,11 @@ class TestPostsEndWithTheirHolder:
         with uow(T1) as ctx:
             account_id = org.account(ctx)
             org.complete(ctx, account_id)
-            separation.record(
+            org.hr(
                 ctx,
-                [
-                    EventIn("E-R1", "return", "100002", dt.date(2026, 1, 21), "DGC"),
-                    EventIn("E-R2", "return", "100001", dt.date(2026, 1, 21), "DGC"),
-                ],
-                source="cli",
+                ("E-R1", "return", "100002", dt.date(2026, 1, 21), "DGC"),
+                ("E-R2", "return", "100001", dt.date(2026, 1, 21), "DGC"),
             )
-            separation.apply_due(ctx)
         with uow(T2) as ctx:
             held = accounts.list_accounts(ctx)[0]
             assert held["administrator"] is None, held
@@ -459,12 +432,7 @@ class TestWhatTheReviewOfTheseChecksFound:
         hold: they still name heads (a move to another entity or a separation ends it)."""
         _registry(uow)
         with uow(T1) as ctx:
-            separation.record(
-                ctx,
-                [EventIn("E-SAME", "reassignment", "900001", dt.date(2026, 1, 21), "DGC")],
-                source="cli",
-            )
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-SAME", "reassignment", "900001", dt.date(2026, 1, 21), "DGC"))
         with uow(T2) as ctx:
             assert may(
                 ctx.session, actor="900001", action="set-head", entity_code="OHCHR", at=T2

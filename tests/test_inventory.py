@@ -350,9 +350,8 @@ class TestInventoryMetByTheEntries:
 
         from sqlmodel import col, select
 
-        from models.hr import EventIn
         from models.tables import Obligation
-        from services import accounts, inventory, obligations, separation
+        from services import accounts, inventory, obligations
         from tests import org
 
         with uow(org.T0) as ctx:
@@ -382,12 +381,7 @@ class TestInventoryMetByTheEntries:
         }
         with uow(t1) as ctx:
             assert not entry & open_duties(ctx)  # complete: no entry duty
-            separation.record(
-                ctx,
-                [EventIn("E-OUT", "separation", "100002", dt.date(2026, 1, 21), None)],
-                source="cli",
-            )
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-OUT", "separation", "100002", dt.date(2026, 1, 21), None))
         with uow(t1) as ctx:
             assert entry & open_duties(ctx)  # incomplete again (3.4(d)): its entry duty opens
             # and were that duty gone, the entry itself still says it is incomplete
