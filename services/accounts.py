@@ -450,6 +450,38 @@ def condition_holder(ctx: Ctx, account_id: int) -> str:
     return "registry"
 
 
+def pass_on_conditions(ctx: Ctx, *, actor: str, people: set[str] | None = None) -> int:
+    """Every open condition of continuation (3.2) lies with the person `condition_holder`
+    names now (of those assigned to `people`, when given: whoever an HR event concerns): one
+    whose holder has left, or moved, passes to the account's holder in force, else to the
+    registry team (4.2); one a head was given before conditions were the holder's passes to
+    its holder. Each move audited. What every sweep does, and each HR event's follow-up.
+    Returns how many moved."""
+    query = select(Obligation).where(
+        col(Obligation.kind) == "assessment-condition", col(Obligation.state) == "open"
+    )
+    if people is not None:
+        query = query.where(among(ctx.session, col(Obligation.assignee), people))
+    moved = 0
+    for duty in ctx.session.execute(query).scalars().all():
+        number = duty.subject.partition(":")[2]
+        after = condition_holder(ctx, int(number)) if number.isdigit() else "registry"
+        if after == duty.assignee:
+            continue
+        ctx.audit(
+            actor=actor,
+            action="obligation.reassign",
+            subject=f"obligation:{duty.id}",
+            before={"assignee": duty.assignee},
+            after={"assignee": after},
+        )
+        duty.assignee, duty.next_stage_at = after, ctx.now
+        ctx.session.add(duty)
+        moved += 1
+    ctx.session.flush()
+    return moved
+
+
 def _holders(ctx: Ctx, account_id: int) -> dict[str, Authorization]:
     rows = (
         ctx.session.execute(

@@ -29,6 +29,7 @@ from services.accounts import (
     incomplete_entries,
     missing_for,
     open_declared_duties,
+    pass_on_conditions,
 )
 from services.authority import heads_of, require
 from services.context import Ctx
@@ -423,17 +424,20 @@ def stale_entities(ctx: Ctx) -> list[str]:
 
 def housekeeping(ctx: Ctx) -> dict[str, int]:
     """What every sweep does before reminding: meet finished inventory duties, close campaigns
-    whose deadline passed, open attestation duties coming due, and the head's duty to
-    authorize declared people wherever it is missing (3.7)."""
+    whose deadline passed, open attestation duties coming due, the head's duty to authorize
+    declared people wherever it is missing (3.7), and conditions of continuation with whoever
+    holds their account now (3.2, 4.2)."""
     from services.reassessment import close_due as close_reassessments
 
     met = refresh(ctx, incomplete_entries)
     closed = len(close_due(ctx)) + close_reassessments(ctx)
     attest_opened = open_attestations(ctx)
     declared = open_declared_duties(ctx)
+    passed_on = pass_on_conditions(ctx, actor=ACTOR)
     return {
         "inventory_met": met,
         "campaigns_closed": closed,
         "attestations_opened": attest_opened,
         "declared_duties_opened": declared,
+        "conditions_passed_on": passed_on,
     }

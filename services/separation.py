@@ -33,12 +33,11 @@ from models.tables import (
     Entity,
     EntityRole,
     HREvent,
-    Obligation,
     Staff,
 )
 from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
 from services import obligations
-from services.accounts import condition_holder, refresh_entry_obligations
+from services.accounts import pass_on_conditions, refresh_entry_obligations
 from services.authority import current_head
 from services.context import Ctx
 from services.entities import move_duties
@@ -434,42 +433,13 @@ def follow_up(ctx: Ctx) -> ApplyReport:
     if touched:
         _after_revocation(ctx, touched, report)
     _declared_gone(ctx, {e.staff_index for e in events}, report)
-    _conditions_passed_on(ctx, {e.staff_index for e in events if e.type != "return"})
+    pass_on_conditions(ctx, actor=HR_ACTOR, people={e.staff_index for e in events})
     for event in events:
         event.state = "applied"
         session.add(event)
     report.applied = len(events)
     session.flush()
     return report
-
-
-def _conditions_passed_on(ctx: Ctx, people: set[str]) -> None:
-    """The conditions of continuation (3.2) these people were chased for, as an account's
-    administrator or alternate, pass to its holder in force, administrator first, else to the
-    registry team (4.2): never left with someone who has gone, whom nobody reminds."""
-    session = ctx.session
-    duties = list(
-        session.execute(
-            select(Obligation).where(
-                col(Obligation.kind) == "assessment-condition",
-                col(Obligation.state) == "open",
-                among(session, col(Obligation.assignee), people),
-            )
-        ).scalars()
-    )
-    for duty in duties:
-        number = duty.subject.partition(":")[2]
-        after = condition_holder(ctx, int(number)) if number.isdigit() else "registry"
-        ctx.audit(
-            actor=HR_ACTOR,
-            action="obligation.reassign",
-            subject=f"obligation:{duty.id}",
-            before={"assignee": duty.assignee},
-            after={"assignee": after},
-        )
-        duty.assignee, duty.next_stage_at = after, ctx.now
-        session.add(duty)
-    session.flush()
 
 
 def _declared_gone(ctx: Ctx, people: set[str], report: ApplyReport) -> None:

@@ -464,6 +464,44 @@ class TestConfirmingConditions:
             ).one()
             assert (duty.assignee, duty.state) == ("100003", "open")
 
+    @pytest.mark.clause("3.3")
+    def test_a_sweep_gives_a_condition_to_whoever_holds_its_account(
+        self, uow: Callable[..., Any]
+    ) -> None:
+        """3.3: a condition assigned to the head (as every condition was before conditions
+        became their account holder's) passes at the next sweep to the account's
+        administrator, so the head can confirm it; a second sweep moves nothing."""
+        from services.inventory import housekeeping
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
+        at = org.T0 + dt.timedelta(days=1)
+        with uow(at) as ctx:
+            reassessment.decide(
+                ctx,
+                ref=str(account_id),
+                decision="conditions",
+                reason="keep it",
+                conditions=["publish an editorial policy"],
+                by="100001",
+            )
+            duty = ctx.session.exec(
+                select(Obligation).where(col(Obligation.kind) == "assessment-condition")
+            ).one()
+            duty.assignee = "100001"  # as a condition opened by an earlier version
+            ctx.session.add(duty)
+        with uow(at) as ctx:
+            assert housekeeping(ctx)["conditions_passed_on"] == 1
+            assert housekeeping(ctx)["conditions_passed_on"] == 0
+        with uow(at) as ctx:
+            duty = ctx.session.exec(
+                select(Obligation).where(col(Obligation.kind) == "assessment-condition")
+            ).one()
+            assert duty.assignee == "100002"
+            reassessment.meet(ctx, obligation_id=duty.id or 0, by="100001", note="published")
+
 
 class TestStaggering:
     def test_forty_entities_spread(self) -> None:
