@@ -374,6 +374,26 @@ class TestDecisions:
         ]
 
 
+def _with_condition(uow: Callable[..., Any]) -> dt.datetime:
+    """OHCHR's account held by administrator 100002 and alternate 100003, existing at
+    issuance, continued by the head on one condition; returns the instant of the decision."""
+    with uow(org.T0) as ctx:
+        org.seed(ctx)
+        account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
+        org.complete(ctx, account_id)
+    at = org.T0 + dt.timedelta(days=1)
+    with uow(at) as ctx:
+        reassessment.decide(
+            ctx,
+            ref=str(account_id),
+            decision="conditions",
+            reason="keep it",
+            conditions=["publish an editorial policy"],
+            by="100001",
+        )
+    return at
+
+
 class TestConfirmingConditions:
     @pytest.mark.clause("3.3")
     @pytest.mark.clause("3.1(a)")
@@ -434,30 +454,9 @@ class TestConfirmingConditions:
         """3.3, 4.2: the administrator chased for a condition of continuation is separated:
         the condition passes to the account's alternate, who is still there (before, it stayed
         with the person gone, whom nobody reminds)."""
-        from models.hr import EventIn
-        from services import separation
-
-        with uow(org.T0) as ctx:
-            org.seed(ctx)
-            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
-            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
-        at = org.T0 + dt.timedelta(days=1)
+        at = _with_condition(uow)
         with uow(at) as ctx:
-            reassessment.decide(
-                ctx,
-                ref=str(account_id),
-                decision="conditions",
-                reason="keep it",
-                conditions=["publish an editorial policy"],
-                by="100001",
-            )
-            separation.record(
-                ctx,
-                [EventIn("E-ADMIN", "separation", "100002", at.date(), None)],
-                source="cli",
-            )
-        with uow(at) as ctx:
-            separation.apply_due(ctx)
+            org.hr(ctx, ("E-ADMIN", "separation", "100002", at.date(), None))
         with uow(at) as ctx:
             duty = ctx.session.exec(
                 select(Obligation).where(col(Obligation.kind) == "assessment-condition")
@@ -473,20 +472,8 @@ class TestConfirmingConditions:
         administrator, so the head can confirm it; a second sweep moves nothing."""
         from services.inventory import housekeeping
 
-        with uow(org.T0) as ctx:
-            org.seed(ctx)
-            account_id = org.account(ctx, created_on=dt.date(2025, 6, 1))
-            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
-        at = org.T0 + dt.timedelta(days=1)
+        at = _with_condition(uow)
         with uow(at) as ctx:
-            reassessment.decide(
-                ctx,
-                ref=str(account_id),
-                decision="conditions",
-                reason="keep it",
-                conditions=["publish an editorial policy"],
-                by="100001",
-            )
             duty = ctx.session.exec(
                 select(Obligation).where(col(Obligation.kind) == "assessment-condition")
             ).one()
