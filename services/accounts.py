@@ -44,6 +44,7 @@ from models.registry import (
 from models.tables import (
     Account,
     AccountChange,
+    AccountRequest,
     Assessment,
     Authorization,
     DeclaredPerson,
@@ -320,6 +321,28 @@ _UPDATABLE = {
 _ADDRESS = ("handle", "url")
 
 
+#: a request still before the head (3.2)
+_PENDING_REQUEST = ("submitted", "returned", "resubmitted")
+
+
+def _awaits_approval(ctx: Ctx, account: Account) -> bool:
+    """Whether an unapproved entry has a request for it before the head: approving it adopts
+    the entry where the entry points (2.1), so the entry is as good as approved there."""
+    if account.state != "unapproved":
+        return False
+    return (
+        ctx.session.execute(
+            select(col(AccountRequest.id)).where(
+                col(AccountRequest.entity_code) == account.entity_code,
+                col(AccountRequest.platform) == account.platform,
+                func.lower(col(AccountRequest.handle)) == account.handle.lower(),
+                col(AccountRequest.state).in_(_PENDING_REQUEST),
+            )
+        ).first()
+        is not None
+    )
+
+
 def require_readdress(ctx: Ctx, account: Account, *, by: str, audit_as: str) -> None:
     """2.1, 3.2: the head approved the account where it is; pointing it elsewhere would carry
     that approval to whatever account is there: the head's (or acting head's) act, never a
@@ -380,7 +403,7 @@ def update(
                 "--url", f"{new['url']} is already registered as account {clash}", "1.1(b)"
             )
     moved = any(field in new and new[field] != getattr(account, field) for field in _ADDRESS)
-    if moved and account.state in OFFICIAL_STATES:
+    if moved and (account.state in OFFICIAL_STATES or _awaits_approval(ctx, account)):
         require_readdress(ctx, account, by=by, audit_as="account.update")
     before = account_view(ctx, account)
     assert account.id is not None  # loaded from the database

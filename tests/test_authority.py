@@ -674,6 +674,38 @@ class TestAnOfficialAccountStaysWhereTheHeadApprovedIt:
             )
             assert accounts.verify_url(ctx, "x.com/unhr_new")["official"] is True
 
+    @pytest.mark.clause("2.1")
+    def test_an_entry_a_request_would_adopt_stays_where_it_is(self, uow: Uow) -> None:
+        """2.1: an unapproved entry (created since issuance) is moved freely by a delegate
+        until a request for it is before the head; then approving the request would adopt it
+        where it points, so only the head moves it (before, the delegate could point the
+        approval at another account)."""
+        from models.requests import parse_request
+        from services import requests
+        from tests.test_approval import REQUEST
+
+        _registry(uow)
+        with uow(T1) as ctx:
+            entities.appoint(ctx, code="OHCHR", staff_index="100004", role="delegate", by="100001")
+            entry = accounts.register(
+                ctx,
+                entity="OHCHR",
+                platform="x",
+                handle="UNRightsArabic",
+                url="x.com/UNRightsArabic",
+                languages=["ar"],
+                purpose="Human rights news",
+                audience="Arabic speakers",
+                by="100004",
+            )
+            assert entry.state == "unapproved"
+            accounts.update(
+                ctx, ref=str(entry.id), by="100004", changes={"url": "x.com/UNRightsArabic1"}
+            )  # no request yet: a delegate keeps the entry
+            requests.submit(ctx, parse_request(REQUEST), by="100002")  # for @UNRightsArabic
+        with uow(T2) as ctx, pytest.raises(NotAuthorized, match=r"account\.readdress"):
+            accounts.update(ctx, ref=str(entry.id), by="100004", changes={"url": "x.com/other"})
+
 
 class TestWrittenAuthorizationOnlyFromTheHead:
     @pytest.mark.clause("3.7")
