@@ -135,3 +135,24 @@ def hr(ctx: Any, *events: tuple[str, str, str, dt.date, str | None]) -> None:
 
     separation.record(ctx, [EventIn(*event) for event in events], source="cli")
     separation.apply_due(ctx)
+
+
+def acting(
+    ctx: Any,
+    staff: str,
+    *,
+    by: str,
+    ends_on: dt.date | None,
+    starts_on: dt.date | None = None,
+    code: str = "OHCHR",
+) -> None:
+    """`staff` appointed officer-in-charge of `code` by `by` (3.1), until `ends_on`."""
+    entities.appoint(
+        ctx,
+        code=code,
+        staff_index=staff,
+        role="officer-in-charge",
+        by=by,
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )

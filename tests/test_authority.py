@@ -124,46 +124,22 @@ class TestOfficerInCharge:
         themselves, nor anyone without an end or beyond the policy's bound (3.1)."""
         _registry(uow)
         with uow(T1) as ctx:
-            entities.appoint(
+            org.acting(
                 ctx,
-                code="OHCHR",
-                staff_index="100003",
-                role="officer-in-charge",
+                "100003",
                 by="100001",
                 starts_on=dt.date(2026, 1, 21),
                 ends_on=dt.date(2026, 2, 28),
             )
         for ends in (dt.date(2099, 12, 31), dt.date(2026, 3, 31)):
             with uow(T2) as ctx, pytest.raises(NotAuthorized):
-                entities.appoint(
-                    ctx,
-                    code="OHCHR",
-                    staff_index="100003",
-                    role="officer-in-charge",
-                    by="100003",
-                    starts_on=dt.date(2026, 1, 22),
-                    ends_on=ends,
-                )
+                org.acting(ctx, "100003", by="100003", starts_on=dt.date(2026, 1, 22), ends_on=ends)
         with uow(T1) as ctx, pytest.raises(NotAuthorized) as refused:  # the head as well
-            entities.appoint(
-                ctx,
-                code="OHCHR",
-                staff_index="100001",
-                role="officer-in-charge",
-                by="100001",
-                ends_on=dt.date(2026, 2, 28),
-            )
+            org.acting(ctx, "100001", by="100001", ends_on=dt.date(2026, 2, 28))
         assert "for themselves" in str(refused.value)
         for ends in (None, dt.date(2099, 12, 31)):
             with uow(T2) as ctx, pytest.raises(NotAuthorized) as refused:
-                entities.appoint(
-                    ctx,
-                    code="OHCHR",
-                    staff_index="100004",
-                    role="officer-in-charge",
-                    by="100001",
-                    ends_on=ends,
-                )
+                org.acting(ctx, "100004", by="100001", ends_on=ends)
             assert "bounded period" in str(refused.value)
         with uow(T2) as ctx:
             assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) == "100003"
@@ -181,37 +157,16 @@ class TestOfficerInCharge:
         with uow(T1) as ctx:
             org.account(ctx)
             with pytest.raises(NotAuthorized) as refused:
-                entities.appoint(
-                    ctx,
-                    code="OHCHR",
-                    staff_index="100003",
-                    role="officer-in-charge",
-                    by="900001",
-                    ends_on=dt.date(2026, 3, 1),
-                )
+                org.acting(ctx, "100003", by="900001", ends_on=dt.date(2026, 3, 1))
             assert "vacant" in str(refused.value)
         with uow(T1) as ctx:
             org.hr(ctx, ("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None))
         with uow(T2) as ctx:
             assert set(_open_duties(ctx).values()) == {"registry"}
             with pytest.raises(NotAuthorized):
-                entities.appoint(
-                    ctx,
-                    code="OHCHR",
-                    staff_index="900001",
-                    role="officer-in-charge",
-                    by="900001",
-                    ends_on=dt.date(2026, 3, 1),
-                )
+                org.acting(ctx, "900001", by="900001", ends_on=dt.date(2026, 3, 1))
         with uow(T2) as ctx:
-            entities.appoint(
-                ctx,
-                code="OHCHR",
-                staff_index="100003",
-                role="officer-in-charge",
-                by="900001",
-                ends_on=dt.date(2026, 3, 1),
-            )
+            org.acting(ctx, "100003", by="900001", ends_on=dt.date(2026, 3, 1))
         with uow(T2) as ctx:
             assert set(_open_duties(ctx).values()) == {"100003"}
 
@@ -254,11 +209,9 @@ class TestHeads:
         _registry(uow)
         with uow(T1) as ctx:
             org.account(ctx)
-            entities.appoint(
+            org.acting(
                 ctx,
-                code="OHCHR",
-                staff_index="100003",
-                role="officer-in-charge",
+                "100003",
                 by="100001",
                 starts_on=dt.date(2026, 2, 5),
                 ends_on=dt.date(2026, 2, 20),
@@ -300,14 +253,7 @@ class TestPostsEndWithTheirHolder:
         with uow(T1) as ctx:
             org.hr(ctx, ("E-HEAD", "separation", "100001", dt.date(2026, 1, 21), None))
         with uow(T1) as ctx:
-            entities.appoint(
-                ctx,
-                code="OHCHR",
-                staff_index="100003",
-                role="officer-in-charge",
-                by="900001",
-                ends_on=dt.date(2026, 3, 31),
-            )
+            org.acting(ctx, "100003", by="900001", ends_on=dt.date(2026, 3, 31))
         with uow(T2) as ctx:
             assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) == "100003"
             entities.set_head(ctx, code="OHCHR", staff_index="100002", by="900001")

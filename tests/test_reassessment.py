@@ -409,11 +409,9 @@ class TestConfirmingConditions:
             orphan = org.account(
                 ctx, url="x.com/unhr_orphan", handle="unhr_orphan", created_on=dt.date(2025, 6, 1)
             )
-            entities.appoint(
+            org.acting(
                 ctx,
-                code="OHCHR",
-                staff_index="100004",
-                role="officer-in-charge",
+                "100004",
                 by="100001",
                 starts_on=at.date(),
                 ends_on=at.date() + dt.timedelta(days=30),

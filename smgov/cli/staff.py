@@ -30,6 +30,26 @@ from smgov.cli.hr import dispatch_hr
 app = group("Staff members: who they are, their entity and their preferred language.")
 
 
+#: naming a registry officer (1.1(b)): on `staff add`, and on `staff update` for one whose post
+#: a move or a separation ended
+RegistryOfficerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--registry-officer",
+        help="Name them a registry officer (keeps the registry; again, after a move or a "
+        "separation ended it).",
+    ),
+]
+NamingOfficerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        metavar="INDEX",
+        help="Staff index number of the registry officer naming them (--registry-officer).",
+    ),
+]
+
+
 @command(
     app,
     "add",
@@ -46,20 +66,8 @@ def staff_add(
         str, typer.Option("--entity", metavar="CODE", help="The entity they work for, by code.")
     ],
     language: Annotated[str, typer.Option("--language", metavar="LANG", help=LANGUAGE_HELP)] = "en",
-    registry_officer: Annotated[
-        bool,
-        typer.Option(
-            "--registry-officer", help="Make them a registry officer (keeps the registry)."
-        ),
-    ] = False,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            metavar="INDEX",
-            help="Staff index number of the registry officer naming a registry officer.",
-        ),
-    ] = None,
+    registry_officer: RegistryOfficerOpt = False,
+    by: NamingOfficerOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Add a staff member."""
@@ -131,21 +139,8 @@ def staff_update(
     language: Annotated[
         str | None, typer.Option("--language", metavar="LANG", help=LANGUAGE_HELP)
     ] = None,
-    registry_officer: Annotated[
-        bool,
-        typer.Option(
-            "--registry-officer",
-            help="Name them a registry officer again (a move or a separation ended it).",
-        ),
-    ] = False,
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            metavar="INDEX",
-            help="Staff index number of the registry officer naming them (--registry-officer).",
-        ),
-    ] = None,
+    registry_officer: RegistryOfficerOpt = False,
+    by: NamingOfficerOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Change a staff member's details; a new entity is a reassignment through the HR inbox
