@@ -57,6 +57,8 @@ RISK_RATINGS = ("low", "medium", "high")
 LIMIT = 4000
 
 STATES = ("submitted", "returned", "resubmitted", "approved", "rejected", "withdrawn")
+#: the states of a request still before the head (3.2): surveyed against, adopting its entry
+PENDING = ("submitted", "returned", "resubmitted")
 #: The request's state machine: (state, event) -> next state. Anything else is refused.
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("submitted", "approve"): "approved",

@@ -41,6 +41,7 @@ from models.registry import (
     missing_items,
     personal_hints,
 )
+from models.requests import PENDING
 from models.tables import (
     Account,
     AccountChange,
@@ -321,10 +322,6 @@ _UPDATABLE = {
 _ADDRESS = ("handle", "url")
 
 
-#: a request still before the head (3.2)
-_PENDING_REQUEST = ("submitted", "returned", "resubmitted")
-
-
 def _awaits_approval(ctx: Ctx, account: Account) -> bool:
     """Whether an unapproved entry has a request for it before the head: approving it adopts
     the entry where the entry points (2.1), so the entry is as good as approved there."""
@@ -336,7 +333,7 @@ def _awaits_approval(ctx: Ctx, account: Account) -> bool:
                 col(AccountRequest.entity_code) == account.entity_code,
                 col(AccountRequest.platform) == account.platform,
                 func.lower(col(AccountRequest.handle)) == account.handle.lower(),
-                col(AccountRequest.state).in_(_PENDING_REQUEST),
+                col(AccountRequest.state).in_(PENDING),
             )
         ).first()
         is not None
@@ -450,31 +447,38 @@ def update(
     return account
 
 
-def condition_holder(ctx: Ctx, account_id: int) -> str:
-    """Who is chased for a condition of continuation (3.2): the account's administrator in
-    force, else its alternate (they run the account, 3.7), else, for an account nobody holds,
-    the registry team (4.2). The head or officer-in-charge confirms it met (`meet`), never the
-    person chased."""
-    for role in ("administrator", "alternate"):
-        held = ctx.session.execute(
-            select(col(Authorization.staff_index))
+def condition_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, str]:
+    """Who is chased for each account's conditions of continuation (3.2): its administrator in
+    force, else its alternate (they run the account, 3.7), active, the latest grant of the role
+    speaking; else, for an account nobody holds, the registry team (4.2). The head or
+    officer-in-charge confirms a condition met (`meet`), never the person chased. One read for
+    the lot."""
+    held: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in chunks(sorted(set(account_ids))):
+        for account_id, role, index in ctx.session.execute(
+            select(
+                col(Authorization.account_id),
+                col(Authorization.role),
+                col(Authorization.staff_index),
+            )
             .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
             .where(
-                col(Authorization.account_id) == account_id,
-                col(Authorization.role) == role,
+                among(ctx.session, col(Authorization.account_id), chunk),
+                col(Authorization.role).in_(("administrator", "alternate")),
                 col(Authorization.revoked_at).is_(None),
                 col(Staff.status) == "active",
             )
-            .order_by(col(Authorization.id).desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if held is not None:
-            return str(held)
-    return "registry"
+            .order_by(col(Authorization.id))
+        ):
+            held[account_id][role] = index  # the latest grant speaks
+    return {
+        a: held[a].get("administrator") or held[a].get("alternate") or "registry"
+        for a in account_ids
+    }
 
 
 def pass_on_conditions(ctx: Ctx, *, actor: str, people: set[str] | None = None) -> int:
-    """Every open condition of continuation (3.2) lies with the person `condition_holder`
+    """Every open condition of continuation (3.2) lies with the person `condition_holders`
     names now (of those assigned to `people`, when given: whoever an HR event concerns): one
     whose holder has left, or moved, passes to the account's holder in force, else to the
     registry team (4.2); one a head was given before conditions were the holder's passes to
@@ -485,10 +489,13 @@ def pass_on_conditions(ctx: Ctx, *, actor: str, people: set[str] | None = None) 
     )
     if people is not None:
         query = query.where(among(ctx.session, col(Obligation.assignee), people))
+    duties = list(ctx.session.execute(query).scalars())
+    numbers = {d.id: d.subject.partition(":")[2] for d in duties}
+    holders = condition_holders(ctx, [int(n) for n in numbers.values() if n.isdigit()])
     moved = 0
-    for duty in ctx.session.execute(query).scalars().all():
-        number = duty.subject.partition(":")[2]
-        after = condition_holder(ctx, int(number)) if number.isdigit() else "registry"
+    for duty in duties:
+        number = numbers[duty.id]
+        after = holders[int(number)] if number.isdigit() else "registry"
         if after == duty.assignee:
             continue
         ctx.audit(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from models.languages import split_languages
+from models.requests import PENDING
 from models.tables import Account, AccountRequest, SurveyAccount
 
 if TYPE_CHECKING:
@@ -48,9 +49,7 @@ def candidates_in(session: Session, *, exclude_request: int | None = None) -> li
         )
     ]
     for r in session.execute(
-        select(AccountRequest).where(
-            col(AccountRequest.state).in_(("submitted", "returned", "resubmitted"))
-        )
+        select(AccountRequest).where(col(AccountRequest.state).in_(PENDING))
     ).scalars():
         if r.id == exclude_request:
             continue

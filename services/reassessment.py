@@ -52,7 +52,7 @@ from services.accounts import (
     AccountLike,
     account_for,
     account_rows,
-    condition_holder,
+    condition_holders,
     get_account,
     missing_for,
 )
@@ -906,7 +906,7 @@ def decide(
         account.state = "active"
         ctx.session.add(account)
         today = local_date(ctx.now, entity.timezone)
-        fulfils = condition_holder(ctx, account.id or 0) if conds else "registry"
+        fulfils = condition_holders(ctx, [account.id or 0])[account.id or 0] if conds else ""
         for number, text in enumerate(conds, start=1):
             obligations.open_obligation(
                 ctx,

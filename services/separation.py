@@ -256,6 +256,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
 
     revocations: list[dict[str, Any]] = []
     leaving: list[HREvent] = []  # the events that end what the person held (not a return)
+    withdrawing: set[int] = set()  # their ids
     for event in events:
         person = staff[event.staff_index]
         before = {
@@ -274,6 +275,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         )
         if event.type != "return" or moves:
             leaving.append(event)
+            withdrawing.add(event.id or 0)
         if event.type == "return":
             person.status = "active"
             if moved_to is not None:
@@ -294,7 +296,7 @@ def revoke_due(ctx: Ctx) -> ApplyReport:
         person.modified_at = now
         session.add(person)
         revoked = []
-        if event in leaving:  # a return restores status only: authorize again (3.7)
+        if event.id in withdrawing:  # a return restores status only: authorize again (3.7)
             for auth in held.pop(event.staff_index, []):
                 revocations.append(
                     {
