@@ -540,8 +540,8 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
         M("Decision by {name}:", name=who(last.by)),
         last.reason,  # the decider's own words, as written
     ]
-    if request.state == "approved":
-        lines += [
+    if request.state == "approved" and len(granted) == 2:
+        lines.append(
             M(
                 "Account {id} awaits creation. Written authorization REQ-{request}: "
                 "administrator {administrator}, alternate {alternate} (3.7).",
@@ -549,11 +549,54 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 request=str(request.id),
                 administrator=who(ev["administrator"]),
                 alternate=who(ev["alternate"]),
-            ),
+            )
+        )
+    elif request.state == "approved":
+        # 4.2: a person named who is no longer active was not authorized (`granted`): the
+        # message says so, and never names them as authorized
+        lines.append(
             M(
-                "Each of them acknowledges the duties of 2.2 and 4.1: {command}",
-                command=f"smgov acknowledge {request.account_id} --by INDEX",
+                "Account {id} awaits creation (written authorization REQ-{request}, 3.7).",
+                id=str(request.account_id),
+                request=str(request.id),
+            )
+        )
+        for role, held, gone in (
+            (
+                "administrator",
+                M("Administrator: {name}.", name=who(ev["administrator"])),
+                M(
+                    "{name}, named administrator, is no longer active and is not authorized "
+                    "(4.2).",
+                    name=who(ev["administrator"]),
+                ),
             ),
+            (
+                "alternate",
+                M("Alternate: {name}.", name=who(ev["alternate"])),
+                M(
+                    "{name}, named alternate, is no longer active and is not authorized (4.2).",
+                    name=who(ev["alternate"]),
+                ),
+            ),
+        ):
+            lines.append(held if role in granted else gone)
+        lines.append(
+            M(
+                "The head of entity authorizes another staff member in writing (3.7): {command}",
+                command=f"smgov authorize {request.account_id} --staff INDEX --role ROLE "
+                "--by INDEX --reference REF",
+            )
+        )
+    if request.state == "approved":
+        if granted:
+            lines.append(
+                M(
+                    "Each of them acknowledges the duties of 2.2 and 4.1: {command}",
+                    command=f"smgov acknowledge {request.account_id} --by INDEX",
+                )
+            )
+        lines += [
             M(
                 "Once created on the platform: {command}; it must be registered within "
                 "10 days (3.5).",

@@ -343,7 +343,8 @@ class TestWhatTheReviewOfTheseChecksFound:
     ) -> None:
         """4.2: the head approves a request; the named administrator's separation is applied
         before the approval flow writes the grants: she is not authorized (the alternate is),
-        and the entry lacks its administrator (3.4(d))."""
+        and the entry lacks its administrator (3.4(d)); the decision's message names her as not
+        authorized, never as the administrator."""
         from models.requests import parse_request
         from services import requests
         from tests.test_approval import REQUEST
@@ -370,6 +371,16 @@ class TestWhatTheReviewOfTheseChecksFound:
         with uow(T1) as ctx:
             (account,) = accounts.list_accounts(ctx)
             assert account["administrator"] is None and account["alternate"] == "100003"
+            # the decision's message tells the requester who is authorized, never the one gone
+            (told,) = ctx.session.execute(
+                select(Outbox.body).where(
+                    col(Outbox.recipient_index) == "100004",
+                    col(Outbox.subject).contains(f"request {request_id}"),
+                )
+            ).scalars()
+            assert "(100002), named administrator, is no longer active" in told, told
+            assert "Alternate: " in told and "(100003)." in told, told
+            assert f"REQ-{request_id}: administrator" not in told, told
 
     @pytest.mark.clause("4.2")
     def test_a_registry_officer_moved_within_their_entity_stays_one(self, uow: Uow) -> None:
