@@ -113,6 +113,17 @@ def account_rows(ctx: Ctx, *where: Any, dated: bool = True) -> list[AccountRow]:
 #: or closed (2.1, 3.2, 3.3, 3.8)
 OFFICIAL_STATES = ("approved", "active", "under-reassessment")
 CHANGE_DAYS = 10  # 3.6
+#: what a reported change may name (`report_change`'s `--field`): the 3.4 information, as the
+#: entry's history records it (`AccountChange.field`: an update or a written authorization)
+CHANGE_FIELDS = {
+    "handle": ("handle", "3.4(a)"),
+    "url": ("url", "3.4(a)"),
+    "language": ("languages", "3.4(c)"),
+    "administrator": ("administrator", "3.4(d)"),
+    "alternate": ("alternate", "3.4(d)"),
+    "purpose": ("purpose", "3.4(e)"),
+    "audience": ("audience", "3.4(e)"),
+}
 
 
 def _platform_refusal(exc: PlatformError) -> Refused:
@@ -1183,10 +1194,26 @@ def verify_url(ctx: Ctx, url: str) -> dict[str, Any]:
     return found
 
 
-def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str) -> Obligation:
+def report_change(
+    ctx: Ctx,
+    *,
+    ref: str,
+    what: str,
+    changed_on: dt.date,
+    by: str,
+    fields: Sequence[str] = (),
+) -> Obligation:
     """3.6: a change made on the platform side must reach the database within 10 days; the head
     of entity answers for it. Updating the entry (or authorizing the new administrator or
-    alternate) meets the duty; changes made directly in smgov meet the rule at once."""
+    alternate) meets the duty: when the report names the 3.4 `fields` that changed
+    (`CHANGE_FIELDS`), only once each of them is updated (`meet_reported_changes`); changes made
+    directly in smgov meet the rule at once."""
+    named = sorted(set(fields))
+    for field in named:
+        if field not in CHANGE_FIELDS:
+            raise Refused(
+                "--field", R("must be one of {choices}"), "3.6", choices=", ".join(CHANGE_FIELDS)
+            )
     account = get_account(ctx, ref)
     assert account.id is not None
     entity = get_entity(ctx, account.entity_code)
@@ -1214,10 +1241,13 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
     late = (today - changed_on).days > CHANGE_DAYS  # reported after 3.6's ten days had run
     if late:
         text = f"LATE (3.6, changed {changed_on.isoformat()}): {text}"[:500]
-    digest = hashlib.sha256(f"{changed_on}:{text}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{changed_on}:{'+'.join(named)}:{text}".encode()).hexdigest()[:12]
     ob = obligations.open_obligation(
         ctx,
-        key=f"change:{account.id}:{digest}",
+        # the fields named, if any, in the key: `meet_reported_changes` reads them there
+        key=f"change:{account.id}:{'+'.join(named)}:{digest}"
+        if named
+        else f"change:{account.id}:{digest}",
         clause="3.6",
         kind="report-change",
         subject=f"account:{account.id}",
@@ -1236,13 +1266,18 @@ def report_change(ctx: Ctx, *, ref: str, what: str, changed_on: dt.date, by: str
             "changed_on": changed_on.isoformat(),
             "obligation": ob.id,
             "late": late,
+            "fields": named,
         },
     )
     return ob
 
 
 def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
-    """Updating the entry meets every open 3.6 duty reported for this account."""
+    """An update of the entry (or a written authorization of its administrator or alternate)
+    meets the open 3.6 duties reported for this account: one whose report named no field, at
+    the first update; one that named its fields (`report_change`), once each of them has been
+    updated since it was reported, whatever the order and however many updates it takes.
+    Returns the duties met."""
     open_changes = (
         ctx.session.execute(
             select(Obligation).where(
@@ -1253,6 +1288,24 @@ def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
         .scalars()
         .all()
     )
+    met = 0
     for ob in open_changes:
-        obligations.close(ctx, ob, state="met", reason="entry updated (3.6)", actor=actor)
-    return len(open_changes)
+        parts = ob.key.split(":")
+        named = parts[2].split("+") if len(parts) == 4 else []
+        wanted = {CHANGE_FIELDS[field][0] for field in named if field in CHANGE_FIELDS}
+        if wanted:
+            updated = set(
+                ctx.session.execute(
+                    select(col(AccountChange.field)).where(
+                        col(AccountChange.account_id) == account.id,
+                        col(AccountChange.field).in_(sorted(wanted)),
+                        col(AccountChange.effective_at) >= ob.created_at,
+                    )
+                ).scalars()
+            )
+            if not wanted <= updated:
+                continue  # 3.6: what was reported is not all in the entry yet
+        reason = f"entry updated (3.6): {', '.join(named)}" if named else "entry updated (3.6)"
+        obligations.close(ctx, ob, state="met", reason=reason, actor=actor)
+        met += 1
+    return met

@@ -1024,6 +1024,53 @@ class TestDatesFromTheBulletin:
         assert updated.code == 0, updated.err
         assert smgov("account", "show", "1", "--json").json()["late_changes"] == 1
 
+    @pytest.mark.clause("3.6")
+    def test_a_reported_change_is_met_by_updating_what_it_names(
+        self, smgov: Callable[..., Any]
+    ) -> None:
+        """3.6: a change reported with the 3.4 fields it changed stays open until each of them
+        is updated in the entry (an update of another field does not meet it, nor does half of
+        it); a reported change of the administrator is met by authorizing the new one; a field
+        that is not 3.4 information is refused."""
+        _delegated(smgov)
+        _existing(smgov)
+
+        def reported() -> list[str]:
+            duties = smgov("obligation", "list", "--state", "open", "--json").json()
+            return [d["subject"] for d in duties if d["kind"] == "report-change"]
+
+        def run(*args: str) -> None:
+            result = smgov(*args, "--as-of", "2026-02-06")
+            assert result.code == 0, (args, result.err)
+
+        run(
+            "account", "report-change", "1", "--what", "renamed to @UNNew", "--field", "handle",
+            "--field", "url", "--changed-on", "2026-02-03", "--by", "100004",
+        )  # fmt: skip
+        run("account", "update", "1", "--purpose", "News and statements", "--by", "100004")
+        assert reported() == ["account:1"]  # the purpose was not what changed
+        run("account", "update", "1", "--handle", "UNNew", "--by", "100001")
+        assert reported() == ["account:1"]  # the address is not in the entry yet
+        run("account", "update", "1", "--url", "x.com/UNNew", "--by", "100001")
+        assert reported() == []
+        run(
+            "account", "report-change", "1", "--what", "new administrator", "--field",
+            "administrator", "--changed-on", "2026-02-04", "--by", "100004",
+        )  # fmt: skip
+        run("account", "update", "1", "--audience", "Everyone", "--by", "100004")
+        assert reported() == ["account:1"]
+        run(
+            "authorize", "1", "--staff", "100002", "--role", "administrator", "--by", "100001",
+            "--reference", "W/2",
+        )  # fmt: skip
+        assert reported() == []
+        refused = smgov(
+            "account", "report-change", "1", "--what", "new avatar", "--field", "avatar",
+            "--changed-on", "2026-02-04", "--by", "100004", "--as-of", "2026-02-06",
+        )  # fmt: skip
+        assert refused.code == 2 and refused.err.startswith("error: --field"), refused.err
+        assert "(3.6)" in refused.err and reported() == []
+
     @pytest.mark.clause("3.5")
     def test_new_account_entry_is_met_when_complete(self, uow: Uow) -> None:
         """3.5 is met when the new account's entry is complete, whether or not its people have

@@ -395,8 +395,8 @@ def account_verify(
 @command(
     app,
     "report-change",
-    example='smgov account report-change 1 --what "new profile picture" --changed-on 2026-11-30 '
-    "--by 100002",
+    example='smgov account report-change 1 --what "renamed to @UNHumanRightsAR" --field handle '
+    "--field url --changed-on 2026-11-30 --by 100002",
 )
 def account_report_change(
     account: AccountArg,
@@ -408,6 +408,16 @@ def account_report_change(
         ),
     ],
     by: ByOpt,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            metavar="FIELD",
+            help="The 3.4 information that changed, repeated for each: handle, url, language, "
+            "administrator, alternate, purpose, audience. The duty is then met once each of them "
+            "is updated; without it, by the first update of the entry.",
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
 ) -> None:
     """Report a change made on the platform: the entry must be updated within 10 days (3.6)."""
@@ -418,7 +428,7 @@ def account_report_change(
     when = parse_date(changed_on, field="--changed-on")
 
     def use_case(c: Any) -> Any:
-        ob = report_change(c, ref=account, what=what, changed_on=when, by=by)
+        ob = report_change(c, ref=account, what=what, changed_on=when, by=by, fields=field or ())
         return ob, get_entity(c, ob.entity_code).timezone
 
     ob, tz = run(use_case, as_of=as_of)
