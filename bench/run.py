@@ -1358,11 +1358,11 @@ def floor_campaign(url: str, home: Path, kind: str) -> int:
 #: `Survey.nearest` compares them (`models.survey.NEIGHBOURS`), and the scores that make a pair
 #: an overlap (`PURPOSE_SIMILAR`, `AUDIENCE_SIMILAR`, `NAME_CONFUSING`).
 _WINDOW, _SIMILAR, _CONFUSING = 5, 60.0, 85.0
-_ASSESSMENT_ROW = """
-INSERT INTO assessment (account_id, reason, state, due_at, opened_at, findings, recommendation,
-                        why)
-VALUES (:account_id, 'periodic', 'open', :due, :now, :findings, :recommendation, :why)
-"""
+_ASSESSMENT_DRIVER = {
+    style: "INSERT INTO assessment (account_id, reason, state, due_at, opened_at, findings, "
+    f"recommendation, why) VALUES ({mark}, 'periodic', 'open', {', '.join([mark] * 5)})"
+    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
 
 
 def _floor_survey(candidates: list[tuple[Any, ...]], assessed: set[int]) -> dict[int, list[str]]:
@@ -1419,7 +1419,8 @@ def _floor_survey(candidates: list[tuple[Any, ...]], assessed: set[int]) -> dict
                 inside = (there >= 0) & (there < len(members))
                 left_parts.append(members[places[inside]])
                 right_parts.append(members[there[inside]])
-        pairs = _sorted_unique(np.concatenate(left_parts) * size + np.concatenate(right_parts))[0]
+        pairs = np.sort(np.concatenate(left_parts) * size + np.concatenate(right_parts))
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]  # each pair once
         left, right = pairs // size, pairs % size
         keep = left != right
         left, right = left[keep], right[keep]
@@ -1446,18 +1447,31 @@ def _floor_survey(candidates: list[tuple[Any, ...]], assessed: set[int]) -> dict
         chosen = chosen[np.lexsort((right[chosen], -score[chosen], left[chosen]))]
         first = np.searchsorted(left[chosen], left[chosen], side="left")
         chosen = chosen[np.arange(len(chosen)) - first < 3]  # each account's three best
-        for k in chosen.tolist():
-            i, j = int(left[k]), int(right[k])
+        platform = rows[0][2]
+        reasons: dict[tuple[Any, ...], str] = {}  # few distinct reasons: each written once
+        for i, j, is_overlap, p, a, n in zip(
+            left[chosen].tolist(),
+            right[chosen].tolist(),
+            overlap[chosen].tolist(),
+            similar["purpose"][chosen].round().tolist(),
+            similar["audience"][chosen].round().tolist(),
+            name[chosen].round().tolist(),
+            strict=True,
+        ):
+            key = (languages[i], languages[j], p, a) if is_overlap else (n,)
+            reason = reasons.get(key)
+            if reason is None:
+                reason = reasons[key] = (
+                    f"same platform ({platform}) and language "
+                    f"({', '.join(sorted(languages[i] & languages[j]))}); purpose "
+                    f"{p:.0f}% and audience {a:.0f}% similar"
+                    if is_overlap
+                    else f"confusingly similar name on {platform} ({n:.0f}%)"
+                )
             other = rows[j]
-            reason = (
-                f"same platform ({other[2]}) and language "
-                f"({', '.join(sorted(languages[i] & languages[j]))}); purpose "
-                f"{similar['purpose'][k]:.0f}% and audience {similar['audience'][k]:.0f}% "
-                "similar"
-                if overlap[k]
-                else f"confusingly similar name on {other[2]} ({name[k]:.0f}%)"
+            found.setdefault(int(rows[i][0]), []).append(
+                f"account:{other[0]} ({other[1]}): {reason}"
             )
-            found.setdefault(int(ids[i]), []).append(f"account:{other[0]} ({other[1]}): {reason}")
     return found
 
 
@@ -1498,28 +1512,34 @@ def floor_reassessment(url: str, home: Path) -> int:
                 "kind": "reassessment",
             },
         )
+        # the findings' other criteria are one constant text: each row splices its own 3.2(a)
+        rest = dict(_FINDINGS)
+        del rest["3.2(a)"]
+        tail = orjson.dumps(rest).decode()[1:]
+        unmet = "; ".join(
+            f"{c}: {rest[c]['note']}" for c, f in rest.items() if f["finding"] == "not met"
+        )
+        why = "withdraw, or continue on condition of fixing — "
+        met = orjson.dumps({"3.2(a)": {"finding": "met", "note": "no overlap found"}}).decode()[:-1]
         rows = []
         for account_id in sorted(assessed):
             named = overlaps.get(account_id)
-            findings = dict(_FINDINGS)
-            findings["3.2(a)"] = (
-                {"finding": "not met", "note": f"overlaps: {'; '.join(named)}"}
-                if named
-                else {"finding": "met", "note": "no overlap found"}
-            )
-            unmet = [c for c, f in findings.items() if f["finding"] == "not met"]
-            rows.append(
-                {
-                    "account_id": account_id,
-                    "due": now,
-                    "now": now,
-                    "findings": orjson.dumps(findings).decode(),
-                    "recommendation": "conditions",
-                    "why": "withdraw, or continue on condition of fixing — "
-                    + "; ".join(f"{c}: {findings[c]['note']}" for c in unmet),
-                }
-            )
-        conn.execute(text(_ASSESSMENT_ROW), rows)
+            if named:
+                note = "overlaps: " + "; ".join(named)
+                head = '{"3.2(a)":{"finding":"not met","note":' + orjson.dumps(note).decode() + "}"
+                rows.append(
+                    (
+                        account_id,
+                        now,
+                        now,
+                        head + "," + tail,
+                        "conditions",
+                        f"{why}3.2(a): {note}; {unmet}",
+                    )
+                )
+            else:
+                rows.append((account_id, now, now, met + "," + tail, "conditions", why + unmet))
+        conn.exec_driver_sql(_ASSESSMENT_DRIVER[conn.dialect.paramstyle], rows)
         conn.execute(
             text(_DUTIES),
             {"clause": "3.2", "kind": "reassessment", "due": now, "now": now},
