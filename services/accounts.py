@@ -1257,6 +1257,13 @@ def report_change(
         actor=by,
         detail=text,
     )
+    wanted = {CHANGE_FIELDS[field][0] for field in named}
+    if wanted and _entered(ctx, account.id, wanted, col(AccountChange.changed_on) >= changed_on):
+        # the entry already records each change named, made on or after that day (an update
+        # entered before the report): nothing is left to enter (3.6)
+        obligations.close(
+            ctx, ob, state="met", reason=f"already entered (3.6): {', '.join(named)}", actor=by
+        )
     ctx.audit(
         actor=by,
         action="account.report-change",
@@ -1270,6 +1277,21 @@ def report_change(
         },
     )
     return ob
+
+
+def _entered(ctx: Ctx, account_id: int | None, fields: set[str], since: Any) -> bool:
+    """Whether the entry's history holds a change of each of `fields` (`AccountChange.field`)
+    that meets `since` (a condition on the change)."""
+    updated = set(
+        ctx.session.execute(
+            select(col(AccountChange.field)).where(
+                col(AccountChange.account_id) == account_id,
+                col(AccountChange.field).in_(sorted(fields)),
+                since,
+            )
+        ).scalars()
+    )
+    return fields <= updated
 
 
 def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
@@ -1293,18 +1315,10 @@ def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
         parts = ob.key.split(":")
         named = parts[2].split("+") if len(parts) == 4 else []
         wanted = {CHANGE_FIELDS[field][0] for field in named if field in CHANGE_FIELDS}
-        if wanted:
-            updated = set(
-                ctx.session.execute(
-                    select(col(AccountChange.field)).where(
-                        col(AccountChange.account_id) == account.id,
-                        col(AccountChange.field).in_(sorted(wanted)),
-                        col(AccountChange.effective_at) >= ob.created_at,
-                    )
-                ).scalars()
-            )
-            if not wanted <= updated:
-                continue  # 3.6: what was reported is not all in the entry yet
+        if wanted and not _entered(
+            ctx, account.id, wanted, col(AccountChange.effective_at) >= ob.created_at
+        ):
+            continue  # 3.6: what was reported is not all in the entry yet
         reason = f"entry updated (3.6): {', '.join(named)}" if named else "entry updated (3.6)"
         obligations.close(ctx, ob, state="met", reason=reason, actor=actor)
         met += 1

@@ -566,8 +566,7 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
                 "administrator",
                 M("Administrator: {name}.", name=who(ev["administrator"])),
                 M(
-                    "{name}, named administrator, is no longer active and is not authorized "
-                    "(4.2).",
+                    "{name}, named administrator, is no longer active and is not authorized (4.2).",
                     name=who(ev["administrator"]),
                 ),
             ),

@@ -1030,7 +1030,8 @@ class TestDatesFromTheBulletin:
     ) -> None:
         """3.6: a change reported with the 3.4 fields it changed stays open until each of them
         is updated in the entry (an update of another field does not meet it, nor does half of
-        it); a reported change of the administrator is met by authorizing the new one; a field
+        it); a reported change of the administrator is met by authorizing the new one; one the
+        entry already records, entered on or after the day reported, is met at once; a field
         that is not 3.4 information is refused."""
         _delegated(smgov)
         _existing(smgov)
@@ -1064,12 +1065,28 @@ class TestDatesFromTheBulletin:
             "--reference", "W/2",
         )  # fmt: skip
         assert reported() == []
+        # entered before it was reported: the report finds it in the entry and is met at once
+        run(
+            "account", "update", "1", "--language", "en", "--language", "fr", "--changed-on",
+            "2026-02-05", "--by", "100004",
+        )  # fmt: skip
+        early = smgov(
+            "account", "report-change", "1", "--what", "French too", "--field", "language",
+            "--changed-on", "2026-02-05", "--by", "100004", "--as-of", "2026-02-06",
+        )  # fmt: skip
+        assert early.code == 0 and "already in the entry" in early.out, early.out
+        assert reported() == []
+        run(
+            "account", "report-change", "1", "--what", "Arabic too", "--field", "language",
+            "--changed-on", "2026-02-06", "--by", "100004",
+        )  # fmt: skip
+        assert reported() == ["account:1"]  # a later change than the one entered
         refused = smgov(
             "account", "report-change", "1", "--what", "new avatar", "--field", "avatar",
             "--changed-on", "2026-02-04", "--by", "100004", "--as-of", "2026-02-06",
         )  # fmt: skip
         assert refused.code == 2 and refused.err.startswith("error: --field"), refused.err
-        assert "(3.6)" in refused.err and reported() == []
+        assert "(3.6)" in refused.err and reported() == ["account:1"]
 
     @pytest.mark.clause("3.5")
     def test_new_account_entry_is_met_when_complete(self, uow: Uow) -> None:

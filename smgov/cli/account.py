@@ -432,6 +432,15 @@ def account_report_change(
         return ob, get_entity(c, ob.entity_code).timezone
 
     ob, tz = run(use_case, as_of=as_of)
+    if ob.state == "met":  # the entry already held what was reported
+        typer.echo(
+            T(
+                lang(),
+                "change recorded; already in the entry: obligation {id} met (3.6)",
+                id=str(ob.id),
+            )
+        )
+        return
     typer.echo(
         T(
             lang(),
