@@ -143,8 +143,11 @@ def write_once(
         )
     fresh: dict[Recipient, list[Item[P]]] = {}
     for rcpt, batch in items.items():
-        new = [item for item in batch if item.key[:400] not in existing]
-        existing.update(item.key[:400] for item in new)
+        new = []
+        for item in batch:  # each key once, even given twice (two people, one stand-in)
+            if item.key[:400] not in existing:
+                existing.add(item.key[:400])
+                new.append(item)
         if new:
             fresh[rcpt] = new
     ids = _write(ctx, {rcpt: [item.payload for item in new] for rcpt, new in fresh.items()}, render)

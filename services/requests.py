@@ -588,11 +588,19 @@ def on_decided(ctx: Ctx, request: AccountRequest) -> set[int]:
             )
         )
     if request.state == "approved":
-        if granted:
+        acknowledge = f"smgov acknowledge {request.account_id} --by INDEX"
+        if len(granted) == 2:
             lines.append(
                 M(
                     "Each of them acknowledges the duties of 2.2 and 4.1: {command}",
-                    command=f"smgov acknowledge {request.account_id} --by INDEX",
+                    command=acknowledge,
+                )
+            )
+        elif granted:
+            lines.append(
+                M(
+                    "The person authorized acknowledges the duties of 2.2 and 4.1: {command}",
+                    command=acknowledge,
                 )
             )
         lines += [

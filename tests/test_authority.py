@@ -381,6 +381,54 @@ class TestWhatTheReviewOfTheseChecksFound:
             assert "(100002), named administrator, is no longer active" in told, told
             assert "Alternate: " in told and "(100003)." in told, told
             assert f"REQ-{request_id}: administrator" not in told, told
+            assert "The person authorized acknowledges" in told, told  # one, not "each of them"
+
+    @pytest.mark.clause("4.2")
+    def test_both_people_named_gone_before_the_grants(self, uow: Uow) -> None:
+        """4.2: both people a request names leave between the decision and the grants: nobody
+        is authorized, and the decision still reaches the registry team once — the two
+        stand-ins for them are one recipient, one message (the approval flow failed on a
+        notice written twice before)."""
+        from models.requests import parse_request
+        from services import requests
+        from tests.test_approval import REQUEST
+
+        _registry(uow)
+        with uow(T1) as ctx:
+            made = requests.submit(
+                ctx, parse_request({**REQUEST, "administrator": "100002"}), by="100004"
+            )
+            assert made.id is not None
+            request_id = made.id
+        with uow(T1) as ctx:
+            requests.carry_on(ctx, request_id)
+            requests.decide(ctx, request_id, decision="approve", reason="ok", by="100001")
+            separation.record(
+                ctx,
+                [
+                    EventIn(f"E-{index}", "separation", index, dt.date(2026, 1, 21), None)
+                    for index in ("100002", "100003")
+                ],
+                source="cli",
+            )
+        with uow(T1) as ctx:
+            separation.apply_due(ctx)
+        with uow(T1) as ctx:
+            requests.carry_on(ctx, request_id)
+        with uow(T1) as ctx:
+            (account,) = accounts.list_accounts(ctx)
+            assert account["administrator"] is None and account["alternate"] is None
+            told = ctx.session.execute(
+                select(col(Outbox.recipient), col(Outbox.body)).where(
+                    col(Outbox.subject).contains(f"request {request_id}"),
+                    col(Outbox.body).contains("Decision by"),
+                )
+            ).all()
+            recipients = [r for r, _ in told]
+            assert recipients.count("registry@un.example") == 1, recipients
+            assert "comms.ohchr@un.example" in recipients, recipients  # the requester
+            assert all("no longer active and is not authorized" in body for _, body in told)
+            assert not any("Each of them acknowledges" in body for _, body in told)
 
     @pytest.mark.clause("4.2")
     def test_a_registry_officer_moved_within_their_entity_stays_one(self, uow: Uow) -> None:
