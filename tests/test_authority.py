@@ -336,6 +336,38 @@ class TestPostsEndWithTheirHolder:
             assert current_head(session=ctx.session, entity_code="OHCHR", at=T2) is None
 
 
+def _approved_then_gone(uow: Uow, *gone: str) -> int:
+    """A request naming administrator 100002 and alternate 100003, approved by the head; the
+    separation of `gone` applied before the approval flow writes the grants, then the flow."""
+    from models.requests import parse_request
+    from services import requests
+    from tests.test_approval import REQUEST
+
+    _registry(uow)
+    with uow(T1) as ctx:
+        made = requests.submit(
+            ctx, parse_request({**REQUEST, "administrator": "100002"}), by="100004"
+        )
+        assert made.id is not None
+        request_id = made.id
+    with uow(T1) as ctx:
+        requests.carry_on(ctx, request_id)  # the survey and the head's duty
+        requests.decide(ctx, request_id, decision="approve", reason="ok", by="100001")
+        separation.record(
+            ctx,
+            [
+                EventIn(f"E-{index}", "separation", index, dt.date(2026, 1, 21), None)
+                for index in gone
+            ],
+            source="cli",
+        )
+    with uow(T1) as ctx:
+        separation.apply_due(ctx)
+    with uow(T1) as ctx:
+        requests.carry_on(ctx, request_id)  # the grants, after the separation
+    return request_id
+
+
 class TestWhatTheReviewOfTheseChecksFound:
     @pytest.mark.clause("4.2")
     def test_a_separation_between_the_decision_and_its_grants_withholds_them(
@@ -345,29 +377,7 @@ class TestWhatTheReviewOfTheseChecksFound:
         before the approval flow writes the grants: she is not authorized (the alternate is),
         and the entry lacks its administrator (3.4(d)); the decision's message names her as not
         authorized, never as the administrator."""
-        from models.requests import parse_request
-        from services import requests
-        from tests.test_approval import REQUEST
-
-        _registry(uow)
-        with uow(T1) as ctx:
-            made = requests.submit(
-                ctx, parse_request({**REQUEST, "administrator": "100002"}), by="100004"
-            )
-            assert made.id is not None
-            request_id = made.id
-        with uow(T1) as ctx:
-            requests.carry_on(ctx, request_id)  # the survey and the head's duty
-            requests.decide(ctx, request_id, decision="approve", reason="ok", by="100001")
-            separation.record(
-                ctx,
-                [EventIn("E-GONE", "separation", "100002", dt.date(2026, 1, 21), None)],
-                source="cli",
-            )
-        with uow(T1) as ctx:
-            separation.apply_due(ctx)
-        with uow(T1) as ctx:
-            requests.carry_on(ctx, request_id)  # the grants, after the separation
+        request_id = _approved_then_gone(uow, "100002")
         with uow(T1) as ctx:
             (account,) = accounts.list_accounts(ctx)
             assert account["administrator"] is None and account["alternate"] == "100003"
@@ -389,32 +399,7 @@ class TestWhatTheReviewOfTheseChecksFound:
         is authorized, and the decision still reaches the registry team once — the two
         stand-ins for them are one recipient, one message (the approval flow failed on a
         notice written twice before)."""
-        from models.requests import parse_request
-        from services import requests
-        from tests.test_approval import REQUEST
-
-        _registry(uow)
-        with uow(T1) as ctx:
-            made = requests.submit(
-                ctx, parse_request({**REQUEST, "administrator": "100002"}), by="100004"
-            )
-            assert made.id is not None
-            request_id = made.id
-        with uow(T1) as ctx:
-            requests.carry_on(ctx, request_id)
-            requests.decide(ctx, request_id, decision="approve", reason="ok", by="100001")
-            separation.record(
-                ctx,
-                [
-                    EventIn(f"E-{index}", "separation", index, dt.date(2026, 1, 21), None)
-                    for index in ("100002", "100003")
-                ],
-                source="cli",
-            )
-        with uow(T1) as ctx:
-            separation.apply_due(ctx)
-        with uow(T1) as ctx:
-            requests.carry_on(ctx, request_id)
+        request_id = _approved_then_gone(uow, "100002", "100003")
         with uow(T1) as ctx:
             (account,) = accounts.list_accounts(ctx)
             assert account["administrator"] is None and account["alternate"] is None
