@@ -438,11 +438,21 @@ def update(
         )
         setattr(account, field, value)
     if not changed:
-        raise Refused(
-            "--handle|--url|--language|--purpose|--audience",
-            "nothing differs from the registry",
-            "3.6",
+        # the entry already holds what was given: it confirms the changes reported of those
+        # fields (3.6), if any; else there is nothing to do
+        if not meet_reported_changes(ctx, account, actor=by, confirmed=set(new)):
+            raise Refused(
+                "--handle|--url|--language|--purpose|--audience",
+                "nothing differs from the registry",
+                "3.6",
+            )
+        ctx.audit(
+            actor=by,
+            action="account.confirm-entry",
+            subject=f"account:{account.id}",
+            after={"fields": sorted(new), "clause": "3.6"},
         )
+        return account
     account.updated_at = ctx.now
     ctx.session.add(account)
     ctx.session.flush()
@@ -1241,13 +1251,9 @@ def report_change(
     late = (today - changed_on).days > CHANGE_DAYS  # reported after 3.6's ten days had run
     if late:
         text = f"LATE (3.6, changed {changed_on.isoformat()}): {text}"[:500]
-    digest = hashlib.sha256(f"{changed_on}:{'+'.join(named)}:{text}".encode()).hexdigest()[:12]
     ob = obligations.open_obligation(
         ctx,
-        # the fields named, if any, in the key: `meet_reported_changes` reads them there
-        key=f"change:{account.id}:{'+'.join(named)}:{digest}"
-        if named
-        else f"change:{account.id}:{digest}",
+        key=_change_key(account.id, named, changed_on, text),
         clause="3.6",
         kind="report-change",
         subject=f"account:{account.id}",
@@ -1257,8 +1263,7 @@ def report_change(
         actor=by,
         detail=text,
     )
-    wanted = {CHANGE_FIELDS[field][0] for field in named}
-    if wanted and _entered(ctx, account.id, wanted, col(AccountChange.changed_on) >= changed_on):
+    if named and _entered(ctx, account.id, named, changed_on, confirmed=()):
         # the entry already records each change named, made on or after that day (an update
         # entered before the report): nothing is left to enter (3.6)
         obligations.close(
@@ -1279,27 +1284,80 @@ def report_change(
     return ob
 
 
-def _entered(ctx: Ctx, account_id: int | None, fields: set[str], since: Any) -> bool:
-    """Whether the entry's history holds a change of each of `fields` (`AccountChange.field`)
-    that meets `since` (a condition on the change)."""
+def _change_key(
+    account_id: int | None, named: Sequence[str], changed_on: dt.date, text: str
+) -> str:
+    """A reported change's duty key. One that names its fields carries them and the day of the
+    change (`_reported` reads them back: what meets it); one that names none keeps the key it
+    always had, so that reporting it again finds the same duty."""
+    digest = hashlib.sha256(f"{changed_on}:{text}".encode()).hexdigest()[:12]
+    if not named:
+        return f"change:{account_id}:{digest}"
+    return f"change:{account_id}:{'+'.join(named)}:{changed_on.isoformat()}:{digest}"
+
+
+def _reported(key: str) -> tuple[list[str], dt.date | None]:
+    """The fields a reported change's duty names and the day of the change (`_change_key`);
+    none for a report that named none."""
+    parts = key.split(":")
+    if len(parts) != 5:
+        return [], None
+    return [f for f in parts[2].split("+") if f in CHANGE_FIELDS], dt.date.fromisoformat(parts[3])
+
+
+def _entered(
+    ctx: Ctx,
+    account_id: int | None,
+    named: Collection[str],
+    since: dt.date,
+    *,
+    confirmed: Collection[str],
+) -> bool:
+    """Whether each of the reported `named` fields (`CHANGE_FIELDS`) is in the entry: changed in
+    its history on or after the day of the change (`AccountChange.changed_on`: an update or a
+    written authorization, entered before or after the report), or `confirmed` by the act in
+    hand (an update giving the value the entry already holds, a holder's new contact details)."""
+    wanted = {CHANGE_FIELDS[field][0] for field in named} - set(confirmed)
+    if not wanted:
+        return True
     updated = set(
         ctx.session.execute(
             select(col(AccountChange.field)).where(
                 col(AccountChange.account_id) == account_id,
-                col(AccountChange.field).in_(sorted(fields)),
-                since,
+                col(AccountChange.field).in_(sorted(wanted)),
+                col(AccountChange.changed_on) >= since,
             )
         ).scalars()
     )
-    return fields <= updated
+    return wanted <= updated
 
 
-def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
-    """An update of the entry (or a written authorization of its administrator or alternate)
-    meets the open 3.6 duties reported for this account: one whose report named no field, at
-    the first update; one that named its fields (`report_change`), once each of them has been
-    updated since it was reported, whatever the order and however many updates it takes.
-    Returns the duties met."""
+def contact_details_entered(ctx: Ctx, index: str, *, actor: str) -> int:
+    """A staff member's new name or contact details are in the registry (`smgov staff update`,
+    the identity provider): for each account they hold as administrator or alternate, the
+    changes reported of that role are met (3.4(d), 3.6). Returns the duties met."""
+    met = 0
+    for account, role in ctx.session.execute(
+        select(Account, col(Authorization.role))
+        .join(Authorization, col(Authorization.account_id) == col(Account.id))
+        .where(
+            col(Authorization.staff_index) == index,
+            col(Authorization.role).in_(("administrator", "alternate")),
+            col(Authorization.revoked_at).is_(None),
+        )
+    ).all():
+        met += meet_reported_changes(ctx, account, actor=actor, confirmed={role})
+    return met
+
+
+def meet_reported_changes(
+    ctx: Ctx, account: Account, *, actor: str, confirmed: Collection[str] = ()
+) -> int:
+    """An act on the entry meets the open 3.6 duties reported for this account: one whose
+    report named no field, at the first update; one that named its fields (`report_change`),
+    once each of them is in the entry (`_entered`), whatever the order and however many acts it
+    takes. `confirmed`: the fields (`AccountChange.field`) the act in hand gives as the entry
+    already holds them. Returns the duties met."""
     open_changes = (
         ctx.session.execute(
             select(Obligation).where(
@@ -1312,12 +1370,8 @@ def meet_reported_changes(ctx: Ctx, account: Account, *, actor: str) -> int:
     )
     met = 0
     for ob in open_changes:
-        parts = ob.key.split(":")
-        named = parts[2].split("+") if len(parts) == 4 else []
-        wanted = {CHANGE_FIELDS[field][0] for field in named if field in CHANGE_FIELDS}
-        if wanted and not _entered(
-            ctx, account.id, wanted, col(AccountChange.effective_at) >= ob.created_at
-        ):
+        named, since = _reported(ob.key)
+        if since is not None and not _entered(ctx, account.id, named, since, confirmed=confirmed):
             continue  # 3.6: what was reported is not all in the entry yet
         reason = f"entry updated (3.6): {', '.join(named)}" if named else "entry updated (3.6)"
         obligations.close(ctx, ob, state="met", reason=reason, actor=actor)

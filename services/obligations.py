@@ -463,6 +463,8 @@ def obligation_view(ctx: Ctx, ob: Obligation, tz: str, lang: str = "en") -> dict
         "due": due_words(ob.due_at, tz, lang),
         "days_left": days_left(ob.due_at, ctx.now, tz),
         "state": ob.state if ob.closed_at is None or ob.closed_at <= ctx.now else "open",
+        # in the words of whoever opened it (what a reported change was, a condition's text)
+        "detail": ob.detail,
     }
 
 

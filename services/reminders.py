@@ -81,8 +81,11 @@ NEXT_STEP: dict[str, tuple[Msg, str]] = {
         "smgov request decide {request} --decision approve|reject|return --reason TEXT --by {by}",
     ),
     "report-change": (
-        M("Check the entry with {command} and enter the reported change (3.6)."),
-        "smgov account show {account}",
+        M(
+            "Enter the reported change (3.6): {command}, with the new values; if the entry "
+            "already holds them, give them as it holds them."
+        ),
+        "smgov account update {account} --by {by}",
     ),
     "attest-entries": (
         M("Review your entity's entries, then attest them: {command}"),

@@ -39,6 +39,7 @@ from models.registry import (
 )
 from models.tables import Entity, EntityAlias, Staff
 from services import entities as entity_service
+from services.accounts import contact_details_entered
 from services.authority import OPERATOR
 from services.context import Ctx
 from services.separation import record, revoke_due
@@ -304,7 +305,12 @@ def update(
     if person.index != staff.index_number:
         raise Immutable("externalId", "is the staff index number and cannot change")
     _address_taken(ctx, person, staff.index_number)
+    before = (staff.name, staff.email)
     events = _apply(ctx, staff, person, cause=cause, actor=actor)
+    if (staff.name, staff.email) != before and staff.status == "active":
+        # 3.4(d): the name and contact details of an account's administrator and alternate
+        # are in the database now: the changes reported of them are met (3.6)
+        contact_details_entered(ctx, staff.index_number, actor=actor)
     return Change(_record(staff), events=events)
 
 

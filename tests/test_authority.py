@@ -1121,6 +1121,61 @@ class TestDatesFromTheBulletin:
         assert refused.code == 2 and refused.err.startswith("error: --field"), refused.err
         assert "(3.6)" in refused.err and reported() == ["account:1"]
 
+    @pytest.mark.clause("3.6")
+    def test_a_reported_change_the_entry_holds_is_met_by_confirming_it(
+        self, smgov: Callable[..., Any]
+    ) -> None:
+        """3.6: a reported change the entry already holds (it was right before, or half of it
+        was entered before the report) is met by giving the values as the entry holds them,
+        not refused as "nothing differs"; a holder's new contact details entered by `staff
+        update` meet a reported change of that role (3.4(d)); giving unchanged values with
+        nothing reported is still refused."""
+        _delegated(smgov)
+        _existing(smgov)  # in English
+        assert smgov(
+            "authorize", "1", "--staff", "100002", "--role", "administrator", "--by", "100001",
+            "--reference", "W/2", "--as-of", "2026-02-02",
+        ).code == 0  # fmt: skip
+
+        def reported() -> list[str]:
+            duties = smgov("obligation", "list", "--state", "open", "--json").json()
+            return [d["detail"] for d in duties if d["kind"] == "report-change"]
+
+        def run(*args: str) -> Any:
+            result = smgov(*args, "--as-of", "2026-02-06")
+            assert result.code == 0, (args, result.err)
+            return result
+
+        run(
+            "account", "report-change", "1", "--what", "English only, as entered", "--field",
+            "language", "--changed-on", "2026-02-03", "--by", "100004",
+        )  # fmt: skip
+        assert reported() == ["English only, as entered"]  # what it is, for the head to read
+        held = run("account", "update", "1", "--language", "en", "--by", "100004")
+        assert "already holds it" in held.out and reported() == []
+        # half of it entered before the report, the rest after
+        run(
+            "account", "update", "1", "--handle", "UNNew", "--changed-on", "2026-02-05", "--by",
+            "100001",
+        )  # fmt: skip
+        run(
+            "account", "report-change", "1", "--what", "renamed", "--field", "handle", "--field",
+            "url", "--changed-on", "2026-02-05", "--by", "100004",
+        )  # fmt: skip
+        assert reported() == ["renamed"]
+        run("account", "update", "1", "--url", "x.com/UNNew", "--by", "100001")
+        assert reported() == []
+        # the administrator's new e-mail (authorized on 2 February), entered in the registry
+        run(
+            "account", "report-change", "1", "--what", "new e-mail", "--field", "administrator",
+            "--changed-on", "2026-02-06", "--by", "100004",
+        )  # fmt: skip
+        assert reported() == ["new e-mail"]
+        run("staff", "update", "100002", "--email", "a.new@un.example")
+        assert reported() == []
+        same = smgov("account", "update", "1", "--language", "en", "--by", "100004")
+        assert same.code == 2 and "nothing differs from the registry" in same.err, same.err
+
     @pytest.mark.clause("3.5")
     def test_new_account_entry_is_met_when_complete(self, uow: Uow) -> None:
         """3.5 is met when the new account's entry is complete, whether or not its people have

@@ -299,11 +299,22 @@ def account_update(
         "audience": audience,
     }
     when = optional_date(changed_on, "--changed-on")
-    acc = run(
-        lambda c: accounts.update(c, ref=account, by=by, changes=changes, changed_on=when),
-        as_of=as_of,
-    )
-    typer.echo(T(lang(), "account {id} updated", id=str(acc.id)))
+
+    def use_case(c: Any) -> tuple[int | None, bool]:
+        acc = accounts.update(c, ref=account, by=by, changes=changes, changed_on=when)
+        return acc.id, acc.updated_at == c.now  # else the entry held it: a change confirmed
+
+    account_id, updated = run(use_case, as_of=as_of)
+    if not updated:
+        typer.echo(
+            T(
+                lang(),
+                "account {id}: the entry already holds it; the reported change is met (3.6)",
+                id=str(account_id),
+            )
+        )
+        return
+    typer.echo(T(lang(), "account {id} updated", id=str(account_id)))
 
 
 @command(app, "list", example="smgov account list --entity OHCHR --state active --json")
