@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: the duties of custody of an account's credentials (4.2): they outlive a withdrawal of
+#: approval (the credentials are kept until the account is closed, 3.8) and go, with the
+#: account, to whoever may still attest them
+CUSTODY_DUTIES = ("credential-handover", "credential-rotation")
+
 
 @dataclass(frozen=True)
 class MetBy:

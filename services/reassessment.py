@@ -30,7 +30,7 @@ from sqlmodel import col
 from database import among, chunks, insert_rows, update_rows
 from models.assessment import DECISIONS, Evidence, prefill, recommend, stagger, week_start
 from models.clock import add_months, due_after, iso, local_date
-from models.duties import met_by
+from models.duties import CUSTODY_DUTIES, met_by
 from models.errors import NotFound, R, Refused
 from models.languages import split_languages
 from models.registry import check_text
@@ -930,11 +930,6 @@ def decide(
     return assessment
 
 
-#: duties a withdrawal leaves open: the credentials stay in custody until the account is closed
-#: on the platform (4.2, 3.8)
-CUSTODY_DUTIES = ("credential-handover", "credential-rotation")
-
-
 def _withdraw(ctx: Ctx, entity: Entity, ids: Sequence[int], *, by: str, why: str) -> list[int]:
     """3.8: approval of accounts `ids` of `entity` withdrawn, set-based — an open assessment of
     each decided as a withdraw decision decides it (its duty met), every authorization revoked
@@ -1002,6 +997,15 @@ def _withdraw(ctx: Ctx, entity: Entity, ids: Sequence[int], *, by: str, why: str
         actor=by,
     )
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
+    # the custody duties stay until closure (4.2), with someone who may still attest them:
+    # the people who held them were authorized no more
+    obligations.reassign_about(
+        ctx,
+        [f"account:{account_id}" for account_id in ids],
+        kinds=CUSTODY_DUTIES,
+        to={f"account:{account_id}": head or "registry" for account_id in ids},
+        actor=by,
+    )
     due_at = due_after(
         local_date(ctx.now, entity.timezone), ctx.settings.closure_days, entity.timezone
     )
@@ -1120,6 +1124,10 @@ def closed(ctx: Ctx, *, ref: str, closed_on: dt.date, evidence: str, by: str) ->
     account.updated_at = ctx.now
     ctx.session.add(account)
     obligations.close_key(ctx, f"close:{account.id}", state="met", reason="closed (3.8)", actor=by)
+    # closed on the platform: no credential is left to hand over or rotate (4.2, 3.8)
+    obligations.withdraw_about(
+        ctx, [f"account:{account.id}"], keep=(), reason="account closed (3.8)", actor=by
+    )
     ctx.session.flush()
     ctx.audit(
         actor=by,

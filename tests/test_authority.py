@@ -416,6 +416,49 @@ class TestWhatTheReviewOfTheseChecksFound:
             assert not any("Each of them acknowledges" in body for _, body in told)
 
     @pytest.mark.clause("4.2")
+    def test_custody_duties_go_to_whoever_may_attest_them(self, uow: Uow) -> None:
+        """4.2: the credentials' custody duties stay with someone who may still attest them:
+        the rotation a separated administrator was due goes to the alternate who keeps the
+        account, and the head's alert names who left; after a withdrawal of approval (3.8) the
+        custody duties go to the head (nobody else is authorized); at closure they end."""
+        from services import custody, reassessment
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx)
+            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
+            custody.attest(ctx, ref=str(account_id), vault_ref="vault:kv/ohchr/x", by="100002")
+            assert _open_duties(ctx)[f"rotation:{account_id}"] == "100002"
+        with uow(T1) as ctx:
+            org.hr(ctx, ("E-GONE", "separation", "100002", dt.date(2026, 1, 21), None))
+        with uow(T1) as ctx:
+            duties = _open_duties(ctx)
+            assert duties[f"rotation:{account_id}"] == "100003", duties
+            assert duties[f"handover:{account_id}:E-GONE"] == "100003", duties
+            (alert,) = ctx.session.execute(
+                select(Outbox.body).where(
+                    col(Outbox.recipient) == "head.ohchr@un.example",
+                    col(Outbox.body).contains("no longer runs"),
+                )
+            ).scalars()
+            assert "Administrator (100002) no longer runs" in alert, alert
+            reassessment.withdraw(ctx, ref=str(account_id), reason="not needed", by="100001")
+        with uow(T2) as ctx:
+            duties = _open_duties(ctx)
+            assert duties[f"rotation:{account_id}"] == "100001", duties
+            assert duties[f"handover:{account_id}:E-GONE"] == "100001", duties
+            reassessment.closed(
+                ctx,
+                ref=str(account_id),
+                closed_on=dt.date(2026, 1, 22),
+                evidence="closed on the platform",
+                by="100001",
+            )
+        with uow(T2) as ctx:
+            duties = _open_duties(ctx)
+            assert not [k for k in duties if k.split(":")[0] in ("rotation", "handover")], duties
+
+    @pytest.mark.clause("4.2")
     def test_a_registry_officer_moved_within_their_entity_stays_one(self, uow: Uow) -> None:
         """4.2: a "reassignment" that leaves a registry officer in their own entity and active
         withdraws their authorizations as any reassignment does, but not the post they still
