@@ -1145,6 +1145,11 @@ def _status(ctx: Ctx, account: AccountLike, *, assessed: bool) -> str:
         return _("withdrawn: approval withdrawn (3.8), not official")
     if account.state == "closed":
         return _("closed: approval withdrawn (3.8), not official")
+    if account.state == "approved" and account.url is not None:  # reported created
+        return _(
+            "approved and created: active once its entry is complete, its people have "
+            "acknowledged 4.1 and its credentials are in custody (3.5, 3.7, 4.2)"
+        )
     if account.state == "approved":
         return _("approved by the head, awaiting creation (3.5)")
     issuance = ctx.settings.issuance_date

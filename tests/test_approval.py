@@ -450,6 +450,8 @@ class TestRegistrationDeadline:
             "--as-of",
             "2026-02-05",
         )
+        shown = smgov("account", "show", "3", "--json", "--as-of", "2026-02-05").json()
+        assert shown["status"].startswith("approved and created: active once"), shown["status"]
         start = len(smtp.messages)
         for day in ("2026-02-08", "2026-02-15", "2026-02-16"):
             assert smgov("sweep", "--as-of", day).code == 0
