@@ -226,6 +226,12 @@ class Words(Mapping[str, str]):
         """A text a service marked for the catalogs (an account's status), in the reader's words."""
         return self._catalog.gettext(text) if text else ""
 
+    @property
+    def colon(self) -> str:
+        """What separates a label from what follows in the reader's typography (French: a
+        space before the colon; Chinese: a full-width colon), as the catalog writes it."""
+        return T(self.language, REFUSAL, field="", rule="")
+
 
 #: a refused field (a form's input, or the CLI flag the service names) -> the key of its label
 FIELD_LABELS = {

@@ -450,7 +450,8 @@ class TestVerify:
     @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
     def test_public_verify_answers_every_variant(self, door: Door) -> None:
         """1.1(b): /verify?url=... answers without sign-in for the URL variants the CLI
-        accepts (alias, case, prefix, query, no scheme), the same as `account verify`."""
+        accepts (alias, case, prefix, query, no scheme), the same as `account verify`; in
+        French, with French typography."""
         with door.uow(system_now()) as ctx:  # existing at issuance: official (3.3)
             org.account(ctx, url="https://x.com/unhumanrights", created_on=dt.date(2025, 6, 1))
         for variant in (
@@ -471,6 +472,9 @@ class TestVerify:
         status, body = door.get("/verify?url=" + quote("x.com/UNHumanR1ghts"))  # issue 18
         assert status == 200 and 'data-official="no"' in body
         assert "Not official — resembles @UNHumanRights of OHCHR" in body
+        # the label's colon as the reader's typography sets it: a space before it in French
+        status, body = door.get("/verify?lang=fr&url=" + quote("https://x.com/unhumanrights"))
+        assert status == 200 and "OHCHR : https://x.com/unhumanrights" in body, body
 
 
 class TestLanguagesAndAccessibility:
