@@ -298,7 +298,7 @@ class TestOrphans:
             "--as-of",
             "2026-03-01",
         )
-        assert result.code == 0 and "1 accounts orphaned" in result.out, result.out + result.err
+        assert result.code == 0 and "accounts orphaned: 1" in result.out, result.out + result.err
         alerts = [m for m in smtp.wait_for(2) if "ORPHANED" in m.subject]
         assert {m.rcpt_tos[0] for m in alerts} == {"head.ohchr@un.example", "registry@un.example"}
         handover = [

@@ -77,8 +77,8 @@ def campaign_start_inventory(
         typer.echo(
             T(
                 lang(),
-                "inventory of {date}: {opened} campaigns opened, {already_open} already open, "
-                "{assessments} initial assessments (3.3), {sent} messages sent",
+                "inventory of {date}: campaigns opened: {opened}; already open: {already_open}; "
+                "initial assessments (3.3): {assessments}; messages sent: {sent}",
                 date=dt.date.fromisoformat(summary["issued_on"]),
                 opened=str(summary["opened"]),
                 already_open=str(summary["already_open"]),
@@ -135,8 +135,8 @@ def campaign_start_reassessment(
         typer.echo(
             T(
                 lang(),
-                "{campaigns} campaigns opened, {assessments} assessments, {kept} accounts kept "
-                "their open assessment",
+                "campaigns opened: {campaigns}; assessments opened: {assessments}; accounts that "
+                "kept their open assessment: {kept}",
                 campaigns=str(summary["campaigns"]),
                 assessments=str(summary["assessments"]),
                 kept=str(summary["kept"]),

@@ -112,8 +112,8 @@ def hr_event(
             typer.echo(
                 T(
                     words,
-                    "applied {events} events: {revoked} authorizations revoked, {orphaned} "
-                    "accounts orphaned, {sent} messages sent",
+                    "HR events applied: {events}; authorizations revoked: {revoked}; accounts "
+                    "orphaned: {orphaned}; messages sent: {sent}",
                     events=str(outcome["events"]),
                     revoked=str(outcome["revoked"]),
                     orphaned=str(outcome["orphaned"]),
@@ -169,8 +169,8 @@ def hr_import(
     typer.echo(
         T(
             words,
-            "{stored} events stored, {duplicates} already known, {flagged} flagged (unknown "
-            "staff), {bad} bad rows; {applied} applied now, {revoked} authorizations revoked",
+            "HR events stored: {stored}; already known: {duplicates}; flagged (unknown staff): "
+            "{flagged}; bad rows: {bad}; applied now: {applied}; authorizations revoked: {revoked}",
             stored=str(summary["stored"]),
             duplicates=str(summary["duplicates"]),
             flagged=str(len(report.flagged)),

@@ -56,7 +56,7 @@ def sweep(as_json: JsonOpt = False, as_of: AsOfOpt = None) -> None:
         typer.echo(
             T(
                 lang(),
-                "sweep as of {moment}: {queued} messages queued, {sent} sent, {failed} failed",
+                "sweep as of {moment}: messages queued: {queued}; sent: {sent}; failed: {failed}",
                 moment=parse_instant(summary["as_of"]),
                 queued=str(summary["queued"]),
                 sent=str(summary["sent"]),
