@@ -38,7 +38,9 @@ def custody_attest(
         typer.Option(
             "--vault-ref",
             metavar="REF",
-            help="Where the credentials are held (a vault entry's reference), never the secret.",
+            help="Where the credentials are held: a vault entry's reference, a scheme and a "
+            "path such as vault:kv/ohchr/x-unhumanrights or vault://kv/ohchr/x (letters, digits "
+            "and _ . / # - only), never the secret.",
         ),
     ],
     by: ByOpt,
