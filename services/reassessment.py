@@ -1151,7 +1151,11 @@ def assessment_view(ctx: Ctx, a: Assessment) -> dict[str, Any]:
         "why": a.why,
         "decision": a.decision,
         "decided_by": a.decided_by,
+        "decided_by_name": (found.name if (found := ctx.session.get(Staff, a.decided_by)) else None)
+        if a.decided_by
+        else None,
         "decided_at": iso(a.decided_at),
+        "decision_reason": a.reason_text,
     }
 
 

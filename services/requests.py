@@ -826,6 +826,12 @@ def activate_if_ready(ctx: Ctx, account: Account, *, actor: str) -> bool:
     return True
 
 
+def _name(ctx: Ctx, index: str | None) -> str | None:
+    """A staff member's name as the registry holds it (None if unknown)."""
+    person = ctx.session.get(Staff, index) if index else None
+    return person.name if person is not None else None
+
+
 def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
     history = (
         ctx.session.execute(
@@ -844,6 +850,7 @@ def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
         "languages": split_languages(request.languages),
         "state": request.state,
         "requested_by": request.requested_by,
+        "requested_by_name": _name(ctx, request.requested_by),
         "evidence": json.loads(request.evidence),
         "duplicates": [
             {

@@ -77,6 +77,7 @@ WORDS: dict[str, str] = {
     "request": _("Request"),
     "state": _("State"),
     "requested_by": _("Requested by"),
+    "decided_by": _("Decided by"),
     "evidence": _("Evidence — 3.2"),
     "history": _("History"),
     "decision": _("Your decision — 2.1, 3.1(a)"),

@@ -318,6 +318,7 @@ class TestJourney:
         _open_link(page, found[0])
         page.wait_for_url(f"{door.url}/requests/{request_id}")
         assert "Your decision" in page.inner_text("main")
+        assert "Requested by\tCommunications officer (100004)" in page.inner_text("main")
         page.click("footer a[hreflang=fr]")
         page.wait_for_selector("html[lang=fr]")
         assert "Votre décision" in page.inner_text("main")
@@ -538,6 +539,10 @@ class TestLanguagesAndAccessibility:
         page.click("form[action$='/decide'] button[type=submit]")
         page.wait_for_url(re.compile(r".*\?done=1"))
         assert page.inner_text("#state") == "decided"
+        # what was decided, why and by whom, as the CLI shows it (not only "decided")
+        assert page.inner_text("#decision").startswith("Continue"), page.inner_text("#decision")
+        assert "parity to improve (2.3)" in page.inner_text("#decision")
+        assert page.inner_text("#decided-by").startswith("Head of entity (100001), ")
         page.goto(f"{door.url}/dashboard?lang=ar&as_of=2026-11-30")
         assert page.get_attribute("html", "dir") == "rtl"
         assert page.get_attribute("html", "lang") == "ar"
