@@ -197,7 +197,8 @@ def test_api_stops_every_process_it_started(
 ) -> None:
     """Issues 18 and 20: `smgov api` without a Prefect server starts no process at all (its HR
     intake runs the separation code in-process, never Prefect's temporary server); SIGTERM or
-    SIGINT sent to the api's own process (not its group) stops it promptly."""
+    SIGINT sent to the api's own process (not its group) stops it promptly; it says where it
+    listens once it does."""
     import urllib.request
 
     env = {k: v for k, v in cli_env.items() if not k.startswith("PREFECT_")}
@@ -216,6 +217,7 @@ def test_api_stops_every_process_it_started(
             time.sleep(0.3)
         said = output.read_text(errors="replace")[-2000:]
         assert ready, f"smgov api never finished its start-up run (exit {api.poll()}): {said}"
+        assert f"smgov api: listening on http://127.0.0.1:{port} (" in said, said  # says where
         assert _tree(api.pid) == set(), "smgov api started a process"
         assert not (tmp_path / "prefect").exists(), "Prefect was set up without a server"
         api.send_signal(sig)

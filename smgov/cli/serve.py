@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from models.errors import CheckFailed
-from smgov.cli.common import command, open_engine, quiet_prefect
+from smgov.cli.common import T, command, lang, open_engine, quiet_prefect
 from smgov.config import load_settings
 
 root = typer.Typer()  # smgov serve, smgov api, smgov demo
@@ -63,8 +63,27 @@ def api(
     # uvicorn shuts down on SIGTERM or SIGINT, then raises the signal again: to this handler,
     # so that what this process started is stopped too (not left re-parented to PID 1).
     signal.signal(signal.SIGTERM, stopped)
+
+    class Announced(uvicorn.Server):
+        """uvicorn's server, which says where it listens once it does (quiet otherwise: the
+        log level is `warning`)."""
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                typer.echo(
+                    T(
+                        lang(),
+                        "smgov api: listening on {url} (the HR intake POST /hr/events, SCIM "
+                        "/scim/v2, the web pages /); Ctrl-C stops it",
+                        url=f"http://{host}:{port}",
+                    ),
+                    err=True,
+                )
+
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+        Announced(config).run()
     finally:
         stop_children()
 
