@@ -47,15 +47,24 @@ def _sql(url: str, statement: str) -> None:
 
 class TestAuditChain:
     def test_untouched_chain_verifies(self, audited: Smgov) -> None:
-        """An untouched chain verifies, exit 0."""
+        """An untouched chain verifies, exit 0; `--json` says so as JSON."""
         result = audited("audit", "verify")
         assert result.code == 0 and "5 events" in result.out
+        answer = audited("audit", "verify", "--json")
+        assert answer.code == 0 and answer.json() == {
+            "intact": True,
+            "events": 5,
+            "checkpoint": None,
+        }
 
     def test_edited_event_is_named(self, audited: Smgov, db_url: str) -> None:
-        """Editing an audit row breaks the chain at that event: exit 1 naming it."""
+        """Editing an audit row breaks the chain at that event: exit 1 naming it (with
+        `--json` too: no JSON claims a broken chain intact)."""
         _sql(db_url, "UPDATE audit_event SET actor = 'mallory' WHERE seq = 3")
         result = audited("audit", "verify")
         assert result.code == 1 and "audit event 3" in result.err
+        answer = audited("audit", "verify", "--json")
+        assert answer.code == 1 and "audit event 3" in answer.err and not answer.out
 
     def test_deleted_event_is_named(self, audited: Smgov, db_url: str) -> None:
         """Deleting a row in the middle is caught at the gap."""

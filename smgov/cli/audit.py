@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from smgov.cli.common import T, command, group, lang, run
+from smgov import output
+from smgov.cli.common import JsonOpt, T, command, group, lang, run
 from smgov.config import load_settings
 
 app = group("The keyed audit chain of every change: keep its head, check it.")
@@ -31,6 +32,7 @@ def audit_verify(
             "still lead to it (so no newest event was cut off).",
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check the audit chain; exit 1 naming the first broken event."""
     from services import audit
@@ -38,4 +40,7 @@ def audit_verify(
     settings = load_settings()
     key = audit.audit_key(settings)
     count = run(lambda c: audit.verify(session=c.session, key=key, checkpoint_text=checkpoint))
+    if as_json:  # a broken chain is an `error:` line and exit 1, as without --json
+        output.emit_json({"intact": True, "events": count, "checkpoint": checkpoint})
+        return
     typer.echo(T(lang(), "audit chain intact: {count} events", count=str(count)))
