@@ -78,6 +78,11 @@ WORDS: dict[str, str] = {
     "state": _("State"),
     "requested_by": _("Requested by"),
     "decided_by": _("Decided by"),
+    "no_findings": _(
+        "No findings are pre-filled: this assessment was opened by the inventory (3.3), and "
+        "smgov fills them when a reassessment opens one. Assess the account against the "
+        "criteria of 3.2."
+    ),
     "evidence": _("Evidence — 3.2"),
     "history": _("History"),
     "decision": _("Your decision — 2.1, 3.1(a)"),

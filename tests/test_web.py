@@ -529,10 +529,15 @@ class TestLanguagesAndAccessibility:
         page.click("form[action$='/custody'] button[type=submit]")
         page.wait_for_url(re.compile(r".*/custody\?done=1"))
         with door.uow(system_now()) as c:
+            (initial,) = reassessment.list_assessments(c, entity="OHCHR")
+        page.goto(f"{door.url}/assessments/{initial['id']}")  # the inventory's, not pre-filled
+        assert "criteria of 3.2" in page.inner_text("#no-findings")
+        with door.uow(system_now()) as c:
             reassessment.start(c, entity="OHCHR")
             (assessment,) = reassessment.list_assessments(c, entity="OHCHR")
         page.goto(f"{door.url}/assessments/{assessment['id']}")
         assert page.locator("tbody tr th[scope=row]").count() >= 5  # smgov's findings, filled
+        assert page.locator("#no-findings").count() == 0
         check("assessment")
         page.check("#decision-continue")
         page.fill("#reason", "Meets the 3.2 criteria; parity to improve (2.3)")
