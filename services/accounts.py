@@ -8,11 +8,13 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import func, null, select
+from sqlalchemy import func, null, or_, select
+from sqlalchemy import update as sql_update
 from sqlmodel import col
 
 from database import among, chunks
 from models.clock import due_after, iso, local_date
+from models.duties import CUSTODY_DUTIES
 from models.errors import NotFound, R, Refused
 from models.ids import row_id
 from models.languages import check_content_languages, join_languages, split_languages
@@ -50,6 +52,7 @@ from models.tables import (
     Authorization,
     DeclaredPerson,
     Entity,
+    EntityRole,
     Obligation,
     Staff,
 )
@@ -416,6 +419,7 @@ def update(
     before = account_view(ctx, account)
     assert account.id is not None  # loaded from the database
     changed = False
+    moved_fields: set[str] = set()  # the fields this update changes
     # 3.6 runs from the date of the change: one entered more than 10 days after it is late
     late = changed_on is not None and (today - changed_on).days > CHANGE_DAYS
     for field, value in new.items():
@@ -423,6 +427,7 @@ def update(
         if old == value:
             continue
         changed = True
+        moved_fields.add(field)
         ctx.session.add(
             AccountChange(
                 account_id=account.id,
@@ -440,7 +445,7 @@ def update(
     if not changed:
         # the entry already holds what was given: it confirms the changes reported of those
         # fields (3.6), if any; else there is nothing to do
-        if not meet_reported_changes(ctx, account, actor=by, confirmed=set(new)):
+        if not meet_reported_changes(ctx, account, actor=by, confirmed=set(new), changed=False):
             raise Refused(
                 "--handle|--url|--language|--purpose|--audience",
                 "nothing differs from the registry",
@@ -456,7 +461,9 @@ def update(
     account.updated_at = ctx.now
     ctx.session.add(account)
     ctx.session.flush()
-    meet_reported_changes(ctx, account, actor=by)
+    # given but as the entry held them: confirmed, with what changed (3.6)
+    held = {field for field, value in new.items() if field not in moved_fields}
+    meet_reported_changes(ctx, account, actor=by, confirmed=held)
     ctx.audit(
         actor=by,
         action="account.update",
@@ -468,12 +475,9 @@ def update(
     return account
 
 
-def condition_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, str]:
-    """Who is chased for each account's conditions of continuation (3.2): its administrator in
-    force, else its alternate (they run the account, 3.7), active, the latest grant of the role
-    speaking; else, for an account nobody holds, the registry team (4.2). The head or
-    officer-in-charge confirms a condition met (`meet`), never the person chased. One read for
-    the lot."""
+def active_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, dict[str, str]]:
+    """Each account's written authorizations in force held by active staff: role -> index, the
+    latest grant of a role speaking (3.7). One read per 500 accounts."""
     held: dict[int, dict[str, str]] = defaultdict(dict)
     for chunk in chunks(sorted(set(account_ids))):
         for account_id, role, index in ctx.session.execute(
@@ -485,13 +489,22 @@ def condition_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, str]:
             .join(Staff, col(Staff.index_number) == col(Authorization.staff_index))
             .where(
                 among(ctx.session, col(Authorization.account_id), chunk),
-                col(Authorization.role).in_(("administrator", "alternate")),
                 col(Authorization.revoked_at).is_(None),
                 col(Staff.status) == "active",
             )
             .order_by(col(Authorization.id))
         ):
             held[account_id][role] = index  # the latest grant speaks
+    return held
+
+
+def condition_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, str]:
+    """Who is chased for each account's conditions of continuation (3.2): its administrator in
+    force, else its alternate (they run the account, 3.7), active, the latest grant of the role
+    speaking; else, for an account nobody holds, the registry team (4.2). The head or
+    officer-in-charge confirms a condition met (`meet`), never the person chased. One read for
+    the lot."""
+    held = active_holders(ctx, account_ids)
     return {
         a: held[a].get("administrator") or held[a].get("alternate") or "registry"
         for a in account_ids
@@ -530,6 +543,88 @@ def pass_on_conditions(ctx: Ctx, *, actor: str, people: set[str] | None = None) 
         ctx.session.add(duty)
         moved += 1
     ctx.session.flush()
+    return moved
+
+
+def pass_on_custody(
+    ctx: Ctx,
+    *,
+    actor: str,
+    people: set[str] | None = None,
+    accounts: Collection[int] | None = None,
+) -> int:
+    """Every open custody duty (4.2: a handover, a rotation) lies with someone who may still
+    attest it (models.policy `custody.attest`): a person authorized on the account in force and
+    active, or the head or officer-in-charge in period. One held by anyone else (a holder
+    superseded, separated or moved, an officer-in-charge whose period ended) passes to the
+    account's administrator, else its alternate, else whoever acts as head, else the registry
+    team. Of the duties assigned to `people`, and about `accounts`, when given. Set-based:
+    one read of the duties, of their accounts' holders and of their entities' heads; one
+    UPDATE per 500 duties going to one person; one audit event. What every sweep does;
+    returns how many moved."""
+    query = select(
+        col(Obligation.id), col(Obligation.subject), col(Obligation.entity_code),
+        col(Obligation.assignee),
+    ).where(
+        col(Obligation.kind).in_(CUSTODY_DUTIES),
+        col(Obligation.state) == "open",
+        col(Obligation.assignee) != "registry",
+    )  # fmt: skip
+    if people is not None:
+        query = query.where(among(ctx.session, col(Obligation.assignee), people))
+    duties: list[Any] = []
+    if accounts is None:
+        duties += ctx.session.execute(query).all()
+    else:
+        for about in chunks([f"account:{n}" for n in sorted(set(accounts))]):
+            duties += ctx.session.execute(
+                query.where(among(ctx.session, col(Obligation.subject), about))
+            ).all()
+    if not duties:
+        return 0
+    numbers = {
+        int(subject.partition(":")[2])
+        for _, subject, _, _ in duties
+        if subject.partition(":")[2].isdigit()
+    }
+    held = active_holders(ctx, numbers)  # account -> role -> active holder
+    codes = {code for _, _, code, _ in duties}
+    acting = heads_of(session=ctx.session, entity_codes=codes, at=ctx.now)
+    heads: dict[str, set[str]] = defaultdict(set)  # the head and the officer-in-charge
+    for code, index in ctx.session.execute(
+        select(col(EntityRole.entity_code), col(EntityRole.staff_index)).where(
+            col(EntityRole.entity_code).in_(codes),
+            col(EntityRole.role).in_(("head", "officer-in-charge")),
+            col(EntityRole.starts_at) <= ctx.now,
+            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
+        )
+    ):
+        heads[code].add(index)
+    going: dict[str, list[int]] = defaultdict(list)
+    for duty_id, subject, code, assignee in duties:
+        number = subject.partition(":")[2]
+        holders = held.get(int(number), {}) if number.isdigit() else {}
+        if assignee in set(holders.values()) | heads[code]:
+            continue  # may attest it
+        keeper = (
+            holders.get("administrator") or holders.get("alternate") or acting.get(code)
+        ) or "registry"
+        going[keeper].append(duty_id)
+    for keeper, moving in going.items():
+        for some in chunks(moving):
+            ctx.session.execute(
+                sql_update(Obligation)
+                .where(col(Obligation.id).in_(some))
+                .values(assignee=keeper, next_stage_at=ctx.now)
+            )
+    moved = sum(len(moving) for moving in going.values())
+    if moved:
+        ctx.audit(
+            actor=actor,
+            action="obligation.reassign",
+            subject="custody",
+            after={"kinds": list(CUSTODY_DUTIES), "to": {k: len(v) for k, v in going.items()}},
+        )
     return moved
 
 
@@ -629,6 +724,8 @@ def authorize(
         )
     ctx.session.flush()
     open_acknowledgements(ctx, [grant], actor=by)
+    if role in holders:  # the one superseded may attest no more: their custody duties pass on
+        pass_on_custody(ctx, actor=by, people={holders[role].staff_index}, accounts=[account.id])
     ctx.audit(
         actor=by,
         action="account.authorize",
@@ -1337,48 +1434,78 @@ def _entered(
     return wanted <= updated
 
 
-def contact_details_entered(ctx: Ctx, index: str, *, actor: str) -> int:
-    """A staff member's new name or contact details are in the registry (`smgov staff update`,
-    the identity provider): for each account they hold as administrator or alternate, the
-    changes reported of that role are met (3.4(d), 3.6). Returns the duties met."""
+def contact_details_entered(ctx: Ctx, people: Collection[str], *, actor: str) -> int:
+    """New names or contact details of `people` are in the registry (`smgov staff update`,
+    `staff import`, the identity provider): on each account one of them holds as administrator
+    or alternate, the changes reported of that role are met (3.4(d), 3.6) — only reports that
+    named it: a report naming no field waits for the entry itself to be updated. Set-based:
+    one read of the roles held, one of the open reports about those accounts. Returns the
+    duties met."""
+    roles: dict[int, set[str]] = defaultdict(set)  # account -> roles these people hold
+    for some in chunks(sorted(set(people))):
+        for account_id, role in ctx.session.execute(
+            select(col(Authorization.account_id), col(Authorization.role)).where(
+                among(ctx.session, col(Authorization.staff_index), some),
+                col(Authorization.role).in_(("administrator", "alternate")),
+                col(Authorization.revoked_at).is_(None),
+            )
+        ):
+            roles[account_id].add(role)
     met = 0
-    for account, role in ctx.session.execute(
-        select(Account, col(Authorization.role))
-        .join(Authorization, col(Authorization.account_id) == col(Account.id))
-        .where(
-            col(Authorization.staff_index) == index,
-            col(Authorization.role).in_(("administrator", "alternate")),
-            col(Authorization.revoked_at).is_(None),
-        )
-    ).all():
-        met += meet_reported_changes(ctx, account, actor=actor, confirmed={role})
+    for some in chunks([f"account:{n}" for n in sorted(roles)]):
+        for ob in ctx.session.execute(
+            select(Obligation).where(
+                among(ctx.session, col(Obligation.subject), some),
+                col(Obligation.kind) == "report-change",
+                col(Obligation.state) == "open",
+            )
+        ).scalars():
+            account_id = int(ob.subject.partition(":")[2])
+            met += _meet_if_entered(ctx, ob, account_id, actor, roles[account_id], changed=False)
     return met
 
 
-def meet_reported_changes(
-    ctx: Ctx, account: Account, *, actor: str, confirmed: Collection[str] = ()
+def _meet_if_entered(
+    ctx: Ctx,
+    ob: Obligation,
+    account_id: int | None,
+    actor: str,
+    confirmed: Collection[str],
+    *,
+    changed: bool,
 ) -> int:
-    """An act on the entry meets the open 3.6 duties reported for this account: one whose
-    report named no field, at the first update; one that named its fields (`report_change`),
-    once each of them is in the entry (`_entered`), whatever the order and however many acts it
-    takes. `confirmed`: the fields (`AccountChange.field`) the act in hand gives as the entry
-    already holds them. Returns the duties met."""
-    open_changes = (
-        ctx.session.execute(
+    """Meet the reported change `ob` if what it reported is in the entry: one that named its
+    fields, once each is (`_entered`, `confirmed` counted); one that named none, only by an act
+    that `changed` the entry. Returns 1 if met, else 0."""
+    named, since = _reported(ob.key)
+    if since is None:
+        if not changed:
+            return 0  # a report naming no field is met by an update, not by a confirmation
+    elif not _entered(ctx, account_id, named, since, confirmed=confirmed):
+        return 0  # 3.6: what was reported is not all in the entry yet
+    reason = f"entry updated (3.6): {', '.join(named)}" if named else "entry updated (3.6)"
+    obligations.close(ctx, ob, state="met", reason=reason, actor=actor)
+    return 1
+
+
+def meet_reported_changes(
+    ctx: Ctx,
+    account: Account,
+    *,
+    actor: str,
+    confirmed: Collection[str] = (),
+    changed: bool = True,
+) -> int:
+    """An act on the entry meets the open 3.6 duties reported for this account
+    (`_meet_if_entered`): `confirmed`, the fields (`AccountChange.field`) the act gives as the
+    entry already holds them; `changed`, whether it changed the entry. Returns the duties
+    met."""
+    return sum(
+        _meet_if_entered(ctx, ob, account.id, actor, confirmed, changed=changed)
+        for ob in ctx.session.execute(
             select(Obligation).where(
                 col(Obligation.state) == "open",
                 col(Obligation.key).like(f"change:{account.id}:%"),
             )
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
-    met = 0
-    for ob in open_changes:
-        named, since = _reported(ob.key)
-        if since is not None and not _entered(ctx, account.id, named, since, confirmed=confirmed):
-            continue  # 3.6: what was reported is not all in the entry yet
-        reason = f"entry updated (3.6): {', '.join(named)}" if named else "entry updated (3.6)"
-        obligations.close(ctx, ob, state="met", reason=reason, actor=actor)
-        met += 1
-    return met

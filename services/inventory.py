@@ -30,6 +30,7 @@ from services.accounts import (
     missing_for,
     open_declared_duties,
     pass_on_conditions,
+    pass_on_custody,
 )
 from services.authority import heads_of, require
 from services.context import Ctx
@@ -425,8 +426,8 @@ def stale_entities(ctx: Ctx) -> list[str]:
 def housekeeping(ctx: Ctx) -> dict[str, int]:
     """What every sweep does before reminding: meet finished inventory duties, close campaigns
     whose deadline passed, open attestation duties coming due, the head's duty to authorize
-    declared people wherever it is missing (3.7), and conditions of continuation with whoever
-    holds their account now (3.2, 4.2)."""
+    declared people wherever it is missing (3.7), conditions of continuation with whoever
+    holds their account now (3.2, 4.2), and custody duties with whoever may attest them (4.2)."""
     from services.reassessment import close_due as close_reassessments
 
     met = refresh(ctx, incomplete_entries)
@@ -434,10 +435,12 @@ def housekeeping(ctx: Ctx) -> dict[str, int]:
     attest_opened = open_attestations(ctx)
     declared = open_declared_duties(ctx)
     passed_on = pass_on_conditions(ctx, actor=ACTOR)
+    custody = pass_on_custody(ctx, actor=ACTOR)
     return {
         "inventory_met": met,
         "campaigns_closed": closed,
         "attestations_opened": attest_opened,
         "declared_duties_opened": declared,
         "conditions_passed_on": passed_on,
+        "custody_passed_on": custody,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -402,51 +402,6 @@ def withdraw_about(
             if state == "open" and kind not in keep
         )
     return _close_ids(ctx, ids, "withdrawn", reason, actor)
-
-
-def reassign_about(
-    ctx: Ctx,
-    subjects: Sequence[str],
-    *,
-    kinds: Sequence[str],
-    to: Mapping[str, str],
-    only_from: Collection[str] | None = None,
-    actor: str,
-) -> int:
-    """Hand the open duties of `kinds` about `subjects` to `to[subject]` (e.g. the custody of a
-    withdrawn account to its head, who may still attest it), only those held by `only_from`
-    when it is given; set-based, one audit event for the lot. Returns how many moved."""
-    moved = 0
-    for batch in chunks(list(dict.fromkeys(subjects))):
-        rows = ctx.session.execute(
-            select(col(Obligation.id), col(Obligation.subject), col(Obligation.assignee)).where(
-                among(ctx.session, col(Obligation.subject), batch),
-                col(Obligation.state) == "open",
-                col(Obligation.kind).in_(list(kinds)),
-            )
-        ).all()
-        for oid, subject, assignee in rows:
-            new = to.get(subject)
-            if (
-                new is None
-                or new == assignee
-                or (only_from is not None and assignee not in only_from)
-            ):
-                continue
-            ctx.session.execute(
-                update(Obligation)
-                .where(col(Obligation.id) == oid)
-                .values(assignee=new, next_stage_at=ctx.now)
-            )
-            moved += 1
-    if moved:
-        ctx.audit(
-            actor=actor,
-            action="obligation.reassign",
-            subject=subjects[0] if len(subjects) == 1 else f"{len(subjects)} subjects",
-            after={"kinds": list(kinds), "duties": moved},
-        )
-    return moved
 
 
 def _close_ids(ctx: Ctx, found: Sequence[int], state: str, reason: str, actor: str) -> int:

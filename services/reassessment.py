@@ -55,6 +55,7 @@ from services.accounts import (
     condition_holders,
     get_account,
     missing_for,
+    pass_on_custody,
 )
 from services.audit import write_pending
 from services.authority import current_head, heads_of, require
@@ -999,13 +1000,7 @@ def _withdraw(ctx: Ctx, entity: Entity, ids: Sequence[int], *, by: str, why: str
     head = current_head(session=ctx.session, entity_code=entity.code, at=ctx.now)
     # the custody duties stay until closure (4.2), with someone who may still attest them:
     # the people who held them were authorized no more
-    obligations.reassign_about(
-        ctx,
-        [f"account:{account_id}" for account_id in ids],
-        kinds=CUSTODY_DUTIES,
-        to={f"account:{account_id}": head or "registry" for account_id in ids},
-        actor=by,
-    )
+    pass_on_custody(ctx, actor=by, accounts=ids)
     due_at = due_after(
         local_date(ctx.now, entity.timezone), ctx.settings.closure_days, entity.timezone
     )

@@ -25,7 +25,6 @@ from sqlmodel import col
 
 from database import among, chunks, update_rows
 from models.clock import due_after, start_of_local_day
-from models.duties import CUSTODY_DUTIES
 from models.hr import EventIn
 from models.tables import (
     Account,
@@ -38,7 +37,7 @@ from models.tables import (
 )
 from notifications.templates import MN, ROLE_WORDS, Alert, M, render_alerts
 from services import obligations
-from services.accounts import pass_on_conditions, refresh_entry_obligations
+from services.accounts import pass_on_conditions, pass_on_custody, refresh_entry_obligations
 from services.authority import current_head
 from services.context import Ctx
 from services.entities import move_duties
@@ -503,7 +502,6 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
     )
     alerts: dict[Recipient, list[Alert]] = defaultdict(list)
     handovers: list[obligations.Duty] = []
-    keepers: dict[str, str] = {}  # account subject -> who keeps its credentials now
     designate: list[Account] = []
     for account_id, causes in touched.items():
         account = accounts[account_id]
@@ -511,7 +509,6 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
         head = directory.head(account.entity_code) or "registry"
         left = remaining.get(account_id, {})
         keeper = left.get("administrator") or left.get("alternate") or head
-        keepers[f"account:{account_id}"] = keeper
         roles_by_event: dict[str, set[str]] = defaultdict(set)
         for cause in causes:
             roles_by_event[cause.event_id].add(cause.role)
@@ -600,14 +597,7 @@ def _after_revocation(ctx: Ctx, touched: dict[int, list[Cause]], report: ApplyRe
     report.obligations.update(obligations.open_many(ctx, handovers, actor=HR_ACTOR).values())
     # the custody duties the leavers held (a rotation, an earlier handover) go to the keeper,
     # who may attest them; the leaver no longer may (4.2)
-    obligations.reassign_about(
-        ctx,
-        list(keepers),
-        kinds=CUSTODY_DUTIES,
-        to=keepers,
-        only_from=leavers,
-        actor=HR_ACTOR,
-    )
+    pass_on_custody(ctx, actor=HR_ACTOR, people=leavers)
     report.obligations.update(refresh_entry_obligations(ctx, designate, actor=HR_ACTOR).values())
     # Once only without notice rows: these alerts are written in the transaction that moves
     # their events from revoked to applied (under the events' row locks), so no later run can

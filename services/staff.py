@@ -310,7 +310,7 @@ def update(
     if (staff.name, staff.email) != before and staff.status == "active":
         # 3.4(d): the name and contact details of an account's administrator and alternate
         # are in the database now: the changes reported of them are met (3.6)
-        contact_details_entered(ctx, staff.index_number, actor=actor)
+        contact_details_entered(ctx, [staff.index_number], actor=actor)
     return Change(_record(staff), events=events)
 
 
@@ -667,6 +667,7 @@ def import_staff(ctx: Ctx, *, read: Rows, partial: bool = False) -> ImportReport
     addresses = {row.email.casefold(): i for i, row in known.items()}
     fresh: list[dict[str, Any]] = []
     moves: list[EventIn] = []
+    contacts: list[str] = []  # active people whose name or e-mail this import changes
 
     def flush() -> None:
         if fresh:
@@ -709,6 +710,8 @@ def import_staff(ctx: Ctx, *, read: Rows, partial: bool = False) -> ImportReport
             report.unchanged += 1
             continue
         staff = _find(ctx, person.index)
+        if (staff.name, staff.email) != (person.name, person.email) and staff.status == "active":
+            contacts.append(staff.index_number)  # their name or contact details changed
         staff.name, staff.email, staff.language = person.name, person.email, person.language
         if staff.entity_code is None:
             staff.entity_code, staff.directory_department = code, None
@@ -720,6 +723,7 @@ def import_staff(ctx: Ctx, *, read: Rows, partial: bool = False) -> ImportReport
         report.updated += 1
     flush()
     ctx.session.flush()
+    contact_details_entered(ctx, contacts, actor=OPERATOR)  # 3.4(d), 3.6
     report.events = _through_inbox(ctx, moves, "smgov staff import", source="csv")
     if report.created or report.updated or report.rejected:
         ctx.audit(

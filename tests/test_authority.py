@@ -459,6 +459,38 @@ class TestWhatTheReviewOfTheseChecksFound:
             assert not [k for k in duties if k.split(":")[0] in ("rotation", "handover")], duties
 
     @pytest.mark.clause("4.2")
+    def test_custody_passes_on_from_whoever_may_attest_no_more(self, uow: Uow) -> None:
+        """4.2: an administrator superseded by a new written authorization may attest no
+        more: the rotation they were due passes to the new administrator at once; custody an
+        officer-in-charge held when an account was withdrawn passes, at the first sweep after
+        their period, to the head (the sweep passes every custody duty on to whoever may
+        attest it)."""
+        from services import custody, reassessment
+        from services.inventory import housekeeping
+
+        with uow(org.T0) as ctx:
+            org.seed(ctx)
+            account_id = org.account(ctx)
+            org.complete(ctx, account_id)  # administrator 100002, alternate 100003
+            custody.attest(ctx, ref=str(account_id), vault_ref="vault:kv/ohchr/x", by="100002")
+            accounts.authorize(
+                ctx,
+                ref=str(account_id),
+                staff="100004",
+                role="administrator",
+                by="100001",
+                reference="AUTH/3",
+            )
+            assert _open_duties(ctx)[f"rotation:{account_id}"] == "100004"
+        with uow(T1) as ctx:
+            org.acting(ctx, "100003", by="100001", ends_on=dt.date(2026, 1, 21))
+            reassessment.withdraw(ctx, ref=str(account_id), reason="not needed", by="100003")
+            assert _open_duties(ctx)[f"rotation:{account_id}"] == "100003"  # acting head
+        with uow(T3) as ctx:  # the appointment has ended
+            assert housekeeping(ctx)["custody_passed_on"] == 1
+            assert _open_duties(ctx)[f"rotation:{account_id}"] == "100001"
+
+    @pytest.mark.clause("4.2")
     def test_a_registry_officer_moved_within_their_entity_stays_one(self, uow: Uow) -> None:
         """4.2: a "reassignment" that leaves a registry officer in their own entity and active
         withdraws their authorizations as any reassignment does, but not the post they still
@@ -1172,7 +1204,9 @@ class TestDatesFromTheBulletin:
         was entered before the report) is met by giving the values as the entry holds them,
         not refused as "nothing differs"; a holder's new contact details entered by `staff
         update` meet a reported change of that role (3.4(d)); giving unchanged values with
-        nothing reported is still refused."""
+        nothing reported is still refused; a report naming no field is met only by an update
+        that changes the entry; an update that changes one reported field and gives the other
+        as held meets the report."""
         _delegated(smgov)
         _existing(smgov)  # in English
         assert smgov(
@@ -1218,6 +1252,29 @@ class TestDatesFromTheBulletin:
         assert reported() == []
         same = smgov("account", "update", "1", "--language", "en", "--by", "100004")
         assert same.code == 2 and "nothing differs from the registry" in same.err, same.err
+        # a report naming no field waits for the entry itself to change: neither a value given
+        # as it is held nor a holder's new e-mail meets it
+        run(
+            "account", "report-change", "1", "--what", "something", "--changed-on",
+            "2026-02-06", "--by", "100004",
+        )  # fmt: skip
+        refused = smgov(
+            "account", "update", "1", "--language", "en", "--by", "100004", "--as-of",
+            "2026-02-06",
+        )  # fmt: skip
+        assert refused.code == 2 and "nothing differs" in refused.err, refused.err
+        run("staff", "update", "100002", "--email", "a.newer@un.example")
+        assert reported() == ["something"]
+        # an update changing one reported field and giving the other as held meets it
+        run(
+            "account", "report-change", "1", "--what", "both", "--field", "purpose", "--field",
+            "audience", "--changed-on", "2026-02-06", "--by", "100004",
+        )  # fmt: skip
+        run(
+            "account", "update", "1", "--purpose", "News and stories", "--audience", "All",
+            "--by", "100004",
+        )  # fmt: skip
+        assert reported() == []  # "both" met; "something" met by the update too
 
     @pytest.mark.clause("3.5")
     def test_new_account_entry_is_met_when_complete(self, uow: Uow) -> None:
