@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
-from sqlalchemy import func, null, or_, select
+from sqlalchemy import func, null, select
 from sqlalchemy import update as sql_update
 from sqlmodel import col
 
@@ -52,13 +52,12 @@ from models.tables import (
     Authorization,
     DeclaredPerson,
     Entity,
-    EntityRole,
     Obligation,
     Staff,
 )
 from notifications.i18n import _
 from services import obligations
-from services.authority import current_head, heads_of, may, require
+from services.authority import current_head, heads_in_period, heads_of, may, require
 from services.context import Ctx
 from services.entities import get_entity, get_staff
 from services.inventory_duties import Opening, open_initial_assessments
@@ -369,9 +368,17 @@ def require_readdress(ctx: Ctx, account: Account, *, by: str, audit_as: str) -> 
     )
 
 
+class Updated(NamedTuple):
+    """What `update` did: the account, and whether the entry changed (else the values given
+    were those it held, and they confirmed the changes reported of them, 3.6)."""
+
+    account: Account
+    changed: bool
+
+
 def update(
     ctx: Ctx, *, ref: str, by: str, changes: dict[str, Any], changed_on: dt.date | None = None
-) -> Account:
+) -> Updated:
     """3.6: change 3.4 information; each change is recorded with who and when, nothing deleted."""
     account = account_for(ctx, ref, by=by, action="registry.write")
     entity = get_entity(ctx, account.entity_code)
@@ -457,7 +464,7 @@ def update(
             subject=f"account:{account.id}",
             after={"fields": sorted(new), "clause": "3.6"},
         )
-        return account
+        return Updated(account, changed=False)
     account.updated_at = ctx.now
     ctx.session.add(account)
     ctx.session.flush()
@@ -472,7 +479,7 @@ def update(
         after={**account_view(ctx, account), "late": late},
     )
     refresh_entry_obligations(ctx, [account], actor=by, changed_on=changed_on)
-    return account
+    return Updated(account, changed=True)
 
 
 def active_holders(ctx: Ctx, account_ids: Collection[int]) -> dict[int, dict[str, str]]:
@@ -589,16 +596,10 @@ def pass_on_custody(
     }
     held = active_holders(ctx, numbers)  # account -> role -> active holder
     codes = {code for _, _, code, _ in duties}
-    acting = heads_of(session=ctx.session, entity_codes=codes, at=ctx.now)
+    acting: dict[str, str] = {}  # whoever acts as head (an officer-in-charge prevails)
     heads: dict[str, set[str]] = defaultdict(set)  # the head and the officer-in-charge
-    for code, index in ctx.session.execute(
-        select(col(EntityRole.entity_code), col(EntityRole.staff_index)).where(
-            col(EntityRole.entity_code).in_(codes),
-            col(EntityRole.role).in_(("head", "officer-in-charge")),
-            col(EntityRole.starts_at) <= ctx.now,
-            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > ctx.now),
-        )
-    ):
+    for code, _post, index in heads_in_period(session=ctx.session, entity_codes=codes, at=ctx.now):
+        acting[code] = index
         heads[code].add(index)
     going: dict[str, list[int]] = defaultdict(list)
     for duty_id, subject, code, assignee in duties:

@@ -83,18 +83,30 @@ def head_in_office(*, session: Session, entity_code: str, at: dt.datetime) -> st
     ).scalar()
 
 
-def heads_of(*, session: Session, entity_codes: Iterable[str], at: dt.datetime) -> dict[str, str]:
-    """Who acts as head of each entity at `at` (entities with nobody are left out)."""
-    rows = session.execute(
-        select(col(EntityRole.entity_code), col(EntityRole.role), col(EntityRole.staff_index))
-        .where(
-            col(EntityRole.entity_code).in_(set(entity_codes)),
-            col(EntityRole.role).in_(("head", "officer-in-charge")),
-            col(EntityRole.starts_at) <= at,
-            or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > at),
+def heads_in_period(
+    *, session: Session, entity_codes: Iterable[str], at: dt.datetime
+) -> list[tuple[str, str, str]]:
+    """(entity, role, index) of each head and officer-in-charge in period at `at`, the heads
+    first."""
+    return [
+        (code, role, index)
+        for code, role, index in session.execute(
+            select(col(EntityRole.entity_code), col(EntityRole.role), col(EntityRole.staff_index))
+            .where(
+                col(EntityRole.entity_code).in_(set(entity_codes)),
+                col(EntityRole.role).in_(("head", "officer-in-charge")),
+                col(EntityRole.starts_at) <= at,
+                or_(col(EntityRole.ends_at).is_(None), col(EntityRole.ends_at) > at),
+            )
+            .order_by(col(EntityRole.role))  # 'head' sorts before 'officer-in-charge'
         )
-        .order_by(col(EntityRole.role))  # 'head' sorts first: an officer-in-charge prevails
-    ).all()
+    ]
+
+
+def heads_of(*, session: Session, entity_codes: Iterable[str], at: dt.datetime) -> dict[str, str]:
+    """Who acts as head of each entity at `at` (entities with nobody are left out): an
+    officer-in-charge in period prevails over the head."""
+    rows = heads_in_period(session=session, entity_codes=entity_codes, at=at)
     return {entity_code: index for entity_code, _, index in rows}
 
 

@@ -42,6 +42,13 @@ def get_staff(ctx: Ctx, index: str, *, field: str = "--staff") -> Staff:
     return staff
 
 
+def staff_name(ctx: Ctx, index: str | None) -> str | None:
+    """A staff member's name as the registry holds it (None for nobody or someone unknown):
+    what a page shows beside an index number."""
+    person = ctx.session.get(Staff, index) if index else None
+    return person.name if person is not None else None
+
+
 def add_entity(ctx: Ctx, *, code: str, name: str, kind: str, timezone: str) -> Entity:
     """Add an entity of the Secretariat (1.1(c)); staff representative bodies refused (1.1(a))."""
     kind_value = check_entity_kind(kind)

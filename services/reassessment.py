@@ -60,7 +60,7 @@ from services.accounts import (
 from services.audit import write_pending
 from services.authority import current_head, heads_of, require
 from services.context import Ctx
-from services.entities import get_entity
+from services.entities import get_entity, staff_name
 from services.requests import candidates
 
 ACTOR = "smgov"
@@ -1146,9 +1146,7 @@ def assessment_view(ctx: Ctx, a: Assessment) -> dict[str, Any]:
         "why": a.why,
         "decision": a.decision,
         "decided_by": a.decided_by,
-        "decided_by_name": (found.name if (found := ctx.session.get(Staff, a.decided_by)) else None)
-        if a.decided_by
-        else None,
+        "decided_by_name": staff_name(ctx, a.decided_by),
         "decided_at": iso(a.decided_at),
         "decision_reason": a.reason_text,
     }

@@ -49,7 +49,7 @@ from services.accounts import (
 from services.authority import acting_person, current_head, may, require
 from services.candidates import candidates_in
 from services.context import Ctx
-from services.entities import get_entity
+from services.entities import get_entity, staff_name
 from services.links import browser_link
 from services.recipients import Directory, Item, Recipient, write_once
 from services.subjects import platform_label
@@ -826,12 +826,6 @@ def activate_if_ready(ctx: Ctx, account: Account, *, actor: str) -> bool:
     return True
 
 
-def _name(ctx: Ctx, index: str | None) -> str | None:
-    """A staff member's name as the registry holds it (None if unknown)."""
-    person = ctx.session.get(Staff, index) if index else None
-    return person.name if person is not None else None
-
-
 def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
     history = (
         ctx.session.execute(
@@ -850,7 +844,7 @@ def request_view(ctx: Ctx, request: AccountRequest) -> dict[str, Any]:
         "languages": split_languages(request.languages),
         "state": request.state,
         "requested_by": request.requested_by,
-        "requested_by_name": _name(ctx, request.requested_by),
+        "requested_by_name": staff_name(ctx, request.requested_by),
         "evidence": json.loads(request.evidence),
         "duplicates": [
             {

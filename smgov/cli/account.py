@@ -301,8 +301,8 @@ def account_update(
     when = optional_date(changed_on, "--changed-on")
 
     def use_case(c: Any) -> tuple[int | None, bool]:
-        acc = accounts.update(c, ref=account, by=by, changes=changes, changed_on=when)
-        return acc.id, acc.updated_at == c.now  # else the entry held it: a change confirmed
+        done = accounts.update(c, ref=account, by=by, changes=changes, changed_on=when)
+        return done.account.id, done.changed  # else the entry held it: a change confirmed
 
     account_id, updated = run(use_case, as_of=as_of)
     if not updated:
