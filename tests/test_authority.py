@@ -1242,6 +1242,13 @@ class TestDatesFromTheBulletin:
         assert reported() == ["renamed"]
         run("account", "update", "1", "--url", "x.com/UNNew", "--by", "100001")
         assert reported() == []
+        # confirmed at the same moment the entry was last changed: still said as a confirmation
+        run(
+            "account", "report-change", "1", "--what", "same purpose", "--field", "purpose",
+            "--changed-on", "2026-02-06", "--by", "100004",
+        )  # fmt: skip
+        again = run("account", "update", "1", "--purpose", "News", "--by", "100004")
+        assert "already holds it" in again.out and reported() == [], again.out
         # the administrator's new e-mail (authorized on 2 February), entered in the registry
         run(
             "account", "report-change", "1", "--what", "new e-mail", "--field", "administrator",
